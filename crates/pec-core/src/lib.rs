@@ -1,0 +1,20 @@
+//! # pec-core — the rules and formats of PEC, with no I/O
+//!
+//! This crate knows what every PEC message looks like (PEC-SPEC §3–§6): the `daticert.xml`
+//! model with its writer and reader, the catalogue of message kinds, the builders of every
+//! envelope and receipt, the *breve* hashing, and the single time reference of a transaction.
+//!
+//! It deliberately does **not** open sockets, read the clock, draw random numbers or call
+//! openssl: time and identifiers come in as arguments, and builders return
+//! [`UnsignedMessage`]s that `pec-smime` signs. The cost of that choice is that callers must
+//! thread `now` and ids through; the gain is that every rule is unit-tested without a network.
+#![deny(missing_docs)]
+
+pub mod daticert;
+pub mod kind;
+pub mod message;
+pub mod tempo;
+
+pub use kind::MessageKind;
+pub use message::{Provider, UnsignedMessage};
+pub use tempo::RiferimentoTemporale;

@@ -1,0 +1,1 @@
+//! # pec-smime — S/MIME signatures for PEC messages
