@@ -10,11 +10,14 @@
 //! thread `now` and ids through; the gain is that every rule is unit-tested without a network.
 #![deny(missing_docs)]
 
+pub mod breve;
+pub mod builder;
 pub mod daticert;
 pub mod kind;
 pub mod message;
 pub mod tempo;
 
+pub use builder::{DatiMessaggio, Emissione, Originale};
 pub use kind::MessageKind;
 pub use message::{Provider, UnsignedMessage};
 pub use tempo::RiferimentoTemporale;

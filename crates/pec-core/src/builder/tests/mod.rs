@@ -1,0 +1,1 @@
+//! Builder tests, kind by kind.
