@@ -15,15 +15,15 @@ const BYTE_PER_PAROLA: usize = 36;
 /// A `Subject:` value ready for [`crate::UnsignedMessage::headers`].
 ///
 /// Printable ASCII that fits one line is kept as is. Anything else (non-ASCII, control
-/// characters, a line over 78 octets, text that looks like an encoded-word) becomes a run of
-/// `=?UTF-8?B?…?=` encoded-words of at most 75 characters, split on character boundaries and
-/// **pre-folded** with CRLF + space between words. Decoders drop the folding between adjacent
+/// characters, a line over 78 octets, leading blanks, text that looks like an encoded-word)
+/// becomes a run of `=?UTF-8?B?…?=` encoded-words of at most 75 characters, split on
+/// character boundaries and **pre-folded** with CRLF + space between words. Decoders drop the folding between adjacent
 /// encoded-words, so the subject reads back exactly (RFC 2047 §6.2).
 pub fn codifica_oggetto(oggetto: &str) -> String {
     let semplice = oggetto.bytes().all(|b| (0x20..0x7f).contains(&b))
         && "Subject: ".len() + oggetto.len() <= RIGA_MAX
         && !oggetto.contains("=?")
-        && oggetto.trim() == oggetto;
+        && !oggetto.starts_with([' ', '\t']);
     if semplice {
         return oggetto.to_string();
     }
