@@ -16,7 +16,8 @@ const EREDITATE: [&str; 4] = ["Return-Path", "Received", "To", "Cc"];
 /// No daticert: origin and conformity are uncertain, so the RFC allows no part but the text
 /// and the whole received message, attached unmodified as `postacert.eml` (PEC-SPEC §4.2).
 /// The envelope inherits the received `Message-ID`; `e.message_id` is used only when the
-/// received message had none. No receipt is ever produced for it.
+/// received message had none. No receipt is ever produced for it. Read inbound mail with
+/// [`Originale::parse_ricevuto`], which accepts a message without a usable `From:`.
 pub fn busta_anomalia(
     e: &Emissione<'_>,
     ricevuto: &Originale,

@@ -3,7 +3,7 @@
 use super::grezzo::Blocco;
 use super::senza_parentesi;
 use crate::daticert::{Destinatario, TipoDestinatario, TipoRicevuta};
-use mail_parser::{Address, MessageParser};
+use mail_parser::{Address, Message, MessageParser};
 
 /// The original message: the facts PEC certifies, read once, plus the raw bytes.
 ///
@@ -53,28 +53,28 @@ pub enum OriginaleError {
 impl Originale {
     /// Reads an original from its raw bytes.
     pub fn parse(raw: &[u8]) -> Result<Self, OriginaleError> {
+        Self::leggi(raw, None)
+    }
+
+    /// Reads a message received from outside, which may lack a usable `From:`: then the SMTP
+    /// reverse-path `mail_from` stands in as the sender, so a busta di anomalia can still say
+    /// on whose behalf it wraps the message (PEC-SPEC §4.2). Only unreadable input fails.
+    pub fn parse_ricevuto(raw: &[u8], mail_from: &str) -> Result<Self, OriginaleError> {
+        Self::leggi(raw, Some(mail_from))
+    }
+
+    fn leggi(raw: &[u8], riserva: Option<&str>) -> Result<Self, OriginaleError> {
         let blocco = Blocco::leggi(raw);
         if blocco.campi.iter().all(|c| c.nome.is_empty()) {
             return Err(OriginaleError::NonAnalizzabile);
         }
-        let from_fields = blocco.tutti("From").count();
-        if from_fields == 0 {
-            return Err(OriginaleError::MittenteAssente);
-        }
-        if from_fields > 1 {
-            return Err(OriginaleError::MittentiMultipli(from_fields));
-        }
         let msg = MessageParser::default()
             .parse(raw)
             .ok_or(OriginaleError::NonAnalizzabile)?;
-        let mittenti: Vec<&str> = msg
-            .from()
-            .map(|a| a.iter().filter_map(|a| a.address()).collect())
-            .unwrap_or_default();
-        let mittente = match mittenti.as_slice() {
-            [] => return Err(OriginaleError::MittenteNonValido),
-            [uno] => indirizzo_valido(uno).ok_or(OriginaleError::MittenteNonValido)?,
-            molti => return Err(OriginaleError::MittentiMultipli(molti.len())),
+        let mittente = match (mittente(&blocco, &msg), riserva) {
+            (Ok(m), _) => m,
+            (Err(_), Some(r)) => r.trim().trim_matches(['<', '>']).to_string(),
+            (Err(e), None) => return Err(e),
         };
         let tipo_ricevuta = blocco
             .primo("X-TipoRicevuta")
@@ -165,6 +165,24 @@ impl Originale {
     }
 }
 
+/// The one `From:` address: one field, one mailbox, a valid address (PEC-SPEC §3.2, §9.4).
+fn mittente(blocco: &Blocco<'_>, msg: &Message<'_>) -> Result<String, OriginaleError> {
+    match blocco.tutti("From").count() {
+        0 => return Err(OriginaleError::MittenteAssente),
+        1 => {}
+        n => return Err(OriginaleError::MittentiMultipli(n)),
+    }
+    let mittenti: Vec<&str> = msg
+        .from()
+        .map(|a| a.iter().filter_map(|a| a.address()).collect())
+        .unwrap_or_default();
+    match mittenti.as_slice() {
+        [] => Err(OriginaleError::MittenteNonValido),
+        [uno] => indirizzo_valido(uno).ok_or(OriginaleError::MittenteNonValido),
+        molti => Err(OriginaleError::MittentiMultipli(molti.len())),
+    }
+}
+
 /// `local@domain` with both sides non-empty and no blank inside, trimmed.
 fn indirizzo_valido(a: &str) -> Option<String> {
     let a = a.trim();
@@ -239,6 +257,19 @@ corpo\r\n";
         assert_eq!(
             Originale::parse(b"From: a@b.it\r\nFrom: c@d.it\r\n\r\nx"),
             Err(OriginaleError::MittentiMultipli(2))
+        );
+    }
+
+    #[test]
+    fn received_messages_fall_back_to_the_reverse_path() {
+        let o =
+            Originale::parse_ricevuto(b"To: a@b.it\r\nSubject: x\r\n\r\nbody", "<s@x.it>").unwrap();
+        assert_eq!(o.mittente, "s@x.it");
+        let o = Originale::parse_ricevuto(b"From: f@x.it\r\n\r\nbody", "s@x.it").unwrap();
+        assert_eq!(o.mittente, "f@x.it");
+        assert_eq!(
+            Originale::parse_ricevuto(b"", "s@x.it"),
+            Err(OriginaleError::NonAnalizzabile)
         );
     }
 
