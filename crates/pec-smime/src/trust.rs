@@ -1,4 +1,8 @@
-//! Trust anchors: the CAs a signature chain must lead to.
+//! Trust anchors: the certificates a signature chain must lead to.
+//!
+//! Every certificate added is an anchor in its own right (openssl's `PARTIAL_CHAIN`): an
+//! intermediate such as AgID CA1, or a provider certificate itself, can be trusted without
+//! its root.
 //!
 //! PEC-SPEC §7.4: the anchor is configuration (AgID's CA in production, the dev CA in demos),
 //! never hard-coded. The store keeps parsed certificates and builds a fresh openssl
@@ -127,6 +131,9 @@ impl TrustStore {
         }
         let mut param = X509VerifyParam::new()?;
         param.set_purpose(X509PurposeId::SMIME_SIGN)?;
+        // Any certificate in the store is an anchor, not only self-signed roots: PEC trusts
+        // AgID's intermediate CA (or even a provider certificate taken from IGPEC).
+        param.set_flags(X509VerifyFlags::PARTIAL_CHAIN)?;
         match at {
             Some(t) => param.set_time(t.timestamp() as _),
             None => param.set_flags(X509VerifyFlags::NO_CHECK_TIME)?,

@@ -50,6 +50,8 @@ pub struct Verification {
     pub integrity_error: Option<String>,
     /// The signer's certificate, when the signature embeds it.
     pub signer: Option<SignerInfo>,
+    /// Every certificate embedded in the signature (DER, in order): the signer's and its chain.
+    pub certificates: Vec<Vec<u8>>,
     /// The `signingTime` signed attribute.
     pub signing_time: Option<DateTime<Utc>>,
     /// The chain leads to a CA of the trust store (validity periods ignored).
@@ -253,6 +255,7 @@ fn check(
         intact: integrity.is_ok(),
         integrity_error: integrity.err(),
         signer: None,
+        certificates: info.certificates.iter().map(|c| c.to_vec()).collect(),
         signing_time,
         trusted: false,
         chain_valid: false,
