@@ -1,1 +1,73 @@
-fn main() {}
+//! `gestore`: the binary. It parses the command line and wires the libraries; it holds no
+//! PEC rule of its own (those live in `pec-core`, signatures in `pec-smime`).
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// gestore — a PEC (Posta Elettronica Certificata) provider.
+#[derive(Parser)]
+#[command(name = "gestore", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Development PKI: a test CA and a provider signing certificate.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+    /// Write one signed example of a PEC message kind.
+    Sample(cmd::sample::Args),
+    /// Check PEC messages and receipts: kind, signature, daticert; extract the original.
+    Verify(cmd::verify::Args),
+    /// Show what gestore does today: make a dev PKI, write and verify every kind of message.
+    Demo(cmd::demo::Args),
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Create a test CA and a provider signing certificate (PEC-SPEC §7.4 profile) in DIR.
+    Init(cmd::pki::InitArgs),
+}
+
+/// Exit code for usage and operational errors (bad arguments, unwritable output).
+const EXIT_FAILURE: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Pki {
+            command: PkiCommand::Init(args),
+        } => cmd::pki::init(&args).map(|()| ExitCode::SUCCESS),
+        Command::Sample(args) => cmd::sample::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Verify(args) => cmd::verify::run(&args),
+        Command::Demo(args) => cmd::demo::run(&args).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gestore: {}", one_line(&e));
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// An error and its causes on one line, as operators grep logs by line.
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+        .replace(['\n', '\r'], " ")
+}
+
+/// Where the dev PKI lives when none is given.
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}

@@ -13,6 +13,7 @@
 pub mod breve;
 pub mod builder;
 pub mod daticert;
+pub mod inspect;
 pub mod kind;
 pub mod message;
 pub mod tempo;

@@ -1,0 +1,7 @@
+//! End-to-end tests of the `gestore` binary with real outside tools (openssl, NSS cmsutil,
+//! xmllint) and the genuine samples in `../shared/samples/real/`.
+
+mod bad_input;
+mod sample;
+mod support;
+mod verify;
