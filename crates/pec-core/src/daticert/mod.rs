@@ -5,8 +5,15 @@
 //! `Unknown(String)` when *reading* another provider's file, so a reader reports them instead of
 //! failing (PEC-SPEC §5.3 "Parser robustness"); the writer refuses to emit them.
 
+mod examples;
+mod read;
+#[cfg(test)]
+mod tests;
 mod write;
 
+#[doc(hidden)]
+pub use examples::catalogue_examples;
+pub use read::{ReadError, MAX_BYTES, MAX_DEPTH, MAX_ELEMENTS};
 pub use write::WriteError;
 
 use crate::tempo::RiferimentoTemporale;
