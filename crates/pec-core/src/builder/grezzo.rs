@@ -25,8 +25,9 @@ impl Campo<'_> {
         self.nome.eq_ignore_ascii_case(nome)
     }
 
-    /// The value as a header value for [`crate::UnsignedMessage::headers`]: leading blanks
-    /// dropped, folding line ends turned into CRLF (the value stays pre-folded, never unfolded).
+    /// The value as a header value for [`crate::UnsignedMessage::headers`]: leading blanks and
+    /// folds dropped, folding line ends turned into CRLF (the value stays pre-folded, never
+    /// unfolded), so every line break in it is CRLF followed by a blank.
     pub fn valore_crlf(&self) -> String {
         let testo = String::from_utf8_lossy(self.valore);
         let mut out = String::with_capacity(testo.len());
@@ -36,7 +37,7 @@ impl Campo<'_> {
             }
             out.push_str(riga.strip_suffix('\r').unwrap_or(riga));
         }
-        out.trim_start_matches([' ', '\t']).to_string()
+        out.trim_start_matches([' ', '\t', '\r', '\n']).to_string()
     }
 }
 
@@ -162,6 +163,12 @@ mod tests {
             Some("a@b\r\n  c@d".into())
         );
         assert_eq!(b.campi[1].fine, b.fine);
+    }
+
+    #[test]
+    fn a_value_starting_on_a_continuation_line_starts_there() {
+        let b = Blocco::leggi(b"Message-ID:\n <x@y>\n\n");
+        assert_eq!(b.campi[0].valore_crlf(), "<x@y>");
     }
 
     #[test]

@@ -144,6 +144,23 @@ X-TipoRicevuta: breve\r\nSubject: prova\r\n\r\nciao\r\n";
 }
 
 #[test]
+fn busta_inherits_folded_headers_prefolded_with_crlf() {
+    let raw = b"Received: from client\n\tby ap.pec.it; Fri, 15 Mar 2024 10:29:59 +0100\n\
+From: a@pec.it\nTo: uno@pec.it,\n  due@pec.it\nSubject: prova\n\nciao\n";
+    let o = Originale::parse(raw).unwrap();
+    let dest = o.destinatari(|_| TipoDestinatario::Certificato);
+    let u = con_emissione("id@p", |e| busta_trasporto(e, &o, &dest)).unwrap();
+    assert_eq!(
+        u.header("Received"),
+        Some("from client\r\n\tby ap.pec.it; Fri, 15 Mar 2024 10:29:59 +0100")
+    );
+    assert_eq!(u.header("To"), Some("uno@pec.it,\r\n  due@pec.it"));
+    let w = wire(&u);
+    let m = parse(&w);
+    assert_eq!(m.to().map(|a| a.iter().count()), Some(2));
+}
+
+#[test]
 fn busta_without_client_msgid_has_no_reference() {
     let raw = b"From: a@pec.it\r\nTo: b@pec.it\r\nSubject: prova\r\n\r\nciao\r\n";
     let o = Originale::parse(raw).unwrap();
