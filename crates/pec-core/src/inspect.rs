@@ -5,6 +5,7 @@
 //! It never trusts the human text (PEC-SPEC §3.1: "parsing MUST be done on the XML part only").
 //! Signatures are not this module's business: `pec-smime` checks them.
 
+use crate::builder::Scadenza;
 use crate::daticert::{Daticert, Errore, TipoRicevuta};
 use crate::kind::MessageKind;
 use mail_parser::{Address, Message, MessageParser, MessagePart, MimeHeaders, PartType};
@@ -103,8 +104,8 @@ pub fn inspect(raw: &[u8]) -> Result<Inspection, InspectError> {
 ///
 /// Header values are compared case-insensitively, as real providers vary their case.
 /// The 12 h and 24 h notices share every header (PEC-SPEC §4.9); gestore tells them apart by
-/// `<errore-esteso>` (our choice, UNCONFIRMED): text mentioning "24 ore" is the 24 h notice,
-/// anything else the 12 h one.
+/// `<errore-esteso>` (our choice, UNCONFIRMED, see [`Scadenza`]); for another provider's
+/// wording, text mentioning "24 ore" is the 24 h notice, anything else the 12 h one.
 pub fn classify(
     x_trasporto: Option<&str>,
     x_ricevuta: Option<&str>,
@@ -139,10 +140,12 @@ pub fn classify(
             let esteso = daticert
                 .and_then(|d| d.dati.errore_esteso.as_deref())
                 .unwrap_or_default();
-            if esteso.contains("24 ore") {
-                MancataConsegna24h
-            } else {
-                Preavviso12h
+            // Our own wording first; another provider's text falls back to a plain search.
+            match Scadenza::da_errore_esteso(esteso) {
+                Some(Scadenza::Ore24) => MancataConsegna24h,
+                Some(Scadenza::Ore12) => Preavviso12h,
+                None if esteso.contains("24 ore") => MancataConsegna24h,
+                None => Preavviso12h,
             }
         }
         "rilevazione-virus" => RilevazioneVirus,
@@ -227,4 +230,91 @@ fn find_part<'m, 'x>(
     pred: impl Fn(&MessagePart<'x>) -> bool,
 ) -> Option<&'m MessagePart<'x>> {
     message.parts.iter().skip(1).find(|p| pred(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::sample;
+    use crate::message::Provider;
+    use crate::tempo::RiferimentoTemporale;
+    use chrono::TimeZone;
+
+    fn provider() -> Provider {
+        Provider {
+            nome: "Prova S.p.A.".into(),
+            indirizzo_servizio: "posta-certificata@pec.prova.test".into(),
+        }
+    }
+
+    /// An unsigned message as it would travel: outer headers, then the entity.
+    fn wire(kind: MessageKind) -> Vec<u8> {
+        let now = RiferimentoTemporale::from_utc(
+            chrono::Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap(),
+        );
+        let m = sample::sample(kind, &provider(), now);
+        let mut out = Vec::new();
+        for (n, v) in &m.headers {
+            out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+        }
+        out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+        out.extend_from_slice(&m.content);
+        out
+    }
+
+    #[test]
+    fn every_built_kind_is_read_back_as_itself() {
+        for kind in MessageKind::PEC {
+            let ins = inspect(&wire(kind)).unwrap();
+            assert_eq!(ins.kind, kind);
+            assert_eq!(ins.daticert.is_some(), kind != MessageKind::BustaAnomalia);
+            assert_eq!(ins.postacert.is_some(), kind.carries_postacert(), "{kind}");
+        }
+    }
+
+    #[test]
+    fn header_values_are_compared_without_case() {
+        assert_eq!(
+            classify(Some("Posta-Certificata"), None, false, None),
+            MessageKind::BustaTrasporto
+        );
+        assert_eq!(
+            classify(None, Some(" ACCETTAZIONE "), false, None),
+            MessageKind::Accettazione
+        );
+    }
+
+    #[test]
+    fn unknown_header_value_is_ordinary_mail() {
+        assert_eq!(
+            classify(None, Some("bogus"), false, None),
+            MessageKind::Ordinaria
+        );
+        assert_eq!(classify(None, None, false, None), MessageKind::Ordinaria);
+    }
+
+    #[test]
+    fn verifica_sicurezza_marks_the_virus_variants() {
+        assert_eq!(
+            classify(None, Some("non-accettazione"), true, None),
+            MessageKind::NonAccettazioneVirus
+        );
+        assert_eq!(
+            classify(None, Some("errore-consegna"), true, None),
+            MessageKind::MancataConsegnaVirus
+        );
+        assert_eq!(
+            classify(None, Some("errore-consegna"), false, None),
+            MessageKind::MancataConsegna
+        );
+    }
+
+    #[test]
+    fn not_a_message_is_refused() {
+        assert_eq!(inspect(b"").unwrap_err(), InspectError::Empty);
+        assert_eq!(
+            inspect(b"\x00\x01\x02 garbage").unwrap_err(),
+            InspectError::NotAMessage
+        );
+    }
 }

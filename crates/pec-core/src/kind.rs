@@ -101,7 +101,9 @@ impl MessageKind {
             ConsegnaSintetica => "ricevuta di avvenuta consegna sintetica",
             MancataConsegna => "avviso di mancata consegna",
             Preavviso12h => "preavviso di mancata consegna (12 ore)",
-            MancataConsegna24h => "avviso di mancata consegna per superamento tempo massimo (24 ore)",
+            MancataConsegna24h => {
+                "avviso di mancata consegna per superamento tempo massimo (24 ore)"
+            }
             RilevazioneVirus => "avviso di rilevazione virus",
             MancataConsegnaVirus => "avviso di mancata consegna per virus",
             Ordinaria => "posta ordinaria",
@@ -117,7 +119,9 @@ impl MessageKind {
             Accettazione => ("X-Ricevuta", "accettazione"),
             NonAccettazione | NonAccettazioneVirus => ("X-Ricevuta", "non-accettazione"),
             PresaInCarico => ("X-Ricevuta", "presa-in-carico"),
-            ConsegnaCompleta | ConsegnaBreve | ConsegnaSintetica => ("X-Ricevuta", "avvenuta-consegna"),
+            ConsegnaCompleta | ConsegnaBreve | ConsegnaSintetica => {
+                ("X-Ricevuta", "avvenuta-consegna")
+            }
             MancataConsegna | MancataConsegnaVirus => ("X-Ricevuta", "errore-consegna"),
             Preavviso12h | MancataConsegna24h => ("X-Ricevuta", "preavviso-errore-consegna"),
             RilevazioneVirus => ("X-Ricevuta", "rilevazione-virus"),
@@ -137,7 +141,9 @@ impl MessageKind {
             PresaInCarico => "PRESA IN CARICO",
             ConsegnaCompleta | ConsegnaBreve | ConsegnaSintetica => "CONSEGNA",
             MancataConsegna => "AVVISO DI MANCATA CONSEGNA",
-            Preavviso12h | MancataConsegna24h => "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO",
+            Preavviso12h | MancataConsegna24h => {
+                "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO"
+            }
             RilevazioneVirus => "PROBLEMA DI SICUREZZA",
             MancataConsegnaVirus => "AVVISO DI MANCATA CONSEGNA PER VIRUS",
             Ordinaria => return None,
@@ -164,7 +170,10 @@ impl MessageKind {
     /// Whether the message carries the original as `postacert.eml` (§4.12).
     pub fn carries_postacert(self) -> bool {
         use MessageKind::*;
-        matches!(self, BustaTrasporto | BustaAnomalia | ConsegnaCompleta | ConsegnaBreve)
+        matches!(
+            self,
+            BustaTrasporto | BustaAnomalia | ConsegnaCompleta | ConsegnaBreve
+        )
     }
 
     /// Whether the kind carries `X-VerificaSicurezza: errore` (§3.4, §11.20).

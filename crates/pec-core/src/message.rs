@@ -26,8 +26,9 @@ impl Provider {
 /// signature covers exactly `content` (PEC-SPEC §3.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsignedMessage {
-    /// Outer headers in order, values already encoded for the wire (RFC 2047 where needed,
-    /// no folding CRLF inside). Never includes `MIME-Version` nor `Content-Type`: the signer adds them.
+    /// Outer headers in order, values already encoded for the wire (RFC 2047 where needed).
+    /// A long value may be pre-folded: CRLF followed by a space or tab, written as is.
+    /// Never includes `MIME-Version` nor `Content-Type`: the signer adds them.
     pub headers: Vec<(String, String)>,
     /// The signed entity: its MIME headers (`Content-Type: multipart/mixed; boundary=…`), a blank
     /// line and its body, with CRLF line ends throughout (the S/MIME canonical form).

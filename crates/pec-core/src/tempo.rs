@@ -59,7 +59,12 @@ impl RiferimentoTemporale {
 
     /// The form used in the human text: `07/11/2014 alle ore 16:52:00 (+0100)`.
     pub fn testo(&self) -> String {
-        format!("{} alle ore {} ({})", self.giorno(), self.ora(), self.zona())
+        format!(
+            "{} alle ore {} ({})",
+            self.giorno(),
+            self.ora(),
+            self.zona()
+        )
     }
 }
 
@@ -69,7 +74,8 @@ mod tests {
 
     #[test]
     fn winter_time_is_plus_one() {
-        let t = RiferimentoTemporale::from_utc(Utc.with_ymd_and_hms(2014, 11, 7, 15, 52, 0).unwrap());
+        let t =
+            RiferimentoTemporale::from_utc(Utc.with_ymd_and_hms(2014, 11, 7, 15, 52, 0).unwrap());
         assert_eq!(t.giorno(), "07/11/2014");
         assert_eq!(t.ora(), "16:52:00");
         assert_eq!(t.zona(), "+0100");
@@ -78,7 +84,8 @@ mod tests {
 
     #[test]
     fn summer_time_is_plus_two() {
-        let t = RiferimentoTemporale::from_utc(Utc.with_ymd_and_hms(2023, 8, 18, 15, 37, 14).unwrap());
+        let t =
+            RiferimentoTemporale::from_utc(Utc.with_ymd_and_hms(2023, 8, 18, 15, 37, 14).unwrap());
         assert_eq!(t.testo(), "18/08/2023 alle ore 17:37:14 (+0200)");
     }
 }

@@ -163,14 +163,14 @@ fn a_200_mb_attachment_is_checked_in_bounded_memory() {
     {
         use std::io::Write;
         let mut f = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
-        f.write_all(raw[..at].as_bytes()).unwrap();
+        f.write_all(&raw.as_bytes()[..at]).unwrap();
         f.write_all(format!("{inner}\r\nContent-Type: application/octet-stream; name=\"big.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n").as_bytes()).unwrap();
         let line = [b'Q'; 76];
         for _ in 0..(200 * 1024 * 1024 / 77) {
             f.write_all(&line).unwrap();
             f.write_all(b"\r\n").unwrap();
         }
-        f.write_all(raw[at..].as_bytes()).unwrap();
+        f.write_all(&raw.as_bytes()[at..]).unwrap();
     }
     let (code, r, _) = verify_capped(&file, 1_500_000);
     assert_eq!(code, 1, "{r}");

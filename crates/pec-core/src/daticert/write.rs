@@ -24,7 +24,11 @@ impl Daticert {
     /// Serialises to the bytes of `daticert.xml`.
     pub fn to_xml(&self) -> Result<String, WriteError> {
         check(self.tipo.is_known(), "postacert/@tipo", self.tipo.as_str())?;
-        check(self.errore.is_known(), "postacert/@errore", self.errore.as_str())?;
+        check(
+            self.errore.is_known(),
+            "postacert/@errore",
+            self.errore.as_str(),
+        )?;
         if self.intestazione.destinatari.is_empty() {
             return Err(WriteError::NoDestinatari);
         }
@@ -32,11 +36,19 @@ impl Daticert {
         let d = &self.dati;
         let mut x = String::with_capacity(1024);
         x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let _ = writeln!(x, "<postacert tipo=\"{}\" errore=\"{}\">", self.tipo, self.errore);
+        let _ = writeln!(
+            x,
+            "<postacert tipo=\"{}\" errore=\"{}\">",
+            self.tipo, self.errore
+        );
         x.push_str("  <intestazione>\n");
         element(&mut x, 4, "mittente", &i.mittente);
         for dest in &i.destinatari {
-            check(dest.tipo.is_known(), "destinatari/@tipo", dest.tipo.as_str())?;
+            check(
+                dest.tipo.is_known(),
+                "destinatari/@tipo",
+                dest.tipo.as_str(),
+            )?;
             let tipo = match dest.tipo {
                 TipoDestinatario::Esterno => "esterno",
                 _ => "certificato",
