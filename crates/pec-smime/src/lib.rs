@@ -18,8 +18,8 @@
 //!
 //! The hard choice: integrity is checked by openssl (CMS), but the facts openssl's Rust
 //! binding does not expose — signing time, digest algorithm, which embedded certificate
-//! signed — are read by a small bounded ASN.1 walker of our own ([`asn1`](self) module,
-//! private) instead of unsafe FFI. The cost is a second, partial parse of every signature
+//! signed — are read by a small bounded ASN.1 walker of our own (the private `asn1`
+//! module) instead of unsafe FFI. The cost is a second, partial parse of every signature
 //! and code that must stay in step with RFC 5652; the gain is no `unsafe` in this crate.
 //! Likewise the digest: `CmsContentInfo::sign` cannot be told which digest to use, so the
 //! signer relies on openssl's default for RSA keys (SHA-256) and proves it with a probe
