@@ -176,3 +176,17 @@ fn a_200_mb_attachment_is_checked_in_bounded_memory() {
     assert_eq!(code, 1, "{r}");
     assert_eq!(r["verdict"], "tampered");
 }
+
+#[test]
+fn regression_fuzz_orphan_part_does_not_panic() {
+    // Found by the message_read fuzz target: a MIME part whose parent multipart mail-parser
+    // cannot find tripped a debug assertion in mail-parser 0.11 (gestore exited 101).
+    let raw = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/cli/fixtures/fuzz-orphan-part.eml"
+    ))
+    .unwrap();
+    let (code, r) = verify_bytes(&raw);
+    assert!((1..=3).contains(&code), "{r}");
+    assert!(r["verdict"].is_string(), "{r}");
+}
