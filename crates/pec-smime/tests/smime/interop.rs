@@ -46,7 +46,7 @@ fn openssl_smime_verify_accepts_our_signature() {
     if !tool("openssl") {
         return;
     }
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let signed = pki.signed();
     let good = pki.write("signed.eml", &signed);
     let (ok, out) = openssl_smime_verify(&pki, &good);
@@ -61,7 +61,7 @@ fn openssl_reports_sha256_in_our_signature() {
     if !tool("openssl") {
         return;
     }
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let der = pki.write("sig.der", &signature_der(&pki.signed()));
     let (ok, out) = run(Command::new("openssl")
         .args([
@@ -83,7 +83,7 @@ fn openssl_reports_sha256_in_our_signature() {
 /// Signs `content` with the openssl CLI, extra arguments appended.
 fn openssl_cms_sign(pki: &DevPki, content: &[u8], out_name: &str, extra: &[&str]) -> Vec<u8> {
     let input = pki.write("content.eml", content);
-    let out = pki.dir.path().join(out_name);
+    let out = pki.dir.as_path().join(out_name);
     let (ok, text) = run(Command::new("openssl")
         .args(["cms", "-sign", "-binary", "-in"])
         .arg(&input)
@@ -126,7 +126,7 @@ fn ber_streamed_signature_from_openssl_verifies() {
     if !tool("openssl") {
         return;
     }
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let content = message(2).content;
     // With DER output openssl streams an opaque, indefinite-length SignedData; cutting its
     // eContent out (no length to fix in BER) leaves a detached BER signature of the content.
@@ -158,7 +158,7 @@ fn openssl_smime_output_verifies() {
     if !tool("openssl") {
         return;
     }
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let content = message(2).content;
     // openssl's own MIME writer: LF line ends around a CRLF content, quoted micalg.
     let raw = openssl_cms_sign(&pki, &content, "signed.eml", &["-stream", "-md", "sha1"]);
@@ -174,7 +174,7 @@ fn opaque_signed_data_verifies() {
     if !tool("openssl") {
         return;
     }
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let content = message(2).content;
     for extra in [&["-nodetach"][..], &["-nodetach", "-stream"][..]] {
         let raw = openssl_cms_sign(&pki, &content, "opaque.eml", extra);
@@ -192,7 +192,7 @@ fn opaque_signed_data_verifies() {
 
 /// An NSS database trusting the dev CA.
 fn nss_db(pki: &DevPki) -> std::path::PathBuf {
-    let db = pki.dir.path().join("nssdb");
+    let db = pki.dir.as_path().join("nssdb");
     std::fs::create_dir_all(&db).unwrap();
     let (ok, out) = run(Command::new("certutil")
         .args(["-N", "--empty-password", "-d"])
@@ -224,7 +224,7 @@ fn nss_cmsutil_accepts_our_signature() {
     if !tool("cmsutil") || !tool("certutil") {
         return;
     }
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let db = nss_db(&pki);
     let msg = message(2);
     let signed = pki.signer.sign(&msg).unwrap();

@@ -46,7 +46,7 @@ fn garbage_is_an_error_not_a_panic() {
 
 #[test]
 fn truncated_message_is_unreadable() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let signed = pki.signed();
     assert_unreadable(&signed[..signed.len() / 2]);
     // Cut inside the signature part: the closing delimiter is missing.
@@ -55,7 +55,7 @@ fn truncated_message_is_unreadable() {
 
 #[test]
 fn every_truncation_and_flip_is_handled() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let signed = pki.signed();
     for cut in (0..signed.len()).step_by(37) {
         let _ = pki.verify(&signed[..cut]);
@@ -75,7 +75,7 @@ fn every_truncation_and_flip_is_handled() {
 
 #[test]
 fn bad_base64_is_unreadable() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let signed = pki.signed();
     let at = find(&signed, b"filename=\"smime.p7s\"\r\n\r\n").unwrap() + 30;
     let mut bad = signed.clone();

@@ -15,7 +15,7 @@ fn provider_cert(pki: &DevPki) -> X509 {
 
 #[test]
 fn provider_certificate_profile() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let cert = provider_cert(&pki);
     let entries = |nid| {
         cert.subject_name()
@@ -63,7 +63,7 @@ fn provider_certificate_criticality_per_openssl_text() {
     if !tool("openssl") {
         return;
     }
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let (ok, text) = run(Command::new("openssl")
         .args(["x509", "-noout", "-text", "-in"])
         .arg(&pki.paths.provider_cert));
@@ -96,7 +96,7 @@ fn provider_certificate_criticality_per_openssl_text() {
 #[test]
 fn keys_are_private_to_the_owner() {
     use std::os::unix::fs::PermissionsExt as _;
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     for key in [&pki.paths.ca_key, &pki.paths.provider_key] {
         let mode = std::fs::metadata(key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", key.display());
@@ -109,14 +109,14 @@ fn existing_files_are_kept_unless_forced() {
     let before = std::fs::read(&pki.paths.provider_cert).unwrap();
     let mut opts = PkiOptions::new("Example PEC S.p.A.", SERVICE);
     assert!(matches!(
-        pki::init(pki.dir.path(), &opts),
+        pki::init(pki.dir.as_path(), &opts),
         Err(Error::Exists(_))
     ));
     assert_eq!(std::fs::read(&pki.paths.provider_cert).unwrap(), before);
     opts.force = true;
-    pki::init(pki.dir.path(), &opts).unwrap();
+    pki::init(pki.dir.as_path(), &opts).unwrap();
     assert_ne!(std::fs::read(&pki.paths.provider_cert).unwrap(), before);
-    Signer::from_pki_dir(pki.dir.path()).unwrap();
+    Signer::from_pki_dir(pki.dir.as_path()).unwrap();
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn bad_options_are_refused() {
 
 #[test]
 fn trust_store_reads_a_directory() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let anchors = tempfile::tempdir().unwrap();
     std::fs::copy(&pki.paths.ca_cert, anchors.path().join("ca.pem")).unwrap();
     let other = DevPki::new();

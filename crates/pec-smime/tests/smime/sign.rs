@@ -7,7 +7,7 @@ use super::util::{find, in_ten_years, message, to_lf, DevPki, SERVICE};
 
 #[test]
 fn sign_then_verify_round_trip() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let msg = message(4);
     let signed = pki.signer.sign(&msg).unwrap();
     let v = pki.verify(&signed).unwrap();
@@ -35,7 +35,7 @@ fn sign_then_verify_round_trip() {
 
 #[test]
 fn output_is_crlf_multipart_signed_with_headers_first() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let msg = message(2);
     let signed = pki.signer.sign(&msg).unwrap();
     // CRLF throughout.
@@ -72,7 +72,7 @@ fn output_is_crlf_multipart_signed_with_headers_first() {
 
 #[test]
 fn boundary_is_deterministic_for_a_given_signature() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let a = pki.signed();
     let b = pki.signed();
     // Same key, same content: the boundary follows the signature, never a random source.
@@ -94,7 +94,7 @@ fn boundary_is_deterministic_for_a_given_signature() {
 
 #[test]
 fn lf_converted_copy_still_verifies() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let lf = to_lf(&pki.signed());
     assert!(!lf.contains(&b'\r'));
     let v = pki.verify(&lf).unwrap();
@@ -105,7 +105,7 @@ fn lf_converted_copy_still_verifies() {
 
 #[test]
 fn untrusted_ca_is_intact_but_not_trusted() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let other = DevPki::new();
     let v = verify(&pki.signed(), &other.trust, Utc::now()).unwrap();
     assert!(v.intact);
@@ -119,7 +119,7 @@ fn untrusted_ca_is_intact_but_not_trusted() {
 
 #[test]
 fn expired_later_still_valid_at_signing_time() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let v = verify(&pki.signed(), &pki.trust, in_ten_years()).unwrap();
     assert!(v.intact);
     assert!(v.trusted);
@@ -134,7 +134,7 @@ fn expired_later_still_valid_at_signing_time() {
 
 #[test]
 fn content_with_bare_lf_is_refused() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let mut msg = message(1);
     msg.content.extend_from_slice(b"tail\n");
     assert!(matches!(pki.signer.sign(&msg), Err(Error::NotCanonical(1))));
@@ -142,7 +142,7 @@ fn content_with_bare_lf_is_refused() {
 
 #[test]
 fn reserved_or_injected_headers_are_refused() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let mut msg = message(1);
     msg.headers
         .push(("Content-Type".into(), "text/plain".into()));
@@ -155,7 +155,7 @@ fn reserved_or_injected_headers_are_refused() {
 
 #[test]
 fn mismatched_key_is_refused() {
-    let a = DevPki::new();
+    let a = DevPki::shared();
     let b = DevPki::new();
     let cert = std::fs::read(&a.paths.provider_cert).unwrap();
     let key = std::fs::read(&b.paths.provider_key).unwrap();
@@ -167,7 +167,7 @@ fn mismatched_key_is_refused() {
 
 #[test]
 fn chain_certificates_are_embedded() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let cert = std::fs::read(&pki.paths.provider_cert).unwrap();
     let key = std::fs::read(&pki.paths.provider_key).unwrap();
     let ca = std::fs::read(&pki.paths.ca_cert).unwrap();
@@ -182,12 +182,9 @@ fn signer_is_shareable_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Signer>();
     assert_send_sync::<TrustStore>();
-    let pki = std::sync::Arc::new(DevPki::new());
+    let pki = DevPki::shared();
     let handles: Vec<_> = (0..4)
-        .map(|_| {
-            let pki = pki.clone();
-            std::thread::spawn(move || pki.verify(&pki.signed()).unwrap().is_valid())
-        })
+        .map(|_| std::thread::spawn(move || pki.verify(&pki.signed()).unwrap().is_valid()))
         .collect();
     for h in handles {
         assert!(h.join().unwrap());

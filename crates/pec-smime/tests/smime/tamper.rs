@@ -4,7 +4,7 @@ use super::util::{find, signed_part_range, DevPki};
 
 #[test]
 fn one_flipped_byte_in_the_signed_part_breaks_integrity() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let signed = pki.signed();
     let range = signed_part_range(&signed);
     let at = range.start + find(&signed[range.clone()], b"accettato").unwrap();
@@ -20,7 +20,7 @@ fn one_flipped_byte_in_the_signed_part_breaks_integrity() {
 
 #[test]
 fn every_byte_of_the_signed_part_matters() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let signed = pki.signed();
     let range = signed_part_range(&signed);
     for at in range.step_by(61) {
@@ -36,7 +36,7 @@ fn every_byte_of_the_signed_part_matters() {
 fn outer_headers_are_not_covered() {
     // S/MIME signs the first part only: a changed outer header leaves the signature intact.
     // Callers must read PEC data from `Verification::content`, never from outer headers.
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let signed = pki.signed();
     let at = find(&signed, b"X-Ricevuta: accettazione").unwrap() + 12;
     let mut changed = signed.clone();
@@ -46,7 +46,7 @@ fn outer_headers_are_not_covered() {
 
 #[test]
 fn altered_signature_value_is_not_intact() {
-    let pki = DevPki::new();
+    let pki = DevPki::shared();
     let signed = pki.signed();
     // The last base64 characters encode the RSA signature value (no unsigned attributes):
     // change the 100th character from the end of the base64 block.

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use pec_core::UnsignedMessage;
@@ -19,25 +21,47 @@ pub fn sample(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A dev PKI in its own temp dir, with the signer and a trust store holding its CA.
+/// A dev PKI in a directory of its own, with the signer and a trust store holding its CA.
 pub struct DevPki {
-    pub dir: tempfile::TempDir,
+    /// Removed on drop; `None` for the shared PKI, which lives as long as the process.
+    _tmp: Option<tempfile::TempDir>,
+    pub dir: PathBuf,
     pub paths: PkiPaths,
     pub signer: Signer,
     pub trust: TrustStore,
 }
 
 impl DevPki {
+    /// A fresh PKI (two new RSA keys: about a second on a busy machine). Use it when a test
+    /// needs a second CA or changes files; otherwise use [`DevPki::shared`].
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let paths = pki::init(dir.path(), &PkiOptions::new("Example PEC S.p.A.", SERVICE))
-            .expect("pki init");
-        let signer = Signer::from_pki_dir(dir.path()).expect("signer");
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
+        Self::in_dir(dir, Some(tmp))
+    }
+
+    /// One PKI for the whole test process, under the target dir's scratch space.
+    pub fn shared() -> &'static DevPki {
+        static SHARED: OnceLock<DevPki> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            remove_stale_shared_dirs(base);
+            let dir = base.join(format!("pec-smime-pki-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            Self::in_dir(dir, None)
+        })
+    }
+
+    fn in_dir(dir: PathBuf, tmp: Option<tempfile::TempDir>) -> Self {
+        let paths =
+            pki::init(&dir, &PkiOptions::new("Example PEC S.p.A.", SERVICE)).expect("pki init");
+        let signer = Signer::from_pki_dir(&dir).expect("signer");
         let mut trust = TrustStore::new();
         trust
             .add_bytes(&std::fs::read(&paths.ca_cert).expect("ca.pem"))
             .expect("ca");
         DevPki {
+            _tmp: tmp,
             dir,
             paths,
             signer,
@@ -55,11 +79,28 @@ impl DevPki {
         pec_smime::verify(raw, &self.trust, Utc::now())
     }
 
-    /// Writes `data` into the PKI dir and returns the path.
+    /// Writes `data` to a new file in the PKI dir (unique name: tests share the dir).
     pub fn write(&self, name: &str, data: &[u8]) -> PathBuf {
-        let path = self.dir.path().join(name);
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.join(format!("{n}-{name}"));
         std::fs::write(&path, data).expect("write");
         path
+    }
+}
+
+/// Removes shared PKI dirs left by test processes that have ended.
+fn remove_stale_shared_dirs(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(pid) = name.strip_prefix("pec-smime-pki-") {
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
     }
 }
 
