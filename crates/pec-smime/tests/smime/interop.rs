@@ -49,10 +49,10 @@ fn openssl_smime_verify_accepts_our_signature() {
     let pki = DevPki::shared();
     let signed = pki.signed();
     let good = pki.write("signed.eml", &signed);
-    let (ok, out) = openssl_smime_verify(&pki, &good);
+    let (ok, out) = openssl_smime_verify(pki, &good);
     assert!(ok, "openssl rejected our signature: {out}");
     let bad = pki.write("tampered.eml", &tampered(&signed));
-    let (ok, out) = openssl_smime_verify(&pki, &bad);
+    let (ok, out) = openssl_smime_verify(pki, &bad);
     assert!(!ok, "openssl accepted a tampered message: {out}");
 }
 
@@ -130,7 +130,7 @@ fn ber_streamed_signature_from_openssl_verifies() {
     let content = message(2).content;
     // With DER output openssl streams an opaque, indefinite-length SignedData; cutting its
     // eContent out (no length to fix in BER) leaves a detached BER signature of the content.
-    let opaque = openssl_cms_sign(&pki, &content, "sig.ber", &["-stream", "-outform", "DER"]);
+    let opaque = openssl_cms_sign(pki, &content, "sig.ber", &["-stream", "-outform", "DER"]);
     assert_eq!(
         opaque[1], 0x80,
         "openssl should have written indefinite lengths"
@@ -161,7 +161,7 @@ fn openssl_smime_output_verifies() {
     let pki = DevPki::shared();
     let content = message(2).content;
     // openssl's own MIME writer: LF line ends around a CRLF content, quoted micalg.
-    let raw = openssl_cms_sign(&pki, &content, "signed.eml", &["-stream", "-md", "sha1"]);
+    let raw = openssl_cms_sign(pki, &content, "signed.eml", &["-stream", "-md", "sha1"]);
     let v = pki.verify(&raw).unwrap();
     assert!(v.intact, "{:?}", v.integrity_error);
     assert!(v.chain_valid, "{:?}", v.chain_error);
@@ -177,7 +177,7 @@ fn opaque_signed_data_verifies() {
     let pki = DevPki::shared();
     let content = message(2).content;
     for extra in [&["-nodetach"][..], &["-nodetach", "-stream"][..]] {
-        let raw = openssl_cms_sign(&pki, &content, "opaque.eml", extra);
+        let raw = openssl_cms_sign(pki, &content, "opaque.eml", extra);
         assert!(
             find(&raw, b"application/pkcs7-mime").is_some()
                 || find(&raw, b"application/x-pkcs7-mime").is_some()
@@ -225,17 +225,17 @@ fn nss_cmsutil_accepts_our_signature() {
         return;
     }
     let pki = DevPki::shared();
-    let db = nss_db(&pki);
+    let db = nss_db(pki);
     let msg = message(2);
     let signed = pki.signer.sign(&msg).unwrap();
     let sig = signature_der(&signed);
-    let (ok, out) = cmsutil_verify(&pki, &db, &sig, &msg.content);
+    let (ok, out) = cmsutil_verify(pki, &db, &sig, &msg.content);
     assert!(ok, "cmsutil rejected our signature: {out}");
     assert!(out.contains("status=GoodSignature"), "{out}");
     let mut content = msg.content.clone();
     let at = find(&content, b"accettato").unwrap();
     content[at] ^= 0x01;
-    let (ok, out) = cmsutil_verify(&pki, &db, &sig, &content);
+    let (ok, out) = cmsutil_verify(pki, &db, &sig, &content);
     // With -h cmsutil reports the status and may still exit 0.
     assert!(
         !ok || !out.contains("status=GoodSignature"),

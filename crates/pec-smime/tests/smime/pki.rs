@@ -16,7 +16,7 @@ fn provider_cert(pki: &DevPki) -> X509 {
 #[test]
 fn provider_certificate_profile() {
     let pki = DevPki::shared();
-    let cert = provider_cert(&pki);
+    let cert = provider_cert(pki);
     let entries = |nid| {
         cert.subject_name()
             .entries_by_nid(nid)
