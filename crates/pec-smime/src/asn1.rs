@@ -284,6 +284,9 @@ fn find_signing_time(attrs: Tlv<'_>) -> Result<Option<DateTime<Utc>>, Asn1Error>
 
 /// Parses a `UTCTime` or `GeneralizedTime` in the DER forms (`Z`, no offset); other forms give `None`.
 pub(crate) fn parse_time(tlv: Tlv<'_>) -> Option<DateTime<Utc>> {
+    if !tlv.content.is_ascii() {
+        return None; // also keeps the byte slicing below on char boundaries
+    }
     let s = std::str::from_utf8(tlv.content).ok()?;
     let s = s.strip_suffix('Z')?;
     let (year, rest) = match tlv.tag {
@@ -455,6 +458,13 @@ mod tests {
             parse_time(gen).unwrap().to_rfc3339(),
             "2050-01-01T00:00:00+00:00"
         );
+        let odd = Tlv {
+            tag: TAG_UTC_TIME,
+            content: "é41114172632Z".as_bytes(),
+            raw: b"",
+            depth: 0,
+        };
+        assert_eq!(parse_time(odd), None);
         assert_eq!(digest_name(&[0x2B, 0x0E, 0x03, 0x02, 0x1A]), "sha1");
         assert_eq!(
             digest_name(&[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01]),
