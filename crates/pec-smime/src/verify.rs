@@ -58,6 +58,11 @@ pub struct Verification {
     pub trusted: bool,
     /// The chain verifies completely (trust, S/MIME signing purpose, validity) at the signing
     /// time, or at `now` when the signature has no signing time.
+    ///
+    /// The signing time is the signer's own claim: whoever holds a key whose certificate has
+    /// expired can back-date it. For mail arriving now, a receiving point should also require
+    /// `valid_now` (or a signing time close to the reception time); `chain_valid` alone is
+    /// meant for archived messages, whose signatures were checked when they arrived.
     pub chain_valid: bool,
     /// When `chain_valid` is false, openssl's reason (one line).
     pub chain_error: Option<String>,
@@ -75,9 +80,16 @@ pub struct Verification {
 }
 
 impl Verification {
-    /// Intact and signed by a certificate whose chain verifies: what PEC calls a valid signature.
+    /// Intact and signed by a certificate whose chain verifies at the signing time: the
+    /// answer for an archived message.
     pub fn is_valid(&self) -> bool {
         self.intact && self.chain_valid
+    }
+
+    /// [`Verification::is_valid`] and the signer's certificate is valid now: the answer for
+    /// a message arriving now (see the caveat on `chain_valid`).
+    pub fn is_valid_now(&self) -> bool {
+        self.is_valid() && self.valid_now
     }
 }
 

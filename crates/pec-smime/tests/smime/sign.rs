@@ -16,7 +16,7 @@ fn sign_then_verify_round_trip() {
     assert!(v.chain_valid, "{:?}", v.chain_error);
     assert!(v.valid_now);
     assert_eq!(v.valid_at_signing, Some(true));
-    assert!(v.is_valid());
+    assert!(v.is_valid() && v.is_valid_now());
     assert_eq!(v.digest_algorithm, "sha256");
     assert_eq!(v.form, SignedForm::Detached);
     assert_eq!(
@@ -130,6 +130,7 @@ fn expired_later_still_valid_at_signing_time() {
     );
     assert_eq!(v.valid_at_signing, Some(true));
     assert!(!v.valid_now);
+    assert!(v.is_valid() && !v.is_valid_now());
 }
 
 #[test]
