@@ -15,7 +15,7 @@ fn bench(c: &mut Criterion) {
     )
     .expect("pki");
     let signer = Signer::from_pki_dir(dir.path()).expect("signer");
-    let provider = gestore_provider(&signer);
+    let provider = signer.provider().expect("provider");
     let bytes = std::fs::read(&paths.ca_cert).expect("ca");
     let mut trust = TrustStore::new();
     trust.add_bytes(&bytes).expect("trust");
@@ -80,21 +80,3 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
-
-fn gestore_provider(signer: &Signer) -> pec_core::Provider {
-    let cert = signer.certificate();
-    let nome = cert
-        .subject_name()
-        .entries_by_nid(openssl::nid::Nid::ORGANIZATIONNAME)
-        .next()
-        .and_then(|e| e.data().to_string().ok())
-        .expect("O");
-    let indirizzo_servizio = cert
-        .subject_alt_names()
-        .and_then(|n| n.iter().find_map(|n| n.email().map(str::to_string)))
-        .expect("email");
-    pec_core::Provider {
-        nome,
-        indirizzo_servizio,
-    }
-}

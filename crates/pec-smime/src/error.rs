@@ -48,6 +48,9 @@ pub enum Error {
     /// The content to sign is not in canonical CRLF form (a bare LF would break verification).
     #[error("signed content has {0} bare LF line end(s); it must be CRLF throughout")]
     NotCanonical(usize),
+    /// The signing certificate lacks what the PEC profile requires (PEC-SPEC §7.4).
+    #[error("signing certificate: {0}")]
+    Profile(&'static str),
     /// Invalid options for the dev PKI.
     #[error("invalid PKI option: {0}")]
     Options(&'static str),

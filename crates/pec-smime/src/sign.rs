@@ -11,10 +11,11 @@ use std::path::Path;
 use base64::Engine as _;
 use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::stack::Stack;
 use openssl::x509::{X509Ref, X509};
-use pec_core::UnsignedMessage;
+use pec_core::{Provider, UnsignedMessage};
 
 use crate::asn1;
 use crate::Error;
@@ -124,6 +125,29 @@ impl Signer {
     /// SHA-1 of the signing certificate, upper-case hex: IGPEC `providerCertificateHash`.
     pub fn certificate_sha1(&self) -> Result<String, Error> {
         Ok(hex::encode_upper(self.cert.digest(MessageDigest::sha1())?))
+    }
+
+    /// The provider this certificate stands for (PEC-SPEC §7.4): its name from the Subject O
+    /// (daticert `gestore-emittente`), its service address from the subjectAltName rfc822Name.
+    pub fn provider(&self) -> Result<Provider, Error> {
+        let nome = self
+            .cert
+            .subject_name()
+            .entries_by_nid(Nid::ORGANIZATIONNAME)
+            .next()
+            .and_then(|e| e.data().to_string().ok())
+            .ok_or(Error::Profile("no Subject O (the provider name)"))?;
+        let indirizzo_servizio = self
+            .cert
+            .subject_alt_names()
+            .and_then(|names| names.iter().find_map(|n| n.email().map(str::to_string)))
+            .ok_or(Error::Profile(
+                "no subjectAltName e-mail (the service address)",
+            ))?;
+        Ok(Provider {
+            nome,
+            indirizzo_servizio,
+        })
     }
 
     /// The detached CMS signature (DER) of `content`.

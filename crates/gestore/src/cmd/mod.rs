@@ -10,24 +10,11 @@ use pec_core::Provider;
 use pec_smime::{Signer, TrustStore};
 use std::path::Path;
 
-/// The provider a signer stands for, read from its certificate (PEC-SPEC §7.4: the name in
-/// the Subject O, the service address in subjectAltName).
+/// The provider a signer stands for, read from its certificate.
 pub fn provider_of(signer: &Signer) -> Result<Provider> {
-    let cert = signer.certificate();
-    let nome = cert
-        .subject_name()
-        .entries_by_nid(openssl::nid::Nid::ORGANIZATIONNAME)
-        .next()
-        .and_then(|e| e.data().to_string().ok())
-        .context("the signing certificate has no Subject O (the provider name)")?;
-    let indirizzo_servizio = cert
-        .subject_alt_names()
-        .and_then(|names| names.iter().find_map(|n| n.email().map(str::to_string)))
-        .context("the signing certificate has no e-mail subjectAltName (the service address)")?;
-    Ok(Provider {
-        nome,
-        indirizzo_servizio,
-    })
+    signer
+        .provider()
+        .context("the signing certificate does not name a provider")
 }
 
 /// A trust store holding the certificates of one PEM file.

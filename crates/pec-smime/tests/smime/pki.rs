@@ -155,3 +155,14 @@ fn trust_store_reads_a_directory() {
     std::fs::write(anchors.path().join("broken.crt"), "not a certificate").unwrap();
     assert!(TrustStore::from_dir(anchors.path()).is_err());
 }
+
+#[test]
+fn signer_names_the_provider_of_its_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = pec_smime::PkiOptions::new("Prova PEC S.p.A.", "posta-certificata@pec.prova.test");
+    pec_smime::pki::init(dir.path(), &opts).unwrap();
+    let signer = pec_smime::Signer::from_pki_dir(dir.path()).unwrap();
+    let p = signer.provider().unwrap();
+    assert_eq!(p.nome, "Prova PEC S.p.A.");
+    assert_eq!(p.indirizzo_servizio, "posta-certificata@pec.prova.test");
+}
