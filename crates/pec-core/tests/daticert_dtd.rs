@@ -153,14 +153,12 @@ fn real_daticert_files_are_valid_against_our_dtd() {
             env!("CARGO_MANIFEST_DIR")
         );
         let eml = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let message = mail_parser::MessageParser::default().parse(&eml).unwrap();
-        let part = message
-            .attachments()
-            .find(|p| mail_parser::MimeHeaders::attachment_name(*p) == Some("daticert.xml"))
+        let xml = pec_core::inspect::inspect(&eml)
+            .unwrap()
+            .daticert_xml
             .unwrap();
-        let xml = std::str::from_utf8(part.contents()).unwrap();
-        Daticert::from_xml(xml.as_bytes()).unwrap();
-        let written = scratch.write(file, xml);
+        Daticert::from_xml(&xml).unwrap();
+        let written = scratch.write(file, &String::from_utf8(xml).unwrap());
         if let Err(report) = scratch.validate(&written) {
             panic!("{file}:\n{report}");
         }

@@ -811,12 +811,10 @@ fn real_daticert(file: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     );
     let eml = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let message = mail_parser::MessageParser::default().parse(&eml).unwrap();
-    let part = message
-        .attachments()
-        .find(|p| mail_parser::MimeHeaders::attachment_name(*p) == Some("daticert.xml"))
-        .unwrap_or_else(|| panic!("{file} has no daticert.xml"));
-    part.contents().to_vec()
+    crate::inspect::inspect(&eml)
+        .unwrap()
+        .daticert_xml
+        .unwrap_or_else(|| panic!("{file} has no daticert.xml"))
 }
 
 const REAL: [&str; 5] = [
