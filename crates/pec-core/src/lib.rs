@@ -16,6 +16,7 @@ pub mod daticert;
 pub mod inspect;
 pub mod kind;
 pub mod message;
+pub mod registro;
 pub mod tempo;
 
 pub use builder::{DatiMessaggio, Emissione, Originale};
