@@ -2,6 +2,7 @@
 //! PEC rule of its own (those live in `pec-core`, signatures in `pec-smime`).
 
 mod cmd;
+mod config;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -26,6 +27,11 @@ enum Command {
     Sample(cmd::sample::Args),
     /// Check PEC messages and receipts: kind, signature, daticert; extract the original.
     Verify(cmd::verify::Args),
+    /// The configuration file: a documented example, or a check of a file.
+    Config {
+        #[command(subcommand)]
+        command: cmd::config::Command,
+    },
     /// Show what gestore does today: make a dev PKI, write and verify every kind of message.
     Demo(cmd::demo::Args),
 }
@@ -47,6 +53,7 @@ fn main() -> ExitCode {
         } => cmd::pki::init(&args).map(|()| ExitCode::SUCCESS),
         Command::Sample(args) => cmd::sample::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Verify(args) => cmd::verify::run(&args),
+        Command::Config { command } => cmd::config::run(&command).map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => cmd::demo::run(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod config;
 pub mod demo;
 pub mod pki;
 pub mod sample;
