@@ -10,6 +10,7 @@
 //! thread `now` and ids through; the gain is that every rule is unit-tested without a network.
 #![deny(missing_docs)]
 
+pub mod accesso;
 pub mod breve;
 pub mod builder;
 pub mod daticert;
