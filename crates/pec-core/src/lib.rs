@@ -13,6 +13,7 @@
 pub mod accesso;
 pub mod breve;
 pub mod builder;
+pub mod consegna;
 pub mod daticert;
 pub mod inspect;
 pub mod kind;
