@@ -1,1 +1,40 @@
-//! stub
+//! SMTP submission server for the PEC access point (*punto di accesso*).
+//!
+//! This crate is the access point's front door: it speaks SMTP submission (RFC 6409) over TLS
+//! (STARTTLS on port 587, implicit TLS on port 465), authenticates the user through a
+//! [`Backend`], collects one envelope and the message bytes exactly as received, and hands
+//! them to [`Backend::submit`]. The wire side (line framing, `Request::parse`, dot-unstuffing and
+//! the end-of-data marker) is done by [`smtp_proto`]; the loop, the states and the replies are
+//! ours.
+//!
+//! What it does **not** do: no PEC rules (MAIL FROM == From == authenticated mailbox, `Bcc`
+//! empty, RCPT TO ⊆ To ∪ Cc, the *avviso di non accettazione*, antivirus — PEC-SPEC §2.3, §9.4)
+//! — those live in pec-core and are applied by the binary's [`Backend`]; no storage; no relay
+//! to other providers and no inbound MX (receiving point) yet; no BDAT/CHUNKING, DSN or SMTPUTF8.
+//!
+//! The hard choice: **authentication is only offered over TLS, with no switch to turn that
+//! off** (PEC-SPEC §9.2, "all PEC communications on secure channels"). Tests therefore run TLS
+//! end to end, with a throw-away certificate from [`dev_tls`]. The cost is that every test
+//! touching AUTH pays a handshake and needs a TLS-capable client.
+//!
+//! A second choice worth knowing: a reply `250` to the end of DATA is written only after
+//! [`Backend::submit`] returned `Ok`, which by contract means the message is durably committed
+//! (STYLE §2). A crash before that point loses nothing the client believes was accepted.
+//!
+//! Bare CR or LF inside DATA (outside a CRLF pair) is refused with `554 5.6.0` rather than kept
+//! or rewritten: only `CRLF . CRLF` ends a message here, but a relay further down the line
+//! might read `LF . LF` differently (SMTP smuggling), and PEC relays must not alter the
+//! encoding (PEC-SPEC §9.2), so normalising is not an option either.
+
+pub mod backend;
+pub mod codes;
+mod core;
+mod error;
+mod inbound;
+mod tls;
+
+pub use crate::backend::{AuthResult, Backend, Submission, SubmitError};
+pub use crate::core::{Limits, SessionContext, SubmissionConfig, TlsMode};
+pub use crate::error::Error;
+pub use crate::inbound::spawn::{serve_stream, serve_submission};
+pub use crate::tls::{dev_tls, load_tls};

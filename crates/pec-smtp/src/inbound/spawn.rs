@@ -1,0 +1,136 @@
+//! Accepting connections: the listener loop, the greeting, implicit TLS and STARTTLS.
+//!
+//! Each connection runs on its own task, so a client stalled in DATA holds only its own task.
+//! Shutdown: send `true` on the `watch` channel (or drop its sender); the listener stops
+//! accepting, idle sessions answer `421 4.3.2` and close, a commit in progress finishes first,
+//! and [`serve_submission`] returns once every session is gone.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::backend::Backend;
+use crate::codes::*;
+use crate::core::{Flow, Session, SessionContext, SubmissionConfig, TlsMode};
+use crate::error::Error;
+use crate::inbound::session::Exit;
+
+/// Serves SMTP submission on `listener` until `shutdown` turns `true` (or its sender is
+/// dropped), one task per connection, at most `config.limits.max_connections` at once.
+///
+/// Returns after the last session ended. Per-connection failures (a client that vanishes, a
+/// failed handshake) end that connection only.
+pub async fn serve_submission<B: Backend>(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    config: SubmissionConfig,
+    backend: Arc<B>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let slots = Arc::new(Semaphore::new(config.limits.max_connections));
+    let ctx = Arc::new(SessionContext::new(config, tls, backend));
+    let mut sessions = JoinSet::new();
+    let session_shutdown = shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = async { let _ = shutdown.wait_for(|&stop| stop).await; } => break,
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            accepted = listener.accept() => {
+                let (socket, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(_) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = socket.set_nodelay(true);
+                let ctx = ctx.clone();
+                let shutdown = session_shutdown.clone();
+                match slots.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        sessions.spawn(async move {
+                            let _permit = permit;
+                            let _ = serve_stream(socket, peer, ctx, shutdown).await;
+                        });
+                    }
+                    Err(_) => {
+                        sessions.spawn(refuse_busy(socket, ctx.config.mode));
+                    }
+                }
+            }
+        }
+    }
+    drop(listener);
+    while sessions.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Over the connection limit: tell a plain-text client why, then close.
+async fn refuse_busy<S: AsyncWrite + Unpin>(mut socket: S, mode: TlsMode) {
+    if mode == TlsMode::StartTls {
+        let line = format!(
+            "{C421_SERVICE_UNAVAILABLE} {E470_SECURITY} Too many connections, try later\r\n"
+        );
+        let _ = socket.write_all(line.as_bytes()).await;
+    }
+    let _ = socket.shutdown().await;
+}
+
+/// Serves one connection on any stream (a TCP socket, or an in-memory duplex in tests):
+/// implicit TLS or greeting + optional STARTTLS, then the SMTP dialogue.
+pub async fn serve_stream<S, B>(
+    stream: S,
+    peer: SocketAddr,
+    ctx: Arc<SessionContext<B>>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    B: Backend,
+{
+    let handshake = ctx.config.limits.tls_handshake_timeout;
+    match ctx.config.mode {
+        TlsMode::Implicit => {
+            let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
+                .await
+                .map_err(|_| Error::HandshakeTimeout)??;
+            Session::new(tls, peer, ctx, true, shutdown)
+                .greet_and_run()
+                .await?;
+        }
+        TlsMode::StartTls => {
+            let session = Session::new(stream, peer, ctx.clone(), false, shutdown.clone());
+            if let Exit::StartTls(stream) = session.greet_and_run().await? {
+                let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
+                    .await
+                    .map_err(|_| Error::HandshakeTimeout)??;
+                // RFC 3207 §4.2: everything learnt before TLS is forgotten; no new greeting.
+                Session::new(tls, peer, ctx, true, shutdown).run().await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
+    /// `STARTTLS` (RFC 3207): `220`, then the caller runs the handshake. Bytes pipelined after
+    /// the command are dropped with this session (STARTTLS command injection).
+    pub(super) fn handle_starttls(&mut self) -> Flow {
+        if self.is_tls || self.ctx.config.mode != TlsMode::StartTls {
+            self.reply(
+                C503_BAD_SEQUENCE,
+                E551_INVALID_COMMAND,
+                "TLS already active",
+            );
+            return Flow::Continue;
+        }
+        self.reply(C220_SERVICE_READY, E200_OK, "Ready to start TLS");
+        Flow::StartTls
+    }
+}
