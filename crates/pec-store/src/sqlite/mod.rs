@@ -1,0 +1,433 @@
+//! The embedded backend: SQLite in WAL mode (`data_dir/gestore.sqlite`) and blob files
+//! (`data_dir/blobs/`).
+//!
+//! Durability: `journal_mode=WAL`, `synchronous=FULL`. A COMMIT returns after the WAL is
+//! fsynced, so an acknowledged batch survives both `kill -9` and power loss. Bodies are fsynced
+//! files, and their folder entries fsynced, before the batch that references them is sent to
+//! the writer. One process per data folder, enforced by an advisory lock on
+//! `data_dir/gestore.lock`.
+
+mod apply;
+mod log;
+mod rows;
+mod schema;
+mod writer;
+
+use std::fs::{self, File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use self::writer::{Command, Writer};
+use crate::batch::{Batch, Body, CommitReceipt, Operation};
+use crate::blob::{sync_dir, BlobStore};
+use crate::error::StoreError;
+use crate::model::{
+    millis, Address, FolderInfo, LogEntry, LogHead, LogQuery, MailboxInfo, MessageMeta, QueueItem,
+};
+use crate::password::{self, PasswordHash};
+use crate::{BoxFuture, Result, Store};
+
+/// File name of the database inside the data folder.
+pub const DATABASE_FILE: &str = "gestore.sqlite";
+/// How long `open` waits for a previous store on the same folder to let go.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+/// Commands waiting for the writer beyond this block their senders (back-pressure).
+const CHANNEL_DEPTH: usize = 4096;
+/// Reader connections (WAL lets them read while the writer writes).
+const READERS: u32 = 4;
+
+/// The SQLite store. Cheap to clone: clones share the writer, the readers and the lock.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    writer: mpsc::Sender<Command>,
+    readers: SqlitePool,
+    blobs: BlobStore,
+    /// Held for the store's lifetime; dropping it releases the folder.
+    _lock: File,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `data_dir`: takes the folder lock (waiting up to
+    /// 3 s for a store being dropped), creates `blobs/`, opens `gestore.sqlite` in WAL mode with
+    /// `synchronous=FULL`, applies pending migrations and starts the writer task. Must be called
+    /// inside a tokio runtime.
+    pub async fn open(data_dir: &Path) -> Result<Self> {
+        fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
+        let lock = lock_folder(data_dir).await?;
+        let blobs = BlobStore::open(&data_dir.join("blobs"))?;
+        let db = data_dir.join(DATABASE_FILE);
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&db)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let mut conn = options.connect().await?;
+        schema::migrate(&mut conn).await?;
+        sync_dir(data_dir)?;
+        let writer = Writer::new(conn).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options)
+            .await?;
+        let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+        tokio::spawn(writer.run(rx));
+        // Build the dummy password hash now rather than during the first failed login.
+        tokio::task::spawn_blocking(password::warm_up);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dir: data_dir.to_owned(),
+                writer: tx,
+                readers,
+                blobs,
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The blob store, to put a body once and reference it from several messages.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.inner.blobs
+    }
+
+    /// Stores `bytes` as a durable blob (on a blocking thread).
+    pub async fn put_blob(&self, bytes: Vec<u8>) -> Result<crate::BlobRef> {
+        let blobs = self.inner.blobs.clone();
+        tokio::task::spawn_blocking(move || blobs.put(&bytes))
+            .await
+            .map_err(|e| StoreError::CommitFailed(e.to_string()))?
+    }
+
+    /// Waits for the writer to finish what it holds, closes every connection and stops.
+    /// Later calls on any clone fail with [`StoreError::WriterGone`].
+    pub async fn close(&self) {
+        let (reply, done) = oneshot::channel();
+        if self
+            .inner
+            .writer
+            .send(Command::Shutdown { reply })
+            .await
+            .is_ok()
+        {
+            let _ = done.await;
+        }
+        self.inner.readers.close().await;
+    }
+
+    async fn commit_batch(&self, mut batch: Batch) -> Result<CommitReceipt> {
+        // Bodies become durable files first, in the caller's task: the writer never waits on
+        // them, and a crash before the commit leaves at worst an unreferenced blob.
+        let bodies: Vec<(usize, Vec<u8>)> = batch
+            .ops
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, op)| match op {
+                Operation::PutMessage(m) => match &mut m.body {
+                    Body::Bytes(b) => Some((i, std::mem::take(b))),
+                    Body::Stored(_) => None,
+                },
+                _ => None,
+            })
+            .collect();
+        if !bodies.is_empty() {
+            let blobs = self.inner.blobs.clone();
+            let stored = tokio::task::spawn_blocking(move || {
+                bodies
+                    .into_iter()
+                    .map(|(i, bytes)| blobs.put(&bytes).map(|r| (i, r)))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .await
+            .map_err(|e| StoreError::CommitFailed(e.to_string()))??;
+            for (i, r) in stored {
+                if let Operation::PutMessage(m) = &mut batch.ops[i] {
+                    m.body = Body::Stored(r);
+                }
+            }
+        }
+        let (reply, receipt) = oneshot::channel();
+        self.inner
+            .writer
+            .send(Command::Commit { batch, reply })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        receipt.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<QueueItem>> {
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let lease_until = now
+            .checked_add_signed(lease)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let (reply, items) = oneshot::channel();
+        self.inner
+            .writer
+            .send(Command::Claim {
+                now: millis(now),
+                limit: i64::try_from(limit).unwrap_or(i64::MAX),
+                lease_until: millis(lease_until),
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        items.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn read_queue_item(&self, key: &str) -> Result<Option<QueueItem>> {
+        sqlx::query(
+            "SELECT key, kind, payload, due, attempts, status, last_error FROM queue WHERE key = ?",
+        )
+        .bind(key)
+        .fetch_optional(&self.inner.readers)
+        .await?
+        .map(|r| rows::queue_item(&r))
+        .transpose()
+    }
+
+    async fn read_mailbox(&self, address: &Address) -> Result<Option<MailboxInfo>> {
+        sqlx::query(
+            "SELECT address, quota_bytes, used_bytes, enabled, created FROM mailboxes
+             WHERE address = ?",
+        )
+        .bind(address.as_str())
+        .fetch_optional(&self.inner.readers)
+        .await?
+        .map(|r| rows::mailbox(&r))
+        .transpose()
+    }
+
+    async fn read_mailboxes(&self) -> Result<Vec<MailboxInfo>> {
+        sqlx::query(
+            "SELECT address, quota_bytes, used_bytes, enabled, created FROM mailboxes
+             ORDER BY address",
+        )
+        .fetch_all(&self.inner.readers)
+        .await?
+        .iter()
+        .map(rows::mailbox)
+        .collect()
+    }
+
+    async fn check_password(&self, address: &str, password: &str) -> Result<bool> {
+        let stored = match Address::parse(address) {
+            Err(_) => None,
+            Ok(address) => {
+                let row = sqlx::query(
+                    "SELECT password_hash FROM mailboxes WHERE address = ? AND enabled = 1",
+                )
+                .bind(address.as_str())
+                .fetch_optional(&self.inner.readers)
+                .await?;
+                match row {
+                    Some(r) => Some(PasswordHash::from_phc(r.try_get("password_hash")?)?),
+                    None => None,
+                }
+            }
+        };
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || password::verify_or_dummy(stored, &password))
+            .await
+            .map_err(|e| StoreError::PasswordHash(e.to_string()))
+    }
+
+    async fn read_folder(&self, address: &Address, folder: &str) -> Result<Option<FolderInfo>> {
+        let name = folder_name(folder)?;
+        let row = sqlx::query(
+            "SELECT f.name, f.uidvalidity, f.uidnext,
+                    (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id) AS messages
+             FROM folders f JOIN mailboxes b ON b.id = f.mailbox_id
+             WHERE b.address = ? AND f.name = ?",
+        )
+        .bind(address.as_str())
+        .bind(&name)
+        .fetch_optional(&self.inner.readers)
+        .await?;
+        row.map(|r| {
+            Ok(FolderInfo {
+                name: r.try_get("name")?,
+                uidvalidity: rows::u32_col(&r, "uidvalidity")?,
+                uidnext: rows::u32_col(&r, "uidnext")?,
+                messages: r.try_get::<i64, _>("messages")? as u64,
+            })
+        })
+        .transpose()
+    }
+
+    async fn read_messages(
+        &self,
+        address: &Address,
+        folder: &str,
+        uid: Option<u32>,
+    ) -> Result<Vec<MessageMeta>> {
+        let name = folder_name(folder)?;
+        sqlx::query(
+            "SELECT f.name AS folder, m.uid, m.key, m.blob, m.size, m.internal_date, m.flags
+             FROM messages m
+             JOIN folders f ON f.id = m.folder_id
+             JOIN mailboxes b ON b.id = f.mailbox_id
+             WHERE b.address = ? AND f.name = ? AND (? IS NULL OR m.uid = ?)
+             ORDER BY m.uid",
+        )
+        .bind(address.as_str())
+        .bind(&name)
+        .bind(uid.map(i64::from))
+        .bind(uid.map(i64::from))
+        .fetch_all(&self.inner.readers)
+        .await?
+        .iter()
+        .map(rows::message)
+        .collect()
+    }
+
+    async fn read_message(
+        &self,
+        address: &Address,
+        folder: &str,
+        uid: u32,
+    ) -> Result<Option<(MessageMeta, Vec<u8>)>> {
+        let Some(meta) = self.read_messages(address, folder, Some(uid)).await?.pop() else {
+            return Ok(None);
+        };
+        let blobs = self.inner.blobs.clone();
+        let blob = meta.blob;
+        let bytes = tokio::task::spawn_blocking(move || blobs.get(&blob))
+            .await
+            .map_err(|_| StoreError::BlobCorrupt(blob.hex()))??;
+        Ok(Some((meta, bytes)))
+    }
+}
+
+/// Folder names: `INBOX` in any case is `INBOX` (RFC 3501 §5.1); others as given, non-empty
+/// and without control characters.
+pub(crate) fn folder_name(name: &str) -> Result<String> {
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Ok("INBOX".to_owned());
+    }
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err(StoreError::InvalidFolder(name.to_owned()));
+    }
+    Ok(name.to_owned())
+}
+
+/// Takes the advisory lock of the folder, waiting a little for a store being dropped.
+async fn lock_folder(dir: &Path) -> Result<File> {
+    let path = dir.join("gestore.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(&path, e))?;
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(TryLockError::WouldBlock) => return Err(StoreError::Locked(dir.to_owned())),
+            Err(TryLockError::Error(e)) => return Err(StoreError::io(&path, e)),
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn commit(&self, batch: Batch) -> BoxFuture<'_, Result<CommitReceipt>> {
+        Box::pin(self.commit_batch(batch))
+    }
+
+    fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: Duration,
+    ) -> BoxFuture<'_, Result<Vec<QueueItem>>> {
+        Box::pin(self.claim(now, limit, lease))
+    }
+
+    fn queue_item<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<QueueItem>>> {
+        Box::pin(self.read_queue_item(key))
+    }
+
+    fn mailbox<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<Option<MailboxInfo>>> {
+        Box::pin(self.read_mailbox(address))
+    }
+
+    fn list_mailboxes(&self) -> BoxFuture<'_, Result<Vec<MailboxInfo>>> {
+        Box::pin(self.read_mailboxes())
+    }
+
+    fn verify_password<'a>(
+        &'a self,
+        address: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(self.check_password(address, password))
+    }
+
+    fn folder<'a>(
+        &'a self,
+        address: &'a Address,
+        folder: &'a str,
+    ) -> BoxFuture<'a, Result<Option<FolderInfo>>> {
+        Box::pin(self.read_folder(address, folder))
+    }
+
+    fn list_messages<'a>(
+        &'a self,
+        address: &'a Address,
+        folder: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<MessageMeta>>> {
+        Box::pin(self.read_messages(address, folder, None))
+    }
+
+    fn fetch_message<'a>(
+        &'a self,
+        address: &'a Address,
+        folder: &'a str,
+        uid: u32,
+    ) -> BoxFuture<'a, Result<Option<(MessageMeta, Vec<u8>)>>> {
+        Box::pin(self.read_message(address, folder, uid))
+    }
+
+    fn log_search<'a>(&'a self, query: &'a LogQuery) -> BoxFuture<'a, Result<Vec<LogEntry>>> {
+        Box::pin(log::search(&self.inner.readers, query))
+    }
+
+    fn log_verify(&self) -> BoxFuture<'_, Result<LogHead>> {
+        Box::pin(log::verify(&self.inner.readers))
+    }
+}

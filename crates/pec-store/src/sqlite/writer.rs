@@ -1,0 +1,265 @@
+//! The single writer task and group commit.
+//!
+//! Invariants:
+//! - Only this task writes to the database, so the log chain head it keeps in memory is the
+//!   head on disk after every commit, without locks.
+//! - A caller gets its answer only after the COMMIT of the group holding its batch returned
+//!   (with `synchronous=FULL`: after the WAL fsync).
+//! - Each command runs inside its own savepoint: a failing batch rolls back alone, the rest of
+//!   the group commits. If the group's COMMIT fails, every caller of the group gets an error and
+//!   nothing of the group is stored.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::{Connection, Row, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+
+use super::apply;
+use crate::batch::{Batch, CommitReceipt};
+use crate::chain::GENESI;
+use crate::error::StoreError;
+use crate::model::{LogHead, QueueItem};
+
+/// At most this many commands share one transaction (bounds a group's latency).
+const MAX_GROUP: usize = 512;
+
+/// What the writer is asked to do.
+pub(crate) enum Command {
+    /// Apply a batch whose bodies are already durable blobs.
+    Commit {
+        batch: Batch,
+        reply: oneshot::Sender<Result<CommitReceipt, StoreError>>,
+    },
+    /// Claim due queue items.
+    Claim {
+        now: i64,
+        limit: i64,
+        lease_until: i64,
+        reply: oneshot::Sender<Result<Vec<QueueItem>, StoreError>>,
+    },
+    /// Finish the current group, close the connection and stop.
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+enum Done {
+    Commit(CommitReceipt),
+    Claim(Vec<QueueItem>),
+}
+
+/// A command without its reply channel.
+enum Job {
+    Commit(Batch),
+    Claim {
+        now: i64,
+        limit: i64,
+        lease_until: i64,
+    },
+}
+
+enum ReplyTo {
+    Commit(oneshot::Sender<Result<CommitReceipt, StoreError>>),
+    Claim(oneshot::Sender<Result<Vec<QueueItem>, StoreError>>),
+}
+
+impl ReplyTo {
+    fn send(self, result: Result<Done, StoreError>) {
+        // A caller that stopped waiting is not our concern: its batch is committed anyway.
+        match (self, result) {
+            (Self::Commit(tx), Ok(Done::Commit(r))) => drop(tx.send(Ok(r))),
+            (Self::Claim(tx), Ok(Done::Claim(r))) => drop(tx.send(Ok(r))),
+            (Self::Commit(tx), Err(e)) => drop(tx.send(Err(e))),
+            (Self::Claim(tx), Err(e)) => drop(tx.send(Err(e))),
+            // A job always yields its own kind of result; if not, the caller sees WriterGone.
+            (Self::Commit(_), Ok(Done::Claim(_))) | (Self::Claim(_), Ok(Done::Commit(_))) => {}
+        }
+    }
+}
+
+/// The writer's state: its connection and the log chain head.
+pub(crate) struct Writer {
+    conn: SqliteConnection,
+    /// Head including the batches applied in the open transaction.
+    head: LogHead,
+    /// Head as of the last successful COMMIT.
+    committed: LogHead,
+}
+
+impl Writer {
+    /// Takes over `conn` (already migrated) and reads the chain head from it.
+    pub(crate) async fn new(mut conn: SqliteConnection) -> Result<Self, StoreError> {
+        let head = load_head(&mut conn).await?;
+        Ok(Self {
+            conn,
+            head,
+            committed: head,
+        })
+    }
+
+    /// Serves commands until every sender is gone or a shutdown arrives.
+    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(first) = rx.recv().await {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(cmd) => group.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            if let Some(reply) = self.run_group(group).await {
+                rx.close();
+                // Commands that raced the shutdown are dropped: their callers see WriterGone.
+                let _ = self.conn.close().await;
+                let _ = reply.send(());
+                return;
+            }
+        }
+        let _ = self.conn.close().await;
+    }
+
+    async fn run_group(&mut self, group: Vec<Command>) -> Option<oneshot::Sender<()>> {
+        let mut shutdown = None;
+        let mut work = Vec::with_capacity(group.len());
+        for cmd in group {
+            match cmd {
+                Command::Shutdown { reply } => shutdown = Some(reply),
+                Command::Commit { batch, reply } => {
+                    work.push((Job::Commit(batch), ReplyTo::Commit(reply)))
+                }
+                Command::Claim {
+                    now,
+                    limit,
+                    lease_until,
+                    reply,
+                } => work.push((
+                    Job::Claim {
+                        now,
+                        limit,
+                        lease_until,
+                    },
+                    ReplyTo::Claim(reply),
+                )),
+            }
+        }
+        if work.is_empty() {
+            return shutdown;
+        }
+        if let Err(e) = exec(&mut self.conn, "BEGIN IMMEDIATE").await {
+            let msg = e.to_string();
+            for (_, reply) in work {
+                reply.send(Err(StoreError::CommitFailed(msg.clone())));
+            }
+            return shutdown;
+        }
+        let now = now_millis();
+        let mut results = Vec::with_capacity(work.len());
+        let mut broken: Option<String> = None;
+        for (job, reply) in work {
+            if let Some(msg) = &broken {
+                results.push((reply, Err(StoreError::CommitFailed(msg.clone()))));
+                continue;
+            }
+            let before = self.head;
+            let result = match exec(&mut self.conn, "SAVEPOINT batch").await {
+                Ok(()) => self.apply(&job, now).await,
+                Err(e) => Err(e.into()),
+            };
+            let closed = match &result {
+                Ok(_) => exec(&mut self.conn, "RELEASE batch").await,
+                Err(_) => {
+                    self.head = before;
+                    match exec(&mut self.conn, "ROLLBACK TO batch").await {
+                        Ok(()) => exec(&mut self.conn, "RELEASE batch").await,
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            if let Err(e) = closed {
+                broken = Some(e.to_string());
+            }
+            results.push((reply, result));
+        }
+        let committed = match broken {
+            Some(msg) => Err(msg),
+            None => self.finish().await.map_err(|e| e.to_string()),
+        };
+        match committed {
+            Ok(()) => {
+                self.committed = self.head;
+                for (reply, result) in results {
+                    reply.send(result);
+                }
+            }
+            Err(msg) => {
+                let _ = exec(&mut self.conn, "ROLLBACK").await;
+                self.head = self.committed;
+                for (reply, _) in results {
+                    reply.send(Err(StoreError::CommitFailed(msg.clone())));
+                }
+            }
+        }
+        shutdown
+    }
+
+    /// Records the chain head and commits the group.
+    async fn finish(&mut self) -> Result<(), sqlx::Error> {
+        if self.head != self.committed {
+            sqlx::query("UPDATE log_head SET seq = ?, hash = ? WHERE id = 1")
+                .bind(self.head.seq as i64)
+                .bind(&self.head.hash[..])
+                .execute(&mut self.conn)
+                .await?;
+        }
+        exec(&mut self.conn, "COMMIT").await
+    }
+
+    async fn apply(&mut self, job: &Job, now: i64) -> Result<Done, StoreError> {
+        match job {
+            Job::Commit(batch) => apply::batch(&mut self.conn, &mut self.head, batch, now)
+                .await
+                .map(Done::Commit),
+            Job::Claim {
+                now: at,
+                limit,
+                lease_until,
+            } => apply::claim(&mut self.conn, *at, *limit, *lease_until)
+                .await
+                .map(Done::Claim),
+        }
+    }
+}
+
+async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sql).execute(conn).await.map(drop)
+}
+
+/// The chain head as the last row of the log says (the recorded head is only checked by
+/// `log_verify`).
+async fn load_head(conn: &mut SqliteConnection) -> Result<LogHead, StoreError> {
+    let row = sqlx::query("SELECT seq, hash FROM log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(conn)
+        .await?;
+    match row {
+        None => Ok(LogHead {
+            seq: 0,
+            hash: GENESI,
+        }),
+        Some(row) => {
+            let seq: i64 = row.try_get("seq")?;
+            let hash: Vec<u8> = row.try_get("hash")?;
+            Ok(LogHead {
+                seq: seq as u64,
+                hash: hash
+                    .try_into()
+                    .map_err(|_| StoreError::CorruptRow(format!("log hash at seq {seq}")))?,
+            })
+        }
+    }
+}
+
+/// Wall-clock time for bookkeeping columns (created/updated), not for PEC events.
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
