@@ -305,6 +305,7 @@ mod tests {
     fn line_buffer_is_bounded() {
         let mut lb = LineBuffer::new(10);
         assert!(matches!(lb.push(b"NOOP\r\nQU"), (6, Some(Line::Complete(l))) if l == b"NOOP\r\n"));
+        assert!(matches!(lb.push(b"QU"), (2, None)));
         assert!(matches!(lb.push(b"IT\r\n"), (4, Some(Line::Complete(l))) if l == b"QUIT\r\n"));
         assert!(matches!(lb.push(&[b'a'; 100]), (100, None)));
         assert!(lb.buf.is_empty());

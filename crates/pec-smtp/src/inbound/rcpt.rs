@@ -22,7 +22,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             self.reply(C501_PARAM_SYNTAX, E513_BAD_RCPT_SYNTAX, "Empty recipient");
             return Flow::Continue;
         }
-        if self.data.rcpt_to.iter().any(|r| *r == to.address) {
+        if self.data.rcpt_to.contains(&to.address) {
             self.reply(C250_OK, E215_RECIPIENT_OK, "Recipient OK (duplicate)");
             return Flow::Continue;
         }

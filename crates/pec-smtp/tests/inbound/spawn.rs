@@ -1,0 +1,104 @@
+//! The listener on a real socket: concurrency, connection limit, shutdown, certificates.
+
+use std::time::Duration;
+
+use pec_smtp::{Limits, TlsMode};
+
+use crate::util::{test_limits, TestServer, USER};
+
+#[tokio::test]
+async fn stalled_client_in_data_does_not_block_another() {
+    let limits = Limits {
+        data_timeout: Duration::from_secs(5),
+        ..test_limits()
+    };
+    let server = TestServer::start(TlsMode::StartTls, limits).await;
+    let mut staller = server.connect().await;
+    staller.ready(TlsMode::StartTls).await;
+    staller.cmd(&format!("MAIL FROM:<{USER}>"), 250).await;
+    staller.cmd("RCPT TO:<a@pec.test>", 250).await;
+    staller.cmd("DATA", 354).await;
+    staller.send(b"Subject: stuck\r\n\r\nhalf").await;
+
+    let mut other = server.connect().await;
+    other.ready(TlsMode::StartTls).await;
+    let reply = tokio::time::timeout(
+        Duration::from_secs(3),
+        other.send_message(&["b@pec.test"], "Subject: ok\r\n\r\nfine\r\n"),
+    )
+    .await
+    .expect("second client is not blocked");
+    assert_eq!(reply.code, 250);
+    assert_eq!(server.backend.stored().len(), 1);
+    drop(staller);
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_421() {
+    let limits = Limits {
+        max_connections: 1,
+        ..test_limits()
+    };
+    let server = TestServer::start(TlsMode::StartTls, limits).await;
+    let mut first = server.connect().await;
+    first.greeting().await;
+    let mut second = server.connect().await;
+    let reply = second.read_reply().await;
+    assert_eq!(reply.code, 421, "{reply:?}");
+    assert!(second.is_closed().await);
+    first.cmd("NOOP", 250).await;
+}
+
+#[tokio::test]
+async fn shutdown_ends_sessions_and_the_listener() {
+    let server = TestServer::start(TlsMode::Implicit, test_limits()).await;
+    let mut client = server.connect_tls().await;
+    client.greeting().await;
+    let addr = server.addr;
+    let stop = tokio::spawn(server.stop());
+    assert_eq!(client.read_reply().await.code, 421);
+    stop.await.expect("join").expect("clean stop");
+    // The port is closed: nobody accepts any more.
+    let refused = tokio::net::TcpStream::connect(addr).await;
+    assert!(refused.is_err(), "listener still open");
+}
+
+#[tokio::test]
+async fn implicit_tls_full_submission_over_tcp() {
+    let server = TestServer::start(TlsMode::Implicit, test_limits()).await;
+    let mut client = server.connect_tls().await;
+    client.ready(TlsMode::Implicit).await;
+    let reply = client
+        .send_message(&["a@pec.test"], "Subject: tcp\r\n\r\nok\r\n")
+        .await;
+    assert_eq!(reply.code, 250);
+    assert_eq!(server.backend.stored().len(), 1);
+}
+
+#[test]
+fn dev_tls_makes_the_certificate_once_and_reuses_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let names = ["localhost".to_string()];
+    pec_smtp::dev_tls(dir.path(), &names).expect("first");
+    let cert = std::fs::read(dir.path().join("dev-smtp-cert.pem")).expect("cert");
+    pec_smtp::dev_tls(dir.path(), &names).expect("second");
+    let again = std::fs::read(dir.path().join("dev-smtp-cert.pem")).expect("cert");
+    assert_eq!(cert, again);
+}
+
+#[test]
+fn load_tls_reports_a_missing_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = pec_smtp::load_tls(&dir.path().join("no.pem"), &dir.path().join("no.key"))
+        .expect_err("missing");
+    assert!(matches!(err, pec_smtp::Error::Pem { .. }), "{err}");
+}
+
+#[test]
+fn load_tls_reports_a_file_without_certificates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").expect("write");
+    let err = pec_smtp::load_tls(&empty, &empty).expect_err("empty");
+    assert!(matches!(err, pec_smtp::Error::NoCertificate(_)), "{err}");
+}

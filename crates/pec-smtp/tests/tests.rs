@@ -1,0 +1,19 @@
+//! pec-smtp integration tests: one binary, modules mirroring `src/inbound/`, then real
+//! clients (Python smtplib, curl, swaks) against a real listener on 127.0.0.1.
+
+mod util;
+
+mod inbound {
+    mod auth;
+    mod data;
+    mod ehlo;
+    mod mail;
+    mod rcpt;
+    mod spawn;
+}
+
+mod clients {
+    mod curl;
+    mod python;
+    mod swaks;
+}
