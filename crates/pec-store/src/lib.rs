@@ -54,8 +54,8 @@ pub use batch::{
 pub use blob::BlobStore;
 pub use error::{ChainBreak, ChainBreakReason, Fault, StoreError};
 pub use model::{
-    Address, BlobRef, FolderInfo, LogEntry, LogHead, LogQuery, MailboxInfo, MailboxState,
-    MessageMeta, QueueItem, QueueStatus,
+    Address, BlobRef, FetchedMessage, FolderInfo, LogEntry, LogHead, LogQuery, MailboxInfo,
+    MailboxState, MessageMeta, QueueItem, QueueStatus,
 };
 pub use password::PasswordHash;
 pub use queue::backoff;
@@ -122,7 +122,7 @@ pub trait Store: Send + Sync {
         address: &'a Address,
         folder: &'a str,
         uid: u32,
-    ) -> BoxFuture<'a, Result<Option<(MessageMeta, Vec<u8>)>>>;
+    ) -> BoxFuture<'a, Result<Option<FetchedMessage>>>;
 
     /// Log entries matching every filter of `query`, oldest first.
     fn log_search<'a>(&'a self, query: &'a LogQuery) -> BoxFuture<'a, Result<Vec<LogEntry>>>;

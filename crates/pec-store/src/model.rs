@@ -139,6 +139,15 @@ pub struct MessageMeta {
     pub flags: Vec<String>,
 }
 
+/// A stored message with its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedMessage {
+    /// What the store knows about it.
+    pub meta: MessageMeta,
+    /// The body, checked against its hash.
+    pub bytes: Vec<u8>,
+}
+
 /// Lifecycle of a queue item (STYLE §3: progress is explicit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueStatus {

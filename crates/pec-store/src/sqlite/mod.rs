@@ -31,7 +31,8 @@ use crate::batch::{Batch, Body, CommitReceipt, Operation};
 use crate::blob::{sync_dir, BlobStore};
 use crate::error::StoreError;
 use crate::model::{
-    millis, Address, FolderInfo, LogEntry, LogHead, LogQuery, MailboxInfo, MessageMeta, QueueItem,
+    millis, Address, FetchedMessage, FolderInfo, LogEntry, LogHead, LogQuery, MailboxInfo,
+    MessageMeta, QueueItem,
 };
 use crate::password::{self, PasswordHash};
 use crate::{BoxFuture, Result, Store};
@@ -39,7 +40,7 @@ use crate::{BoxFuture, Result, Store};
 /// File name of the database inside the data folder.
 pub const DATABASE_FILE: &str = "gestore.sqlite";
 /// How long `open` waits for a previous store on the same folder to let go.
-const LOCK_WAIT: Duration = Duration::from_secs(3);
+const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// Commands waiting for the writer beyond this block their senders (back-pressure).
 const CHANNEL_DEPTH: usize = 4096;
 /// Reader connections (WAL lets them read while the writer writes).
@@ -70,7 +71,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir`: takes the folder lock (waiting up to
-    /// 3 s for a store being dropped), creates `blobs/`, opens `gestore.sqlite` in WAL mode with
+    /// 2 s for a store being dropped), creates `blobs/`, opens `gestore.sqlite` in WAL mode with
     /// `synchronous=FULL`, applies pending migrations and starts the writer task. Must be called
     /// inside a tokio runtime.
     pub async fn open(data_dir: &Path) -> Result<Self> {
@@ -317,7 +318,7 @@ impl SqliteStore {
         address: &Address,
         folder: &str,
         uid: u32,
-    ) -> Result<Option<(MessageMeta, Vec<u8>)>> {
+    ) -> Result<Option<FetchedMessage>> {
         let Some(meta) = self.read_messages(address, folder, Some(uid)).await?.pop() else {
             return Ok(None);
         };
@@ -326,7 +327,7 @@ impl SqliteStore {
         let bytes = tokio::task::spawn_blocking(move || blobs.get(&blob))
             .await
             .map_err(|_| StoreError::BlobCorrupt(blob.hex()))??;
-        Ok(Some((meta, bytes)))
+        Ok(Some(FetchedMessage { meta, bytes }))
     }
 }
 
@@ -419,7 +420,7 @@ impl Store for SqliteStore {
         address: &'a Address,
         folder: &'a str,
         uid: u32,
-    ) -> BoxFuture<'a, Result<Option<(MessageMeta, Vec<u8>)>>> {
+    ) -> BoxFuture<'a, Result<Option<FetchedMessage>>> {
         Box::pin(self.read_message(address, folder, uid))
     }
 

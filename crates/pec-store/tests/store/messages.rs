@@ -1,0 +1,114 @@
+//! Messages in folders: UIDs, UIDVALIDITY, listing and fetching.
+
+use pec_store::{Batch, Outcome, Store};
+
+use crate::util::{open, put};
+
+fn uid(outcome: &Outcome) -> (u32, u32) {
+    match outcome {
+        Outcome::MessageStored {
+            uid, uidvalidity, ..
+        } => (*uid, *uidvalidity),
+        other => panic!("not a stored message: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn uids_increase_per_folder_and_survive_reopen() {
+    let s = open().await;
+    let a = s.mailbox("box@pec.example", 0).await;
+    let mut inbox = Vec::new();
+    for i in 0..3 {
+        let r = s
+            .store
+            .commit(Batch::new().with(put(&format!("in{i}"), &a, "INBOX", b"body")))
+            .await
+            .unwrap();
+        inbox.push(uid(&r.outcomes[0]));
+    }
+    let sent = s
+        .store
+        .commit(Batch::new().with(put("out0", &a, "Sent", b"body")))
+        .await
+        .unwrap();
+    let validity = inbox[0].1;
+    assert_eq!(inbox, [(1, validity), (2, validity), (3, validity)]);
+    assert_eq!(uid(&sent.outcomes[0]).0, 1);
+
+    let s = s.reopen().await;
+    let r = s
+        .store
+        .commit(Batch::new().with(put("in3", &a, "inbox", b"body")))
+        .await
+        .unwrap();
+    assert_eq!(uid(&r.outcomes[0]), (4, validity));
+    let folder = s.store.folder(&a, "INBOX").await.unwrap().unwrap();
+    assert_eq!(
+        (folder.uidvalidity, folder.uidnext, folder.messages),
+        (validity, 5, 4)
+    );
+}
+
+#[tokio::test]
+async fn list_and_fetch_return_what_was_stored() {
+    let s = open().await;
+    let a = s.mailbox("box@pec.example", 0).await;
+    s.store
+        .commit(
+            Batch::new()
+                .with(put("k1", &a, "INBOX", b"first"))
+                .with(put("k2", &a, "INBOX", b"second"))
+                .with(put("k3", &a, "Archivio", b"third")),
+        )
+        .await
+        .unwrap();
+    let list = s.store.list_messages(&a, "INBOX").await.unwrap();
+    let keys: Vec<_> = list
+        .iter()
+        .map(|m| (m.uid, m.key.as_str(), m.blob.size))
+        .collect();
+    assert_eq!(keys, [(1, "k1", 5), (2, "k2", 6)]);
+    let pec_store::FetchedMessage { meta, bytes } = s
+        .store
+        .fetch_message(&a, "INBOX", 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((meta.key.as_str(), &bytes[..]), ("k2", &b"second"[..]));
+    assert!(s
+        .store
+        .fetch_message(&a, "INBOX", 3)
+        .await
+        .unwrap()
+        .is_none());
+    let pec_store::FetchedMessage { bytes: third, .. } = s
+        .store
+        .fetch_message(&a, "Archivio", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third, b"third");
+}
+
+#[tokio::test]
+async fn a_recreated_mailbox_gets_a_new_uidvalidity() {
+    let s = open().await;
+    let a = s.mailbox("box@pec.example", 0).await;
+    let before = s
+        .store
+        .folder(&a, "INBOX")
+        .await
+        .unwrap()
+        .unwrap()
+        .uidvalidity;
+    s.store.remove_mailbox(&a).await.unwrap();
+    s.mailbox("box@pec.example", 0).await;
+    let after = s
+        .store
+        .folder(&a, "INBOX")
+        .await
+        .unwrap()
+        .unwrap()
+        .uidvalidity;
+    assert!(after > before, "{before} then {after}");
+}

@@ -1,0 +1,90 @@
+//! Helpers so each test reads like its scenario.
+
+use chrono::{DateTime, TimeZone, Utc};
+use pec_store::{
+    Address, Admission, Body, LogAppend, NewMessage, NewQueueItem, Operation, SqliteStore, Store,
+};
+use tempfile::TempDir;
+
+/// A store in a fresh temporary folder (kept alive with it).
+pub struct TestStore {
+    pub dir: TempDir,
+    pub store: SqliteStore,
+}
+
+pub async fn open() -> TestStore {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    TestStore { dir, store }
+}
+
+impl TestStore {
+    /// Drops the store and opens the same folder again.
+    pub async fn reopen(self) -> TestStore {
+        let TestStore { dir, store } = self;
+        drop(store);
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        TestStore { dir, store }
+    }
+
+    /// Adds a mailbox with password "secret".
+    pub async fn mailbox(&self, address: &str, quota: u64) -> Address {
+        let a = addr(address);
+        self.store.add_mailbox(&a, "secret", quota).await.unwrap();
+        a
+    }
+
+    /// A raw connection to the database file, bypassing the store (for tampering).
+    pub async fn raw(&self) -> sqlx::SqliteConnection {
+        use sqlx::ConnectOptions;
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(self.dir.path().join("gestore.sqlite"))
+            .connect()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn addr(s: &str) -> Address {
+    Address::parse(s).unwrap()
+}
+
+/// A fixed instant `secs` seconds after 2026-01-01T00:00:00Z.
+pub fn t(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::seconds(secs)
+}
+
+/// Stores `body` under `key` into `mailbox`/`folder`, quota enforced.
+pub fn put(key: &str, mailbox: &Address, folder: &str, body: &[u8]) -> Operation {
+    Operation::PutMessage(NewMessage {
+        key: key.to_owned(),
+        mailbox: mailbox.clone(),
+        folder: folder.to_owned(),
+        body: Body::Bytes(body.to_vec()),
+        internal_date: t(0),
+        flags: Vec::new(),
+        admission: Admission::Enforce,
+    })
+}
+
+pub fn enqueue(key: &str, due: DateTime<Utc>) -> Operation {
+    Operation::Enqueue(NewQueueItem {
+        key: key.to_owned(),
+        kind: "deliver".to_owned(),
+        payload: format!("{{\"key\":\"{key}\"}}").into_bytes(),
+        due,
+    })
+}
+
+/// A log event indexed under `msgid` and `sender`.
+pub fn log(event: &str, msgid: &str, sender: &str, at: DateTime<Utc>) -> Operation {
+    Operation::AppendLog(LogAppend {
+        time: at,
+        line: format!(
+            r#"{{"time":"{}","event":"{event}","msgid":"{msgid}","sender":"{sender}"}}"#,
+            at.to_rfc3339()
+        ),
+        msgids: vec![msgid.to_owned()],
+        sender: Some(sender.to_owned()),
+    })
+}
