@@ -241,7 +241,6 @@ impl Config {
     }
 
     /// Whether `address` is in one of our PEC domains.
-    #[allow(dead_code)] // wired by `serve`, which lands with the store and SMTP server
     pub fn is_local(&self, address: &str) -> bool {
         address
             .rsplit_once('@')

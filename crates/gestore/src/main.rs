@@ -3,6 +3,7 @@
 
 mod cmd;
 mod config;
+mod server;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,6 +28,12 @@ enum Command {
     Sample(cmd::sample::Args),
     /// Check PEC messages and receipts: kind, signature, daticert; extract the original.
     Verify(cmd::verify::Args),
+    /// Run the provider: SMTP submission, access point, delivery point, store, log.
+    Serve(cmd::serve::Args),
+    /// Manage boxes: add, list, passwd, quota, disable, enable, remove.
+    Mailbox(cmd::mailbox::Args),
+    /// The legal log: search events, verify the hash chain.
+    Log(cmd::log::Args),
     /// The configuration file: a documented example, or a check of a file.
     Config {
         #[command(subcommand)]
@@ -53,6 +60,9 @@ fn main() -> ExitCode {
         } => cmd::pki::init(&args).map(|()| ExitCode::SUCCESS),
         Command::Sample(args) => cmd::sample::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Verify(args) => cmd::verify::run(&args),
+        Command::Serve(args) => cmd::serve::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Mailbox(args) => cmd::mailbox::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Log(args) => cmd::log::run(&args),
         Command::Config { command } => cmd::config::run(&command).map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => cmd::demo::run(&args).map(|()| ExitCode::SUCCESS),
     };

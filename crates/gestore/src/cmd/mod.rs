@@ -2,8 +2,11 @@
 
 pub mod config;
 pub mod demo;
+pub mod log;
+pub mod mailbox;
 pub mod pki;
 pub mod sample;
+pub mod serve;
 pub mod verify;
 
 use anyhow::{Context, Result};

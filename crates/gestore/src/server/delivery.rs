@@ -1,0 +1,171 @@
+//! The delivery point as a queue worker: each `deliver` item puts one envelope into one local
+//! box and answers the sender with the delivery receipt, or the non-delivery notice
+//! (PEC-SPEC §2.3 delivery point, §4.7, §4.8).
+//!
+//! A step is one store transaction: the envelope into the recipient's INBOX, the receipt into
+//! the sender's INBOX, the queue item completed and the log events, together. Keys make a
+//! replay after a crash store nothing twice.
+
+use super::submit::{log_all, put, tracing_line, Delivery, DELIVER};
+use super::{address, Gestore};
+use anyhow::{Context, Result};
+use pec_core::consegna::{self, BustaRicevuta, EsitoConsegna, Recapito, StatoCasella};
+use pec_core::{Emissione, RiferimentoTemporale};
+use pec_store::{
+    backoff, Admission, Batch, Body, MailboxState, NewMessage, Operation, QueueItem, Store,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long a claimed item stays ours; after that a crashed worker's item is claimed again.
+const LEASE: Duration = Duration::from_secs(60);
+/// Items claimed at once.
+const BATCH: usize = 64;
+/// Poll interval when nothing wakes the worker (retries coming due).
+const IDLE: Duration = Duration::from_secs(1);
+/// Attempts before an item is given up (a delivery that keeps failing for a bug of ours).
+const MAX_ATTEMPTS: u32 = 20;
+
+/// Runs the delivery worker until `shutdown` turns true.
+pub async fn run(g: Arc<Gestore>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let items = match g.store.claim_due(chrono::Utc::now(), BATCH, LEASE).await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing_line(&format!("queue: {e}"));
+                Vec::new()
+            }
+        };
+        let busy = !items.is_empty();
+        let mut tasks = tokio::task::JoinSet::new();
+        for item in items {
+            let g = g.clone();
+            tasks.spawn(async move { g.step(item).await });
+        }
+        while tasks.join_next().await.is_some() {}
+        if !busy {
+            tokio::select! {
+                _ = g.work.notified() => {}
+                _ = tokio::time::sleep(IDLE) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+impl Gestore {
+    /// One queue item; errors are recorded on the item and retried with backoff.
+    async fn step(&self, item: QueueItem) {
+        let outcome = match item.kind.as_str() {
+            DELIVER => self.deliver(&item).await,
+            // Relay to other providers comes with issue 5: leave the item for it.
+            _ => return,
+        };
+        if let Err(e) = outcome {
+            let error = format!("{e:#}");
+            tracing_line(&format!(
+                "{}: attempt {} failed: {error}",
+                item.key, item.attempts
+            ));
+            let op = if item.attempts >= MAX_ATTEMPTS {
+                Operation::FailQueueItem {
+                    key: item.key.clone(),
+                    error,
+                }
+            } else {
+                Operation::RetryQueueItem {
+                    key: item.key.clone(),
+                    due: chrono::Utc::now() + backoff(item.attempts),
+                    error,
+                }
+            };
+            if let Err(e) = self.store.commit(Batch::new().with(op)).await {
+                tracing_line(&format!("{}: cannot reschedule: {e}", item.key));
+            }
+        }
+    }
+
+    /// Delivers one envelope to one local recipient.
+    async fn deliver(&self, item: &QueueItem) -> Result<()> {
+        let d: Delivery = serde_json::from_slice(&item.payload).context("queue payload")?;
+        let busta = BustaRicevuta::leggi(&d.busta).context("the envelope")?;
+        let recipient = address(&d.recipient)?;
+        let stato = match self
+            .store
+            .mailbox_state(&recipient, d.busta.len() as u64)
+            .await?
+        {
+            MailboxState::Attiva => StatoCasella::Attiva,
+            MailboxState::Sconosciuta => StatoCasella::Sconosciuta,
+            MailboxState::Disabilitata => StatoCasella::Disabilitata,
+            MailboxState::Piena => StatoCasella::Piena,
+        };
+        let now = chrono::Utc::now();
+        let message_id = self.ids.next(now);
+        let e = Emissione {
+            provider: &self.provider,
+            data: RiferimentoTemporale::from_utc(now),
+            message_id: &message_id,
+        };
+        let recapito = Recapito {
+            destinatario: &d.recipient,
+            stato,
+        };
+        let esito = consegna::punto_consegna(&busta, &recapito, &e).context("delivery point")?;
+        let sender = address(&d.sender)?;
+        let id = &d.identificativo;
+        let mut batch = Batch::new();
+        match esito {
+            EsitoConsegna::Consegnata {
+                ricevuta, eventi, ..
+            } => {
+                let ricevuta = self
+                    .sign_all(vec![ricevuta])
+                    .await?
+                    .pop()
+                    .context("signing")?;
+                batch.push(Operation::PutMessage(NewMessage {
+                    key: format!("box:{recipient}:{id}:busta"),
+                    mailbox: recipient.clone(),
+                    folder: "INBOX".into(),
+                    body: Body::Bytes(d.busta.clone()),
+                    internal_date: now,
+                    flags: Vec::new(),
+                    admission: Admission::Enforce,
+                }));
+                batch.push(put(
+                    &sender,
+                    "INBOX",
+                    format!("box:{sender}:{id}:consegna:{recipient}"),
+                    ricevuta,
+                    now,
+                ));
+                log_all(&mut batch, &eventi, &d.sender);
+            }
+            EsitoConsegna::NonConsegnata { avviso, eventi, .. } => {
+                let avviso = self
+                    .sign_all(vec![avviso])
+                    .await?
+                    .pop()
+                    .context("signing")?;
+                batch.push(put(
+                    &sender,
+                    "INBOX",
+                    format!("box:{sender}:{id}:mancata-consegna:{recipient}"),
+                    avviso,
+                    now,
+                ));
+                log_all(&mut batch, &eventi, &d.sender);
+            }
+        }
+        batch.push(Operation::CompleteQueueItem {
+            key: item.key.clone(),
+        });
+        self.store.commit(batch).await.context("commit")?;
+        Ok(())
+    }
+}

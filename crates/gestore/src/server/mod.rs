@@ -1,0 +1,91 @@
+//! The running provider: the access point behind the SMTP submission listeners, the delivery
+//! point as a queue worker, and the store that makes both durable.
+//!
+//! Invariants:
+//! * SMTP answers 250 only after the decision's outputs (signed receipt, envelope, queue
+//!   items, log events) are committed together (`submit.rs`).
+//! * Every worker step is idempotent: messages are stored under keys derived from the PEC
+//!   msgid, the recipient and the kind, so a step replayed after a crash stores nothing twice
+//!   (`delivery.rs`).
+//! * Signing runs on the blocking pool, never on the async threads.
+
+mod delivery;
+mod ids;
+mod start;
+mod submit;
+
+pub use ids::Ids;
+pub use start::{open_store, start, Running};
+
+use crate::config::Config;
+use anyhow::{Context, Result};
+use pec_core::daticert::TipoDestinatario;
+use pec_core::{Provider, UnsignedMessage};
+use pec_smime::Signer;
+use pec_store::{Address, SqliteStore, Store};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Everything the access and delivery points share.
+pub struct Gestore {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The durable store.
+    pub store: SqliteStore,
+    /// Our signing identity.
+    pub signer: Arc<Signer>,
+    /// Who we are, as the builders need it.
+    pub provider: Provider,
+    /// PEC msgids and receipt Message-IDs.
+    pub ids: Ids,
+    /// Wakes the delivery worker when new work is queued.
+    pub work: Notify,
+}
+
+impl Gestore {
+    /// Wires a provider from its configuration, store and signer.
+    pub fn new(config: Arc<Config>, store: SqliteStore, signer: Signer) -> Result<Arc<Self>> {
+        let provider = signer.provider().context("the signing certificate")?;
+        let domain = provider.dominio().to_string();
+        Ok(Arc::new(Gestore {
+            config,
+            store,
+            signer: Arc::new(signer),
+            provider,
+            ids: Ids::new(&domain),
+            work: Notify::new(),
+        }))
+    }
+
+    /// certificato for our own PEC domains; esterno otherwise. (The providers' index of
+    /// issue 5 will add the other providers' domains.)
+    pub fn classifica(&self, address: &str) -> TipoDestinatario {
+        if self.config.is_local(address) {
+            TipoDestinatario::Certificato
+        } else {
+            TipoDestinatario::Esterno
+        }
+    }
+
+    /// Signs several messages on the blocking pool.
+    pub async fn sign_all(&self, messages: Vec<UnsignedMessage>) -> Result<Vec<Vec<u8>>> {
+        let signer = self.signer.clone();
+        tokio::task::spawn_blocking(move || {
+            messages
+                .iter()
+                .map(|m| signer.sign(m).map_err(anyhow::Error::from))
+                .collect::<Result<Vec<_>>>()
+        })
+        .await
+        .context("signing task")?
+    }
+}
+
+/// A mailbox address, for the store.
+pub fn address(s: &str) -> Result<Address> {
+    Address::parse(s).map_err(|e| anyhow::anyhow!("{s:?}: {e}"))
+}
+
+/// Keeps the compiler honest about the store trait being in scope where methods are called.
+#[allow(unused_imports)]
+use Store as _;

@@ -1,0 +1,122 @@
+//! Starting and stopping a provider: store, signer, TLS, listeners and the delivery worker.
+
+use super::{delivery, Gestore};
+use crate::config::Config;
+use anyhow::{Context, Result};
+use pec_smime::pki::{self, PkiOptions, PkiPaths};
+use pec_smime::Signer;
+use pec_smtp::{Limits, SubmissionConfig, TlsMode};
+use pec_store::SqliteStore;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// A provider that is running.
+pub struct Running {
+    /// The provider's shared state (the demo and tests reach the store through it).
+    #[allow(dead_code)]
+    pub gestore: Arc<Gestore>,
+    /// The STARTTLS submission listener's address, when enabled.
+    pub submission: Option<SocketAddr>,
+    /// The implicit-TLS submission listener's address, when enabled.
+    pub submissions: Option<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Asks every listener and worker to stop and waits for them.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The signer: configured files, or the dev PKI in `DATA/pki`, made on first start.
+pub fn signer(config: &Config) -> Result<Signer> {
+    if let Some((cert, key)) = &config.signing {
+        return Signer::from_files(cert, key).context("the signing certificate");
+    }
+    let dir = config.data_dir.join("pki");
+    if !PkiPaths::in_dir(&dir).provider_cert.exists() {
+        pki::init(
+            &dir,
+            &PkiOptions::new(&config.provider_name, &config.service_address),
+        )
+        .with_context(|| format!("cannot create the dev PKI in {}", dir.display()))?;
+    }
+    Signer::from_pki_dir(&dir).context("the dev PKI")
+}
+
+fn tls(config: &Config) -> Result<Arc<rustls::ServerConfig>> {
+    match &config.tls {
+        Some((cert, key)) => pec_smtp::load_tls(cert, key).context("the TLS certificate"),
+        None => pec_smtp::dev_tls(&config.data_dir.join("tls"), &config.tls_hostnames)
+            .context("the dev TLS certificate"),
+    }
+}
+
+/// Opens the store (waiting for the data folder lock).
+pub async fn open_store(data_dir: &Path) -> Result<SqliteStore> {
+    SqliteStore::open(data_dir)
+        .await
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))
+}
+
+/// Starts everything the configuration enables.
+pub async fn start(config: Config) -> Result<Running> {
+    let config = Arc::new(config);
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let store = open_store(&config.data_dir).await?;
+    let signer = signer(&config)?;
+    let tls = tls(&config)?;
+    let gestore = Gestore::new(config.clone(), store, signer)?;
+    let (shutdown, stop) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let limits = Limits {
+        max_message_size: usize::try_from(config.limits.max_message_size).unwrap_or(usize::MAX),
+        max_recipients: config.limits.max_recipients,
+        ..Limits::default()
+    };
+    let mut bound = [None, None];
+    for (i, (addr, mode)) in [
+        (config.submission, TlsMode::StartTls),
+        (config.submissions, TlsMode::Implicit),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Some(addr) = addr else { continue };
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        bound[i] = Some(listener.local_addr()?);
+        let cfg = SubmissionConfig {
+            hostname: config
+                .tls_hostnames
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "localhost".into()),
+            mode,
+            limits: limits.clone(),
+        };
+        let (tls, backend, stop) = (tls.clone(), gestore.clone(), stop.clone());
+        tasks.spawn(async move {
+            if let Err(e) = pec_smtp::serve_submission(listener, tls, cfg, backend, stop).await {
+                eprintln!("gestore: listener {addr}: {e}");
+            }
+        });
+    }
+    tasks.spawn(delivery::run(gestore.clone(), stop));
+    Ok(Running {
+        gestore,
+        submission: bound[0],
+        submissions: bound[1],
+        shutdown,
+        tasks,
+    })
+}

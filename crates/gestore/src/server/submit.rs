@@ -1,0 +1,205 @@
+//! The access point behind SMTP submission: authenticate, decide (pec-core), sign, commit,
+//! and only then let the SMTP layer answer 250 (PEC-SPEC §2.3, STYLE §2).
+
+use super::{address, Gestore};
+use anyhow::{Context, Result};
+use pec_core::accesso::{self, Esito, Identificativi, Invio, Limiti, PuntoAccesso};
+use pec_core::registro::Evento;
+use pec_core::RiferimentoTemporale;
+use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
+use pec_store::{Admission, Batch, Body, LogAppend, NewMessage, NewQueueItem, Operation, Store};
+use serde::{Deserialize, Serialize};
+
+/// Queue kind of a delivery to one local recipient.
+pub const DELIVER: &str = "deliver";
+/// Queue kind of an envelope waiting for the relay to another provider (issue 5).
+pub const RELAY: &str = "relay";
+
+/// What a delivery worker needs: the signed envelope and whom it is for.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The recipient, one of our boxes (or an address of our domains that may not exist).
+    pub recipient: String,
+    /// Where receipts go: the reverse-path of the original (PEC-SPEC §3.2).
+    pub sender: String,
+    /// The PEC msgid of the envelope.
+    pub identificativo: String,
+    /// The signed busta di trasporto.
+    pub busta: Vec<u8>,
+}
+
+impl Backend for Gestore {
+    async fn authenticate(&self, user: &str, password: &str) -> AuthResult {
+        match self.store.verify_password(user, password).await {
+            Ok(true) => AuthResult::Accepted {
+                mailbox: user.trim().to_ascii_lowercase(),
+            },
+            Ok(false) => AuthResult::Rejected,
+            Err(e) => AuthResult::Unavailable(e.to_string()),
+        }
+    }
+
+    async fn submit(&self, submission: Submission) -> Result<(), SubmitError> {
+        self.accept(submission).await.map_err(|e| {
+            tracing_line(&format!("submission not stored: {e:#}"));
+            SubmitError::Temporary("message not stored, try again later".into())
+        })
+    }
+}
+
+impl Gestore {
+    /// The access point's decision (pure, in pec-core), kept out of the async code because
+    /// the recipient classifier is not `Sync`.
+    fn decide(
+        &self,
+        s: &Submission,
+        data: RiferimentoTemporale,
+        identificativo: &str,
+        ricevuta: &str,
+    ) -> Result<Esito> {
+        let limits = &self.config.limits;
+        let classifica = |a: &str| self.classifica(a);
+        let punto = PuntoAccesso {
+            provider: &self.provider,
+            limiti: Limiti {
+                max_destinatari: limits.max_recipients,
+                max_dimensione: limits.max_total_size,
+            },
+            classifica: &classifica,
+        };
+        let invio = Invio {
+            casella: &s.authenticated,
+            mail_from: &s.mail_from,
+            rcpt_to: &s.rcpt_to,
+            raw: &s.data,
+        };
+        let ids = Identificativi {
+            identificativo,
+            ricevuta,
+        };
+        accesso::punto_accesso(&invio, &punto, data, &ids).context("access point")
+    }
+
+    /// Runs the access point on one submission and commits its outcome.
+    async fn accept(&self, s: Submission) -> Result<()> {
+        let now = chrono::Utc::now();
+        let data = RiferimentoTemporale::from_utc(now);
+        let identificativo = self.ids.next(now);
+        let ricevuta_id = self.ids.next(now);
+        let esito = self.decide(&s, data, &identificativo, &ricevuta_id)?;
+        let batch = match esito {
+            Esito::Accettato(a) => {
+                let mut signed = self.sign_all(vec![a.ricevuta, a.busta]).await?.into_iter();
+                let (ricevuta, busta) = match (signed.next(), signed.next()) {
+                    (Some(r), Some(b)) => (r, b),
+                    _ => anyhow::bail!("signing returned too few messages"),
+                };
+                let mut batch = Batch::new();
+                let sender = address(&a.mittente)?;
+                batch.push(put(
+                    &sender,
+                    "INBOX",
+                    format!("box:{sender}:{identificativo}:accettazione"),
+                    ricevuta,
+                    now,
+                ));
+                // The box's own copy of what it sent (IMAP "Sent", issue 4).
+                batch.push(put(
+                    &sender,
+                    "Sent",
+                    format!("box:{sender}:{identificativo}:sent"),
+                    busta.clone(),
+                    now,
+                ));
+                for d in &a.destinatari {
+                    let local = self.config.is_local(&d.indirizzo);
+                    let delivery = Delivery {
+                        recipient: d.indirizzo.to_ascii_lowercase(),
+                        sender: a.mittente.clone(),
+                        identificativo: identificativo.clone(),
+                        busta: busta.clone(),
+                    };
+                    let (kind, key) = if local {
+                        (
+                            DELIVER,
+                            format!("deliver:{identificativo}:{}", delivery.recipient),
+                        )
+                    } else {
+                        (
+                            RELAY,
+                            format!("relay:{identificativo}:{}", delivery.recipient),
+                        )
+                    };
+                    batch.push(Operation::Enqueue(NewQueueItem {
+                        key,
+                        kind: kind.into(),
+                        payload: serde_json::to_vec(&delivery)?,
+                        due: now,
+                    }));
+                }
+                log_all(&mut batch, &a.eventi, &a.mittente);
+                batch
+            }
+            Esito::NonAccettato(n) => {
+                let avviso = self
+                    .sign_all(vec![n.avviso])
+                    .await?
+                    .pop()
+                    .context("signing returned nothing")?;
+                let mut batch = Batch::new();
+                let sender = address(&n.mittente)?;
+                batch.push(put(
+                    &sender,
+                    "INBOX",
+                    format!("box:{sender}:{identificativo}:non-accettazione"),
+                    avviso,
+                    now,
+                ));
+                log_all(&mut batch, &n.eventi, &n.mittente);
+                batch
+            }
+        };
+        self.store.commit(batch).await.context("commit")?;
+        self.work.notify_one();
+        Ok(())
+    }
+}
+
+/// A message for a box; `Force` because the rules require receipts to reach the sender.
+pub fn put(
+    mailbox: &pec_store::Address,
+    folder: &str,
+    key: String,
+    bytes: Vec<u8>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Operation {
+    Operation::PutMessage(NewMessage {
+        key,
+        mailbox: mailbox.clone(),
+        folder: folder.into(),
+        body: Body::Bytes(bytes),
+        internal_date: now,
+        flags: Vec::new(),
+        admission: Admission::Force,
+    })
+}
+
+/// Appends the log events of a decision (PEC-SPEC §8).
+pub fn log_all(batch: &mut Batch, eventi: &[Evento], sender: &str) {
+    for e in eventi {
+        let mut msgids = vec![e.identificativo.clone()];
+        msgids.extend(e.msgid.clone());
+        msgids.extend(e.generati.iter().cloned());
+        batch.push(Operation::AppendLog(LogAppend {
+            time: e.data.utc(),
+            line: e.riga(),
+            msgids,
+            sender: Some(sender.to_ascii_lowercase()),
+        }));
+    }
+}
+
+/// One operator-facing line on standard error.
+pub fn tracing_line(line: &str) {
+    eprintln!("gestore: {}", line.replace(['\n', '\r'], " "));
+}
