@@ -9,6 +9,7 @@ mod inbound {
     mod ehlo;
     mod mail;
     mod rcpt;
+    mod session;
     mod spawn;
 }
 

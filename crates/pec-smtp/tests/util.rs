@@ -236,6 +236,12 @@ impl Client {
         self.io().flush().await.expect("flush");
     }
 
+    /// Writes raw bytes, reporting failure instead of panicking (the server may hang up).
+    pub async fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.io().write_all(bytes).await?;
+        self.io().flush().await
+    }
+
     /// Reads one (possibly multi-line) reply.
     pub async fn read_reply(&mut self) -> Reply {
         tokio::time::timeout(REPLY_WAIT, self.read_reply_inner())

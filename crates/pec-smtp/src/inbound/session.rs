@@ -37,7 +37,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
     pub async fn run(mut self) -> std::io::Result<Exit<S>> {
         let mut chunk = vec![0u8; READ_CHUNK];
         loop {
-            self.flush().await?;
+            self.flush_in_time().await?;
             let in_data = matches!(self.state, State::Data(_));
             let limit = if in_data {
                 self.limits().data_timeout
@@ -76,7 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
                 Flow::Continue => {}
                 Flow::Close => return self.close().await,
                 Flow::StartTls => {
-                    self.flush().await?;
+                    self.flush_in_time().await?;
                     return Ok(Exit::StartTls(self.stream));
                 }
             }
@@ -85,9 +85,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
 
     /// Writes what is queued and ends the connection (best effort: the peer may be gone).
     async fn close(mut self) -> std::io::Result<Exit<S>> {
-        let _ = self.flush().await;
-        let _ = tokio::io::AsyncWriteExt::shutdown(&mut self.stream).await;
+        let _ = self.flush_in_time().await;
+        let limit = self.limits().command_timeout;
+        let _ =
+            tokio::time::timeout(limit, tokio::io::AsyncWriteExt::shutdown(&mut self.stream)).await;
         Ok(Exit::Closed)
+    }
+
+    /// Writes the queued replies; a client that stops reading is dropped after the command
+    /// timeout instead of holding its task forever.
+    async fn flush_in_time(&mut self) -> std::io::Result<()> {
+        let limit = self.limits().command_timeout;
+        tokio::time::timeout(limit, self.flush())
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "client not reading"))?
     }
 
     /// Processes one read's worth of bytes.
