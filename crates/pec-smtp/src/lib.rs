@@ -26,6 +26,8 @@
 //! might read `LF . LF` differently (SMTP smuggling), and PEC relays must not alter the
 //! encoding (PEC-SPEC §9.2), so normalising is not an option either.
 
+#![deny(missing_docs)]
+
 pub mod backend;
 pub mod codes;
 mod core;
