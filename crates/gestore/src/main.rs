@@ -1,6 +1,7 @@
 //! `gestore`: the binary. It parses the command line and wires the libraries; it holds no
 //! PEC rule of its own (those live in `pec-core`, signatures in `pec-smime`).
 
+mod client;
 mod cmd;
 mod config;
 mod server;

@@ -1,64 +1,155 @@
-//! `gestore demo`: what gestore does today, in one command.
-//!
-//! Until the provider's servers exist (issue 3), the demo makes the dev PKI on first start,
-//! writes one signed message of every PEC kind and checks each with the verifier, printing a
-//! line per kind. Everything goes under the data folder.
+//! `gestore demo`: one provider on loopback ports with three boxes, a first certified message
+//! sent through SMTP submission, and its receipts printed as they arrive. It keeps serving
+//! until Ctrl-C, so ordinary mail clients can connect with the printed passwords.
 
+use crate::client;
+use crate::config::Config;
+use crate::server::{self, address};
 use anyhow::{Context, Result};
-use pec_core::MessageKind;
-use pec_smime::pki::{self, PkiOptions};
-use pec_smime::Signer;
+use pec_core::inspect;
+use pec_store::Store;
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Arguments of `gestore demo`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Data folder (dev PKI in DATA/pki, messages in DATA/samples).
-    #[arg(long, default_value_os_t = crate::default_data_dir())]
+    /// Data folder of the demo provider.
+    #[arg(long, default_value_os_t = crate::default_data_dir().join("demo"))]
     pub data: PathBuf,
+    /// Port of SMTP submission with STARTTLS (0 picks a free one).
+    #[arg(long, default_value_t = 10587)]
+    pub submission_port: u16,
+    /// Port of SMTP submission over implicit TLS (0 picks a free one).
+    #[arg(long, default_value_t = 10465)]
+    pub submissions_port: u16,
+    /// Stop once the first message's receipts have arrived instead of serving until Ctrl-C.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// The demo's PEC domain.
+pub const DOMAIN: &str = "pec.demo.test";
+const BOXES: [&str; 3] = ["mario.rossi", "anna.bianchi", "luca.verdi"];
+
+fn config(args: &Args) -> Result<Config> {
+    let data = std::path::absolute(&args.data).context("data folder")?;
+    let text = format!(
+        r#"
+[provider]
+name = "Gestore Demo S.p.A."
+service_address = "posta-certificata@{DOMAIN}"
+domains = ["{DOMAIN}"]
+[listen]
+submission = "127.0.0.1:{}"
+submissions = "127.0.0.1:{}"
+[data]
+dir = {:?}
+"#,
+        args.submission_port,
+        args.submissions_port,
+        data.to_string_lossy()
+    );
+    Config::parse(&text, &data).map_err(Into::into)
 }
 
 /// Runs the demo.
 pub fn run(args: &Args) -> Result<()> {
-    let pki_dir = args.data.join("pki");
-    let paths = pki::PkiPaths::in_dir(&pki_dir);
-    if !paths.provider_cert.exists() {
-        pki::init(
-            &pki_dir,
-            &PkiOptions::new(
-                super::pki::DEV_PROVIDER_NAME,
-                super::pki::DEV_SERVICE_ADDRESS,
-            ),
-        )
-        .with_context(|| format!("cannot create the dev PKI in {}", pki_dir.display()))?;
-        println!("dev PKI created in {}", pki_dir.display());
-    }
-    let signer = Signer::from_pki_dir(&pki_dir)?;
-    let trust = super::trust_of(&paths.ca_cert)?;
-    let out = args.data.join("samples");
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let now = chrono::Utc::now();
-    for kind in MessageKind::PEC {
-        let bytes = super::sample::build(kind, &signer)?;
-        let file = out.join(format!("{}.eml", kind.name()));
-        std::fs::write(&file, &bytes)
-            .with_context(|| format!("cannot write {}", file.display()))?;
-        let seen = pec_core::inspect::inspect(&bytes)?.kind;
-        let v = pec_smime::verify(&bytes, &trust, now)?;
+    let config = config(args)?;
+    super::serve::runtime()?.block_on(async move {
+        let running = server::start(config).await?;
+        // The demo prints receipts as they arrive instead of the operator's event trail.
+        running
+            .gestore
+            .trail
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let store = &running.gestore.store;
+        let mut passwords = Vec::new();
+        for name in BOXES {
+            let a = address(&format!("{name}@{DOMAIN}"))?;
+            let password = super::mailbox::generate_password();
+            if store.mailbox(&a).await?.is_some() {
+                store.set_password(&a, &password).await?;
+            } else {
+                store.add_mailbox(&a, &password, 1 << 30).await?;
+            }
+            passwords.push((a, password));
+        }
+        super::serve::announce(&running);
+        let Some(smtp) = running.submission else {
+            anyhow::bail!("the demo needs the STARTTLS submission listener");
+        };
+        println!("\nboxes (IMAP and POP3 come with the next issue; SMTP submission works now):");
+        for (a, p) in &passwords {
+            println!("  {a:<28} password {p}");
+        }
         println!(
-            "{:<24} {:>6} bytes  kind read back: {:<24} signature: {}, trusted: {}",
-            kind.name(),
-            bytes.len(),
-            seen.name(),
-            if v.intact { "intact" } else { "TAMPERED" },
-            if v.trusted { "yes" } else { "no" },
+            "connect a client to 127.0.0.1 port {} (STARTTLS) or {} (TLS), user = box address;\n\
+             the TLS certificate is a self-signed dev one.\n",
+            smtp.port(),
+            running.submissions.map(|a| a.port()).unwrap_or_default()
         );
-    }
-    println!("\nmessages written to {}; check one with:", out.display());
-    println!(
-        "  gestore verify --trust {} {}",
-        pki_dir.display(),
-        out.join("busta.eml").display()
-    );
-    Ok(())
+
+        let (mario, mario_pw) = (&passwords[0].0, &passwords[0].1);
+        let to = vec![passwords[1].0.to_string(), passwords[2].0.to_string()];
+        let body = format!(
+            "From: {mario}\r\nTo: {}\r\nCc: {}\r\nSubject: Prima PEC della demo\r\n\
+             Message-ID: <demo.{}@client.example>\r\nX-TipoRicevuta: completa\r\n\r\n\
+             Buongiorno, questo messaggio ha valore legale.\r\n",
+            to[0],
+            to[1],
+            chrono::Utc::now().timestamp_millis()
+        );
+        client::send(&client::Invio {
+            server: smtp,
+            user: mario.as_str(),
+            password: mario_pw,
+            to: &to,
+            body: body.as_bytes(),
+        })
+        .await?;
+        println!(
+            "{mario} sent \"Prima PEC della demo\" to {} (To) and {} (Cc)",
+            to[0], to[1]
+        );
+
+        let mut seen = HashSet::new();
+        let mut receipts = 0;
+        let watched: Vec<_> = passwords.iter().map(|(a, _)| a.clone()).collect();
+        loop {
+            for a in &watched {
+                for m in store.list_messages(a, "INBOX").await? {
+                    if !seen.insert((a.clone(), m.uid)) {
+                        continue;
+                    }
+                    let Some(fetched) = store.fetch_message(a, "INBOX", m.uid).await? else {
+                        continue;
+                    };
+                    let ins = inspect::inspect(&fetched.bytes)?;
+                    let extra = ins
+                        .daticert
+                        .as_ref()
+                        .and_then(|d| d.as_ref().ok())
+                        .and_then(|d| d.dati.consegna.clone())
+                        .map(|c| format!(" for {c}"))
+                        .unwrap_or_default();
+                    println!("  {a:<28} <- {}{extra}", ins.kind.descrizione());
+                    if a == mario {
+                        receipts += 1;
+                    }
+                }
+            }
+            // One acceptance and one delivery receipt per recipient.
+            if args.once && receipts >= 1 + to.len() {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = super::serve::wait_for_signal() => break,
+            }
+        }
+        running.stop().await;
+        Ok(())
+    })
 }

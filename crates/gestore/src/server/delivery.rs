@@ -119,6 +119,7 @@ impl Gestore {
         let sender = address(&d.sender)?;
         let id = &d.identificativo;
         let mut batch = Batch::new();
+        let eventi = esito.eventi().to_vec();
         match esito {
             EsitoConsegna::Consegnata {
                 ricevuta, eventi, ..
@@ -165,7 +166,10 @@ impl Gestore {
         batch.push(Operation::CompleteQueueItem {
             key: item.key.clone(),
         });
-        self.store.commit(batch).await.context("commit")?;
+        let receipt = self.store.commit(batch).await.context("commit")?;
+        if !receipt.replayed {
+            self.announce(&eventi);
+        }
         Ok(())
     }
 }

@@ -40,6 +40,8 @@ pub struct Gestore {
     pub ids: Ids,
     /// Wakes the delivery worker when new work is queued.
     pub work: Notify,
+    /// Print each committed legal event on standard output (`serve` does; the demo does not).
+    pub trail: std::sync::atomic::AtomicBool,
 }
 
 impl Gestore {
@@ -54,6 +56,7 @@ impl Gestore {
             provider,
             ids: Ids::new(&domain),
             work: Notify::new(),
+            trail: std::sync::atomic::AtomicBool::new(true),
         }))
     }
 
@@ -64,6 +67,13 @@ impl Gestore {
             TipoDestinatario::Certificato
         } else {
             TipoDestinatario::Esterno
+        }
+    }
+
+    /// Prints committed events when the trail is on.
+    pub fn announce(&self, eventi: &[pec_core::registro::Evento]) {
+        if self.trail.load(std::sync::atomic::Ordering::Relaxed) {
+            submit::announce(eventi);
         }
     }
 

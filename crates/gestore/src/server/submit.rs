@@ -87,6 +87,10 @@ impl Gestore {
         let identificativo = self.ids.next(now);
         let ricevuta_id = self.ids.next(now);
         let esito = self.decide(&s, data, &identificativo, &ricevuta_id)?;
+        let eventi = match &esito {
+            Esito::Accettato(a) => a.eventi.clone(),
+            Esito::NonAccettato(n) => n.eventi.clone(),
+        };
         let batch = match esito {
             Esito::Accettato(a) => {
                 let mut signed = self.sign_all(vec![a.ricevuta, a.busta]).await?.into_iter();
@@ -160,6 +164,7 @@ impl Gestore {
             }
         };
         self.store.commit(batch).await.context("commit")?;
+        self.announce(&eventi);
         self.work.notify_one();
         Ok(())
     }
@@ -182,6 +187,17 @@ pub fn put(
         flags: Vec::new(),
         admission: Admission::Force,
     })
+}
+
+/// Prints committed events, one line each (`event <JSON line>`): the operator's live trail
+/// of what the legal log just recorded.
+pub fn announce(eventi: &[Evento]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for e in eventi {
+        let _ = writeln!(out, "event {}", e.riga());
+    }
+    let _ = out.flush();
 }
 
 /// Appends the log events of a decision (PEC-SPEC §8).

@@ -2,6 +2,8 @@
 //! xmllint) and the genuine samples in `../shared/samples/real/`.
 
 mod bad_input;
+mod provider;
 mod sample;
+mod serve;
 mod support;
 mod verify;

@@ -1,0 +1,230 @@
+//! A `gestore serve` process for tests: config on free ports, boxes made with the CLI, the
+//! event trail collected from its standard output, killed when dropped (also on failure).
+
+use crate::support::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const DOMAIN: &str = "pec.prova.test";
+
+pub struct Provider {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    child: Option<Child>,
+    pub submission: u16,
+    pub submissions: u16,
+    events: Arc<Mutex<Vec<String>>>,
+}
+
+/// A free loopback port (bound then released; the server binds it again with SO_REUSEADDR).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl Provider {
+    /// Boxes `name@DOMAIN` with password `pw-name`.
+    pub fn new(boxes: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("gestore.toml");
+        let (p1, p2) = (free_port(), free_port());
+        std::fs::write(
+            &config,
+            format!(
+                "[provider]\nname = \"Gestore di Prova S.p.A.\"\nservice_address = \"posta-certificata@{DOMAIN}\"\n\
+                 domains = [\"{DOMAIN}\"]\n[listen]\nsubmission = \"127.0.0.1:{p1}\"\nsubmissions = \"127.0.0.1:{p2}\"\n\
+                 [data]\ndir = \"data\"\n"
+            ),
+        )
+        .unwrap();
+        let p = Provider {
+            dir,
+            config,
+            child: None,
+            submission: p1,
+            submissions: p2,
+            events: Default::default(),
+        };
+        for b in boxes {
+            let out = gestore(
+                &[
+                    "mailbox",
+                    "--config",
+                    &path(&p.config),
+                    "add",
+                    &format!("{b}@{DOMAIN}"),
+                    "--password",
+                    &format!("pw-{b}"),
+                ],
+                None,
+            );
+            assert_eq!(code(&out), 0, "mailbox add: {}", text(&out.stderr));
+        }
+        p
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Starts (or restarts) `gestore serve` and waits for "ready".
+    pub fn start(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gestore"))
+            .args(["serve", "--config", &path(&self.config)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let events = self.events.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line == "ready" {
+                    let _ = ready_tx.send(());
+                }
+                if let Some(e) = line.strip_prefix("event ") {
+                    events.lock().unwrap().push(e.to_string());
+                }
+            }
+        });
+        self.child = Some(child);
+        ready_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("gestore serve did not become ready");
+    }
+
+    /// SIGKILL: the crash the durability promise is about.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait: the orderly stop.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits until `count` events of `tipo` were printed (committed) since the start.
+    pub fn wait_events(&self, tipo: &str, count: usize) {
+        let needle = format!("\"tipo\":\"{tipo}\"");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let n = self
+                .events
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| e.contains(&needle))
+                .count();
+            if n >= count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {count} {tipo} events, saw {n}: {:?}",
+                self.events.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn events(&self) -> Vec<String> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// Every message of a box folder, read from the store after the server stopped.
+    pub fn messages(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
+        read_box(&self.data(), &format!("{user}@{DOMAIN}"), folder)
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn read_box(data: &Path, address: &str, folder: &str) -> Vec<Vec<u8>> {
+    use pec_store::Store;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = pec_store::SqliteStore::open(data)
+            .await
+            .expect("open store");
+        let a = pec_store::Address::parse(address).unwrap();
+        let mut out = Vec::new();
+        for m in store.list_messages(&a, folder).await.unwrap() {
+            let f = store
+                .fetch_message(&a, folder, m.uid)
+                .await
+                .unwrap()
+                .expect("message");
+            out.push(f.bytes);
+        }
+        out
+    })
+}
+
+/// Sends with Python's smtplib over STARTTLS; returns the script's exit status and output.
+pub fn smtplib(port: u16, user: &str, rcpts: &[String], message: &str) -> std::process::Output {
+    let script = r#"
+import smtplib, ssl, sys
+port, user, password, rcpts = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4].split(',')
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP('127.0.0.1', port, timeout=30); s.starttls(context=ctx); s.login(user, password)
+refused = s.sendmail(user, rcpts, sys.stdin.buffer.read()); s.quit()
+sys.exit(1 if refused else 0)
+"#;
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &port.to_string(),
+            &format!("{user}@{DOMAIN}"),
+            &format!("pw-{user}"),
+            &rcpts.join(","),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(message.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn addr(user: &str) -> String {
+    format!("{user}@{DOMAIN}")
+}

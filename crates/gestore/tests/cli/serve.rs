@@ -1,0 +1,301 @@
+//! `gestore serve` end to end: real clients submit, the store holds the receipts and the
+//! envelopes, and every one of them verifies with openssl and `gestore verify`.
+
+use crate::provider::*;
+use crate::support::*;
+use serde_json::Value;
+
+/// The kind and daticert `consegna` of a stored message, checked with openssl and gestore.
+fn verified(p: &Provider, raw: &[u8]) -> (String, Option<String>) {
+    let file = p.dir.path().join("check.eml");
+    std::fs::write(&file, raw).unwrap();
+    let ca = path(&p.data().join("pki/ca.pem"));
+    if have("openssl") {
+        let o = run(
+            "openssl",
+            &[
+                "smime",
+                "-verify",
+                "-CAfile",
+                &ca,
+                "-in",
+                &path(&file),
+                "-out",
+                "/dev/null",
+            ],
+        );
+        assert!(o.status.success(), "openssl: {}", text(&o.stderr));
+    }
+    let trust = p.dir.path().join("trust");
+    std::fs::create_dir_all(&trust).unwrap();
+    std::fs::copy(&ca, trust.join("ca.pem")).unwrap();
+    let out = gestore(
+        &[
+            "verify",
+            "--json",
+            "--strict",
+            "--trust",
+            &path(&trust),
+            &path(&file),
+        ],
+        None,
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(code(&out), 0, "{json}");
+    let r = &json[0];
+    (
+        r["kind"].as_str().unwrap().to_string(),
+        r["daticert"]["consegna"].as_str().map(str::to_string),
+    )
+}
+
+#[test]
+fn smtplib_to_and_cc_with_breve_gets_acceptance_and_a_receipt_per_recipient() {
+    if !have("python3") {
+        return;
+    }
+    let mut p = Provider::new(&["mario", "anna", "luca"]);
+    p.start();
+    let msg = format!(
+        "From: {}\r\nTo: {}\r\nCc: {}\r\nSubject: Prova end to end\r\nMessage-ID: <e2e-1@client>\r\n\
+         X-TipoRicevuta: breve\r\n\r\nCiao\r\n",
+        addr("mario"), addr("anna"), addr("luca")
+    );
+    let out = smtplib(p.submission, "mario", &[addr("anna"), addr("luca")], &msg);
+    assert!(out.status.success(), "smtplib: {}", text(&out.stderr));
+    p.wait_events("consegna-emessa", 2);
+    p.stop();
+
+    let mut kinds: Vec<_> = p
+        .messages("mario", "INBOX")
+        .iter()
+        .map(|m| verified(&p, m))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            ("accettazione".to_string(), None),
+            ("consegna-breve".to_string(), Some(addr("anna"))),
+            ("consegna-sintetica".to_string(), Some(addr("luca"))),
+        ]
+    );
+    for user in ["anna", "luca"] {
+        let inbox = p.messages(user, "INBOX");
+        assert_eq!(inbox.len(), 1, "{user}");
+        assert_eq!(verified(&p, &inbox[0]).0, "busta");
+    }
+    assert_eq!(p.messages("mario", "Sent").len(), 1);
+
+    let out = gestore(&["log", "--config", &path(&p.config), "verify"], None);
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+    let out = gestore(
+        &[
+            "log",
+            "--config",
+            &path(&p.config),
+            "search",
+            "--msgid",
+            "<e2e-1@client>",
+        ],
+        None,
+    );
+    let lines = text(&out.stdout);
+    assert!(
+        lines.contains("accettazione-emessa") && lines.contains("consegna-emessa"),
+        "{lines}"
+    );
+}
+
+#[test]
+fn forged_from_gets_a_non_acceptance_notice_and_nothing_is_delivered() {
+    if !have("python3") {
+        return;
+    }
+    let mut p = Provider::new(&["mario", "anna"]);
+    p.start();
+    let msg = format!(
+        "From: {}\r\nTo: {}\r\nSubject: falso\r\n\r\nx\r\n",
+        addr("anna"),
+        addr("anna")
+    );
+    let out = smtplib(p.submission, "mario", &[addr("anna")], &msg);
+    assert!(
+        out.status.success(),
+        "the SMTP layer accepts; the PEC layer refuses: {}",
+        text(&out.stderr)
+    );
+    p.wait_events("non-accettazione-emessa", 1);
+    p.stop();
+    let inbox = p.messages("mario", "INBOX");
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(verified(&p, &inbox[0]).0, "non-accettazione");
+    assert!(p.messages("anna", "INBOX").is_empty());
+}
+
+#[test]
+fn bcc_and_recipient_outside_to_cc_are_not_accepted() {
+    if !have("python3") {
+        return;
+    }
+    let mut p = Provider::new(&["mario", "anna", "luca"]);
+    p.start();
+    let bcc = format!(
+        "From: {}\r\nTo: {}\r\nBcc: {}\r\nSubject: bcc\r\n\r\nx\r\n",
+        addr("mario"),
+        addr("anna"),
+        addr("luca")
+    );
+    assert!(smtplib(p.submission, "mario", &[addr("anna")], &bcc)
+        .status
+        .success());
+    let outside = format!(
+        "From: {}\r\nTo: {}\r\nSubject: fuori\r\n\r\nx\r\n",
+        addr("mario"),
+        addr("anna")
+    );
+    assert!(smtplib(
+        p.submission,
+        "mario",
+        &[addr("anna"), addr("luca")],
+        &outside
+    )
+    .status
+    .success());
+    p.wait_events("non-accettazione-emessa", 2);
+    p.stop();
+    let kinds: Vec<_> = p
+        .messages("mario", "INBOX")
+        .iter()
+        .map(|m| verified(&p, m).0)
+        .collect();
+    assert_eq!(kinds, vec!["non-accettazione", "non-accettazione"]);
+    assert!(p.messages("anna", "INBOX").is_empty());
+    assert!(p.messages("luca", "INBOX").is_empty());
+}
+
+#[test]
+fn unknown_local_recipient_gets_a_non_delivery_notice() {
+    if !have("python3") {
+        return;
+    }
+    let mut p = Provider::new(&["mario"]);
+    p.start();
+    let msg = format!(
+        "From: {}\r\nTo: {}\r\nSubject: a nessuno\r\n\r\nx\r\n",
+        addr("mario"),
+        addr("nessuno")
+    );
+    assert!(smtplib(p.submission, "mario", &[addr("nessuno")], &msg)
+        .status
+        .success());
+    p.wait_events("mancata-consegna-emessa", 1);
+    p.stop();
+    let mut kinds: Vec<_> = p
+        .messages("mario", "INBOX")
+        .iter()
+        .map(|m| verified(&p, m))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            ("accettazione".into(), None),
+            ("mancata-consegna".into(), Some(addr("nessuno")))
+        ]
+    );
+}
+
+#[test]
+fn curl_over_implicit_tls_and_swaks_over_starttls_submit() {
+    if !have("curl") || !have("swaks") {
+        return;
+    }
+    let mut p = Provider::new(&["mario", "anna"]);
+    p.start();
+    let file = p.dir.path().join("m.eml");
+    std::fs::write(
+        &file,
+        format!(
+            "From: {}\r\nTo: {}\r\nSubject: via curl\r\n\r\nx\r\n",
+            addr("mario"),
+            addr("anna")
+        ),
+    )
+    .unwrap();
+    let url = format!("smtps://127.0.0.1:{}", p.submissions);
+    let o = run(
+        "curl",
+        &[
+            "-sS",
+            "-k",
+            &url,
+            "--mail-from",
+            &addr("mario"),
+            "--mail-rcpt",
+            &addr("anna"),
+            "--user",
+            &format!("{}:pw-mario", addr("mario")),
+            "-T",
+            &path(&file),
+        ],
+    );
+    assert!(o.status.success(), "curl: {}", text(&o.stderr));
+    let o = run(
+        "swaks",
+        &[
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &p.submission.to_string(),
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            &addr("mario"),
+            "--auth-password",
+            "pw-mario",
+            "--from",
+            &addr("mario"),
+            "--to",
+            &addr("anna"),
+            "--header",
+            "Subject: via swaks",
+        ],
+    );
+    assert!(o.status.success(), "swaks: {}", text(&o.stdout));
+    p.wait_events("consegna-emessa", 2);
+    p.stop();
+    assert_eq!(p.messages("anna", "INBOX").len(), 2);
+}
+
+#[test]
+fn the_demo_sends_a_message_and_prints_its_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gestore(
+        &[
+            "demo",
+            "--data",
+            &path(dir.path()),
+            "--submission-port",
+            "0",
+            "--submissions-port",
+            "0",
+            "--once",
+        ],
+        None,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(code(&out), 0, "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("<- ricevuta di accettazione"), "{stdout}");
+    assert_eq!(
+        stdout.matches("<- ricevuta di avvenuta consegna").count(),
+        2,
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("<- busta di trasporto").count(),
+        2,
+        "{stdout}"
+    );
+}
