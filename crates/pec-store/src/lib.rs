@@ -27,7 +27,10 @@
 //! Durability over latency: SQLite runs with `synchronous=FULL`, so every commit fsyncs the WAL
 //! and survives power loss, not only a killed process (`NORMAL` would only survive the latter).
 //! The cost of that fsync is what group commit amortises: a lone committer pays one fsync per
-//! batch (≈ a few hundred commits/s on a typical disk), twenty concurrent ones share it. All
+//! batch, twenty concurrent ones share it (bench `commit`, 10 KB message + queue item + log
+//! line, on the development machine: ≈ 440 batches/s from one committer, ≈ 1,150/s from
+//! twenty, ≈ 2,000/s from twenty when the body is already stored — the callers' blob fsyncs
+//! and the writer's per-statement cost are then the limits). All
 //! writes are serialised through one task, which also keeps the log chain head consistent
 //! without locks — at the price of a single-writer ceiling per data folder.
 
