@@ -141,7 +141,7 @@ pub fn run(args: &Args) -> Result<()> {
                 }
             }
             // One acceptance and one delivery receipt per recipient.
-            if args.once && receipts >= 1 + to.len() {
+            if args.once && receipts > to.len() {
                 break;
             }
             tokio::select! {

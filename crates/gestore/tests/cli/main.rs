@@ -2,6 +2,7 @@
 //! xmllint) and the genuine samples in `../shared/samples/real/`.
 
 mod bad_input;
+mod crash;
 mod provider;
 mod sample;
 mod serve;

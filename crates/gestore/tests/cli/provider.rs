@@ -149,10 +149,6 @@ impl Provider {
         }
     }
 
-    pub fn events(&self) -> Vec<String> {
-        self.events.lock().unwrap().clone()
-    }
-
     /// Every message of a box folder, read from the store after the server stopped.
     pub fn messages(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
         read_box(&self.data(), &format!("{user}@{DOMAIN}"), folder)
