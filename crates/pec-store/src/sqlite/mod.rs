@@ -72,8 +72,8 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir`: takes the folder lock (waiting up to
     /// 2 s for a store being dropped), creates `blobs/`, opens `gestore.sqlite` in WAL mode with
-    /// `synchronous=FULL`, applies pending migrations and starts the writer task. Must be called
-    /// inside a tokio runtime.
+    /// `synchronous=FULL`, applies pending migrations, releases the queue claims of a previous
+    /// process and starts the writer task. Must be called inside a tokio runtime.
     pub async fn open(data_dir: &Path) -> Result<Self> {
         fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
         let lock = lock_folder(data_dir).await?;
@@ -88,6 +88,12 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let mut conn = options.connect().await?;
         schema::migrate(&mut conn).await?;
+        // The folder lock says no other process is alive here, so every claim left in the
+        // queue belongs to a process that died (kill -9, power loss): release them now rather
+        // than let its work wait for the lease to run out.
+        sqlx::query("UPDATE queue SET claimed_until = NULL WHERE claimed_until IS NOT NULL")
+            .execute(&mut conn)
+            .await?;
         sync_dir(data_dir)?;
         let writer = Writer::new(conn).await?;
         let readers = SqlitePoolOptions::new()

@@ -47,6 +47,22 @@ async fn claim_takes_due_items_once_until_the_lease_expires() {
 }
 
 #[tokio::test]
+async fn reopening_releases_the_claims_of_a_dead_process() {
+    let s = open().await;
+    s.store
+        .commit(Batch::new().with(enqueue("k", t(0))))
+        .await
+        .unwrap();
+    assert_eq!(s.store.claim_due(t(1), 10, LEASE).await.unwrap().len(), 1);
+    // The process holding the claim is gone (the folder lock guarantees it): a new one takes
+    // the item at once instead of waiting for the lease.
+    let s = s.reopen().await;
+    let again = s.store.claim_due(t(2), 10, LEASE).await.unwrap();
+    let keys: Vec<_> = again.iter().map(|i| (i.key.as_str(), i.attempts)).collect();
+    assert_eq!(keys, [("k", 2)]);
+}
+
+#[tokio::test]
 async fn claim_respects_the_limit() {
     let s = open().await;
     let mut batch = Batch::new();
