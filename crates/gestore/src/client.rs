@@ -3,38 +3,46 @@
 
 use anyhow::{anyhow, Result};
 use mail_send::smtp::message::Message;
-use mail_send::SmtpClientBuilder;
+use mail_send::{SmtpClient, SmtpClientBuilder};
 use std::net::SocketAddr;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
-/// Login and envelope of one submission.
-pub struct Invio<'a> {
-    /// The STARTTLS submission listener.
-    pub server: SocketAddr,
-    /// Box address (also the login).
-    pub user: &'a str,
-    /// Its password.
-    pub password: &'a str,
-    /// RCPT TO.
-    pub to: &'a [String],
-    /// The message.
-    pub body: &'a [u8],
+/// One authenticated SMTP session (STARTTLS; the dev certificate is accepted).
+pub struct Session {
+    client: SmtpClient<TlsStream<TcpStream>>,
+    user: String,
 }
 
-/// Opens a session, submits one message, closes. Accepts the dev TLS certificate.
-pub async fn send(invio: &Invio<'_>) -> Result<()> {
-    let mut client = SmtpClientBuilder::new(invio.server.ip().to_string(), invio.server.port())
-        .map_err(|e| anyhow!("{e}"))?
-        .implicit_tls(false)
-        .allow_invalid_certs()
-        .credentials((invio.user.to_string(), invio.password.to_string()))
-        .connect()
-        .await
-        .map_err(|e| anyhow!("cannot connect to {}: {e}", invio.server))?;
-    let message = Message::new(invio.user, invio.to.iter().map(String::as_str), invio.body);
-    client
-        .send(message)
-        .await
-        .map_err(|e| anyhow!("submission refused: {e}"))?;
-    let _ = client.quit().await;
-    Ok(())
+impl Session {
+    /// Connects, upgrades to TLS and logs in as `user`.
+    pub async fn connect(server: SocketAddr, user: &str, password: &str) -> Result<Self> {
+        let client = SmtpClientBuilder::new(server.ip().to_string(), server.port())
+            .map_err(|e| anyhow!("{e}"))?
+            .implicit_tls(false)
+            .allow_invalid_certs()
+            .credentials((user.to_string(), password.to_string()))
+            .connect()
+            .await
+            .map_err(|e| anyhow!("cannot connect to {server}: {e}"))?;
+        Ok(Session {
+            client,
+            user: user.to_string(),
+        })
+    }
+
+    /// Submits one message from the logged-in box to `to`; returns after the 250.
+    pub async fn send(&mut self, to: &[String], body: &[u8]) -> Result<()> {
+        let message = Message::new(self.user.as_str(), to.iter().map(String::as_str), body);
+        self.client
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| anyhow!("submission refused: {e}"))
+    }
+
+    /// Says goodbye.
+    pub async fn quit(self) {
+        let _ = self.client.quit().await;
+    }
 }

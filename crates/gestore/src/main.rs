@@ -31,6 +31,8 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Run the provider: SMTP submission, access point, delivery point, store, log.
     Serve(cmd::serve::Args),
+    /// Measure certified messages per second end to end over loopback SMTP.
+    Bench(cmd::bench::Args),
     /// Manage boxes: add, list, passwd, quota, disable, enable, remove.
     Mailbox(cmd::mailbox::Args),
     /// The legal log: search events, verify the hash chain.
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => cmd::sample::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Verify(args) => cmd::verify::run(&args),
         Command::Serve(args) => cmd::serve::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => cmd::bench::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Mailbox(args) => cmd::mailbox::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Log(args) => cmd::log::run(&args),
         Command::Config { command } => cmd::config::run(&command).map(|()| ExitCode::SUCCESS),

@@ -117,6 +117,11 @@ impl Signer {
         Ok(signer)
     }
 
+    /// The private key, for benchmarks that compare with a bare signature.
+    pub fn private_key(&self) -> &PKey<Private> {
+        &self.key
+    }
+
     /// The signing certificate.
     pub fn certificate(&self) -> &X509Ref {
         &self.cert

@@ -101,14 +101,9 @@ pub fn run(args: &Args) -> Result<()> {
             to[1],
             chrono::Utc::now().timestamp_millis()
         );
-        client::send(&client::Invio {
-            server: smtp,
-            user: mario.as_str(),
-            password: mario_pw,
-            to: &to,
-            body: body.as_bytes(),
-        })
-        .await?;
+        let mut session = client::Session::connect(smtp, mario.as_str(), mario_pw).await?;
+        session.send(&to, body.as_bytes()).await?;
+        session.quit().await;
         println!(
             "{mario} sent \"Prima PEC della demo\" to {} (To) and {} (Cc)",
             to[0], to[1]

@@ -91,7 +91,7 @@ impl Gestore {
 
     /// Delivers one envelope to one local recipient.
     async fn deliver(&self, item: &QueueItem) -> Result<()> {
-        let d: Delivery = serde_json::from_slice(&item.payload).context("queue payload")?;
+        let d = Delivery::from_payload(&item.payload).context("queue payload")?;
         let busta = BustaRicevuta::leggi(&d.busta).context("the envelope")?;
         let recipient = address(&d.recipient)?;
         let stato = match self
@@ -170,6 +170,8 @@ impl Gestore {
         if !receipt.replayed {
             self.announce(&eventi);
         }
+        self.delivered
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 }

@@ -42,6 +42,8 @@ pub struct Gestore {
     pub work: Notify,
     /// Print each committed legal event on standard output (`serve` does; the demo does not).
     pub trail: std::sync::atomic::AtomicBool,
+    /// Delivery steps committed since start (receipt or notice stored): the bench's finish line.
+    pub delivered: std::sync::atomic::AtomicU64,
 }
 
 impl Gestore {
@@ -57,6 +59,7 @@ impl Gestore {
             ids: Ids::new(&domain),
             work: Notify::new(),
             trail: std::sync::atomic::AtomicBool::new(true),
+            delivered: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 

@@ -16,7 +16,7 @@ pub const DELIVER: &str = "deliver";
 pub const RELAY: &str = "relay";
 
 /// What a delivery worker needs: the signed envelope and whom it is for.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Delivery {
     /// The recipient, one of our boxes (or an address of our domains that may not exist).
     pub recipient: String,
@@ -26,6 +26,45 @@ pub struct Delivery {
     pub identificativo: String,
     /// The signed busta di trasporto.
     pub busta: Vec<u8>,
+}
+
+/// The addresses of a [`Delivery`], as the first line of its queue payload.
+#[derive(Serialize, Deserialize)]
+struct DeliveryHead {
+    recipient: String,
+    sender: String,
+    identificativo: String,
+}
+
+impl Delivery {
+    /// Queue payload: one JSON line with the addresses, then the envelope's bytes as they are
+    /// (no re-encoding of the body).
+    pub fn to_payload(&self) -> Result<Vec<u8>> {
+        let head = DeliveryHead {
+            recipient: self.recipient.clone(),
+            sender: self.sender.clone(),
+            identificativo: self.identificativo.clone(),
+        };
+        let mut out = serde_json::to_vec(&head)?;
+        out.push(b'\n');
+        out.extend_from_slice(&self.busta);
+        Ok(out)
+    }
+
+    /// The inverse of [`Delivery::to_payload`].
+    pub fn from_payload(payload: &[u8]) -> Result<Self> {
+        let nl = payload
+            .iter()
+            .position(|b| *b == b'\n')
+            .context("delivery payload without header line")?;
+        let head: DeliveryHead = serde_json::from_slice(&payload[..nl])?;
+        Ok(Delivery {
+            recipient: head.recipient,
+            sender: head.sender,
+            identificativo: head.identificativo,
+            busta: payload[nl + 1..].to_vec(),
+        })
+    }
 }
 
 impl Backend for Gestore {
@@ -137,7 +176,7 @@ impl Gestore {
                     batch.push(Operation::Enqueue(NewQueueItem {
                         key,
                         kind: kind.into(),
-                        payload: serde_json::to_vec(&delivery)?,
+                        payload: delivery.to_payload()?,
                         due: now,
                     }));
                 }
@@ -218,4 +257,23 @@ pub fn log_all(batch: &mut Batch, eventi: &[Evento], sender: &str) {
 /// One operator-facing line on standard error.
 pub fn tracing_line(line: &str) {
     eprintln!("gestore: {}", line.replace(['\n', '\r'], " "));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_payload_round_trips_with_the_body_untouched() {
+        let d = Delivery {
+            recipient: "a@pec.x".into(),
+            sender: "b@pec.x".into(),
+            identificativo: "id@pec.x".into(),
+            busta: b"Header: v\r\n\r\nbody\n\x00\xff".to_vec(),
+        };
+        let p = d.to_payload().unwrap();
+        assert!(p.ends_with(&d.busta));
+        assert_eq!(Delivery::from_payload(&p).unwrap(), d);
+        assert!(Delivery::from_payload(b"no header").is_err());
+    }
 }

@@ -1,0 +1,184 @@
+//! `gestore bench`: certified messages per second end to end on this machine.
+//!
+//! It starts a provider in this process on loopback ports with a fresh data folder, makes one
+//! box per client plus a recipient box, and has C clients submit N messages of a given size
+//! over SMTP (STARTTLS, AUTH), one session each. It reports: certified messages per second
+//! from the first submission to the last delivery receipt stored; p50 and p99 of the time to
+//! 250; peak resident memory; and the signing ceiling (RSA sign/s × cores ÷ 3 signatures per
+//! message: acceptance, envelope, delivery receipt).
+
+use crate::client::Session;
+use crate::config::Config;
+use crate::server::{self, address};
+use anyhow::{Context, Result};
+use pec_store::Store;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Arguments of `gestore bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Messages in all.
+    #[arg(long, default_value_t = 2000)]
+    pub messages: usize,
+    /// Concurrent SMTP clients.
+    #[arg(long, default_value_t = 20)]
+    pub clients: usize,
+    /// Size of each message in bytes.
+    #[arg(long, default_value_t = 10 * 1024)]
+    pub size: usize,
+}
+
+/// Signatures per certified message to one local recipient.
+const SIGNATURES_PER_MESSAGE: f64 = 3.0;
+const DOMAIN: &str = "pec.bench.test";
+
+/// Runs the benchmark and prints the report.
+pub fn run(args: &Args) -> Result<()> {
+    let clients = args.clients.max(1);
+    let data = std::env::temp_dir().join(format!("gestore-bench-{}", std::process::id()));
+    let text = format!(
+        "[provider]\nname = \"Gestore Bench S.p.A.\"\nservice_address = \"posta-certificata@{DOMAIN}\"\n\
+         domains = [\"{DOMAIN}\"]\n[listen]\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"\"\n\
+         [data]\ndir = {:?}\n[limits]\nmax_message_size = {}\n",
+        data.to_string_lossy(),
+        (args.size * 2).max(1 << 20)
+    );
+    let config = Config::parse(&text, &data)?;
+    let result = super::serve::runtime()?.block_on(bench(config, args, clients));
+    let _ = std::fs::remove_dir_all(&data);
+    result
+}
+
+async fn bench(config: Config, args: &Args, clients: usize) -> Result<()> {
+    let running = server::start(config).await?;
+    running.gestore.trail.store(false, Ordering::Relaxed);
+    let store = &running.gestore.store;
+    let smtp = running.submission.context("no submission listener")?;
+    let dest = address(&format!("dest@{DOMAIN}"))?;
+    store.add_mailbox(&dest, "pw-dest", 0).await?;
+    for c in 0..clients {
+        store
+            .add_mailbox(&address(&format!("s{c}@{DOMAIN}"))?, &format!("pw-{c}"), 0)
+            .await?;
+    }
+    let ceiling = signing_ceiling(&running.gestore.signer)?;
+    println!(
+        "gestore bench: {} messages of {} bytes from {clients} SMTP clients, one local recipient",
+        args.messages, args.size
+    );
+
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let per_client = args.messages.div_ceil(clients);
+    let size = args.size;
+    for c in 0..clients {
+        let count = per_client.min(args.messages.saturating_sub(c * per_client));
+        tasks.spawn(async move { client(smtp, c, count, size).await });
+    }
+    let mut latencies = Vec::with_capacity(args.messages);
+    while let Some(r) = tasks.join_next().await {
+        latencies.extend(r.context("client task")??);
+    }
+    let submitted = started.elapsed();
+    let total = latencies.len() as u64;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while running.gestore.delivered.load(Ordering::Relaxed) < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed();
+    let delivered = running.gestore.delivered.load(Ordering::Relaxed);
+    running.stop().await;
+
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    let rate = delivered as f64 / elapsed.as_secs_f64();
+    println!("certified messages:      {delivered} of {total} delivered with receipts");
+    println!(
+        "end to end:              {rate:.0} certified messages/s ({:.2} s; all 250s after {:.2} s)",
+        elapsed.as_secs_f64(),
+        submitted.as_secs_f64()
+    );
+    println!(
+        "time to 250:             p50 {:.1} ms, p99 {:.1} ms",
+        ms(pct(0.50)),
+        ms(pct(0.99))
+    );
+    println!(
+        "peak memory (RSS):       {} MB",
+        peak_rss_kb().unwrap_or(0) / 1024
+    );
+    println!(
+        "signing ceiling:         {:.0} sign/s x {} cores / {SIGNATURES_PER_MESSAGE} = {:.0} certified messages/s",
+        ceiling.0, ceiling.1, ceiling.0 * ceiling.1 as f64 / SIGNATURES_PER_MESSAGE
+    );
+    Ok(())
+}
+
+/// One client: a session, `count` messages, the time to 250 of each.
+async fn client(
+    smtp: std::net::SocketAddr,
+    c: usize,
+    count: usize,
+    size: usize,
+) -> Result<Vec<Duration>> {
+    let user = format!("s{c}@{DOMAIN}");
+    let to = vec![format!("dest@{DOMAIN}")];
+    let mut session = Session::connect(smtp, &user, &format!("pw-{c}")).await?;
+    let mut times = Vec::with_capacity(count);
+    for i in 0..count {
+        let body = message(&user, &to[0], c, i, size);
+        let t = Instant::now();
+        session.send(&to, &body).await?;
+        times.push(t.elapsed());
+    }
+    session.quit().await;
+    Ok(times)
+}
+
+fn message(from: &str, to: &str, c: usize, i: usize, size: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: bench {c}-{i}\r\nMessage-ID: <bench-{c}-{i}@client>\r\n\r\n"
+    )
+    .into_bytes();
+    let line =
+        b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n";
+    while m.len() + line.len() <= size {
+        m.extend_from_slice(line);
+    }
+    m
+}
+
+/// RSA signatures per second on one core with the provider key, and the number of cores.
+fn signing_ceiling(signer: &Arc<pec_smime::Signer>) -> Result<(f64, usize)> {
+    let key = signer.private_key();
+    let t = Instant::now();
+    let mut n = 0u32;
+    while t.elapsed() < Duration::from_millis(500) {
+        let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key)?;
+        s.update(b"gestore bench: one bare signature")?;
+        s.sign_to_vec()?;
+        n += 1;
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    Ok((f64::from(n) / t.elapsed().as_secs_f64(), cores))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// VmHWM of this process, in kB.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
