@@ -49,6 +49,17 @@ fn verified(p: &Provider, raw: &[u8]) -> (String, Option<String>) {
     )
 }
 
+/// The verified kinds (and daticert consegna) of a box's INBOX, sorted.
+fn sorted_kinds(p: &Provider, user: &str) -> Vec<(String, Option<String>)> {
+    let mut kinds: Vec<_> = p
+        .messages(user, "INBOX")
+        .iter()
+        .map(|m| verified(p, m))
+        .collect();
+    kinds.sort();
+    kinds
+}
+
 #[test]
 fn smtplib_to_and_cc_with_breve_gets_acceptance_and_a_receipt_per_recipient() {
     if !have("python3") {
@@ -66,12 +77,7 @@ fn smtplib_to_and_cc_with_breve_gets_acceptance_and_a_receipt_per_recipient() {
     p.wait_events("consegna-emessa", 2);
     p.stop();
 
-    let mut kinds: Vec<_> = p
-        .messages("mario", "INBOX")
-        .iter()
-        .map(|m| verified(&p, m))
-        .collect();
-    kinds.sort();
+    let kinds = sorted_kinds(&p, "mario");
     assert_eq!(
         kinds,
         vec![
@@ -191,12 +197,7 @@ fn unknown_local_recipient_gets_a_non_delivery_notice() {
         .success());
     p.wait_events("mancata-consegna-emessa", 1);
     p.stop();
-    let mut kinds: Vec<_> = p
-        .messages("mario", "INBOX")
-        .iter()
-        .map(|m| verified(&p, m))
-        .collect();
-    kinds.sort();
+    let kinds = sorted_kinds(&p, "mario");
     assert_eq!(
         kinds,
         vec![
