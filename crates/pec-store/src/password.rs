@@ -3,7 +3,7 @@
 //! Verification of an unknown or disabled mailbox checks the password against a dummy hash
 //! with the same parameters, so the time taken does not tell whether the address exists.
 
-use std::sync::LazyLock;
+use std::sync::{Condvar, LazyLock, Mutex};
 
 use argon2::password_hash::phc;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -25,6 +25,7 @@ impl PasswordHash {
     /// Hashes `password` with Argon2id (default parameters) and a random salt. Slow by design
     /// (tens of milliseconds): call it on a blocking thread.
     pub fn new(password: &str) -> Result<Self, StoreError> {
+        let _permit = Permit::acquire();
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| Self(h.to_string()))
@@ -44,12 +45,44 @@ impl PasswordHash {
 
     /// True if `password` matches. Constant-time in the password through Argon2.
     pub fn verify(&self, password: &str) -> bool {
+        let _permit = Permit::acquire();
         match phc::PasswordHash::new(&self.0) {
             Ok(parsed) => Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
                 .is_ok(),
             Err(_) => false,
         }
+    }
+}
+
+/// Argon2 is memory-hard (19 MiB per hash with the default parameters): a burst of logins
+/// would take that much memory each. At most one hash per core runs at once, so memory stays
+/// bounded at cores × 19 MiB and a login burst only queues.
+static SLOTS: LazyLock<(Mutex<usize>, Condvar)> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (Mutex::new(cores), Condvar::new())
+});
+
+/// One of the [`SLOTS`], given back when dropped (also on panic).
+struct Permit;
+
+impl Permit {
+    fn acquire() -> Self {
+        let (free, freed) = &*SLOTS;
+        let mut n = free.lock().unwrap_or_else(|e| e.into_inner());
+        while *n == 0 {
+            n = freed.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n -= 1;
+        Permit
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let (free, freed) = &*SLOTS;
+        *free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        freed.notify_one();
     }
 }
 
