@@ -1,7 +1,8 @@
 //! Commits per second of one delivery-shaped batch — a 10 KB message into a box, a queue item
 //! and a log line — from 1 and from 20 concurrent committers. With group commit the second
-//! shares fsyncs and should be several times faster per batch. A third case reuses a stored
-//! body, to separate the callers' blob fsyncs from the writer's transaction.
+//! shares fsyncs and should be several times faster per batch. The 10 KB body is stored inline
+//! (below `INLINE_BODY_MAX`), in the group's transaction. A third case reuses a stored body, to
+//! separate the cost of writing bodies from the rest of the writer's transaction.
 //!
 //! Run: `cargo bench -p pec-store --bench commit`.
 

@@ -9,12 +9,21 @@
 //!   transitions on an item that is no longer scheduled are no-ops. Log appends have no key of
 //!   their own: give the whole batch a key ([`Batch::once`]) when it holds log lines and may be
 //!   replayed.
-//! - Bodies are durable files before the transaction that references them commits.
+//! - A body is durable when the transaction that references it commits: bodies up to
+//!   [`INLINE_BODY_MAX`] bytes are rows of that very transaction, larger ones are fsynced blob
+//!   files written before it.
 
 use chrono::{DateTime, Utc};
 
 use crate::model::{Address, BlobRef};
 use crate::password::PasswordHash;
+
+/// Bodies up to this many bytes are stored inline in the database, in the transaction of the
+/// batch that carries them, so a whole group commit costs one fsync. Larger bodies become blob
+/// files, each with its own fsyncs (of the file and of its folder) before the commit: for them
+/// the copy dominates the fsync, and keeping them out of the database keeps the WAL small.
+/// PEC messages and receipts are almost always far below this.
+pub const INLINE_BODY_MAX: usize = 1024 * 1024;
 
 /// A list of operations applied atomically, optionally guarded by a batch key.
 #[derive(Debug, Default)]
@@ -96,7 +105,7 @@ pub enum Operation {
         /// New state.
         enabled: bool,
     },
-    /// Deletes a mailbox, its folders and its messages (bodies stay as blobs).
+    /// Deletes a mailbox, its folders and its messages (their bodies stay, inline or as blobs).
     RemoveMailbox {
         /// The mailbox.
         address: Address,
@@ -133,9 +142,12 @@ pub enum Operation {
 /// A message body: bytes to store, or a blob already stored.
 #[derive(Debug)]
 pub enum Body {
-    /// Raw bytes; `commit` writes and fsyncs them as a blob file before the transaction.
+    /// Raw bytes: up to [`INLINE_BODY_MAX`] they are stored inline in the batch's own
+    /// transaction; above it `commit` writes and fsyncs them as a blob file first. Identical
+    /// bodies are stored once either way.
     Bytes(Vec<u8>),
-    /// A body already stored (the same receipt put in several boxes, for instance).
+    /// A body already stored (the same receipt put in several boxes, for instance): a blob
+    /// file from [`crate::SqliteStore::put_blob`], or a body an earlier commit stored.
     Stored(BlobRef),
 }
 

@@ -1,4 +1,7 @@
-//! Message bodies as files named by their SHA-256: `blobs/<2 hex>/<64 hex>`.
+//! Message bodies as files named by their SHA-256: `blobs/<2 hex>/<64 hex>`. Used for bodies
+//! above [`crate::INLINE_BODY_MAX`] (smaller ones are rows of the database) and for
+//! [`crate::SqliteStore::put_blob`]; folders written before inline bodies existed hold every
+//! body here.
 //!
 //! Invariant: a blob file is complete whenever its name exists. It is written to a temporary
 //! file in `blobs/tmp/`, fsynced, renamed into place, and the containing folder fsynced, before

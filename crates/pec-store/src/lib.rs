@@ -4,7 +4,8 @@
 //! # What it does
 //!
 //! - [`Store`] is the backend-neutral interface; [`SqliteStore`] is the embedded default
-//!   (`data_dir/gestore.sqlite` in WAL mode plus `data_dir/blobs/`).
+//!   (`data_dir/gestore.sqlite` in WAL mode, holding bodies up to [`INLINE_BODY_MAX`], plus
+//!   `data_dir/blobs/` for larger ones).
 //! - Every change goes through [`Store::commit`] as a [`Batch`] of [`Operation`]s applied in one
 //!   transaction, with idempotency guards, so a caller answers SMTP 250 only after `commit`
 //!   returned (STYLE §2) and a worker that crashes and replays stores nothing twice.
@@ -27,12 +28,17 @@
 //! Durability over latency: SQLite runs with `synchronous=FULL`, so every commit fsyncs the WAL
 //! and survives power loss, not only a killed process (`NORMAL` would only survive the latter).
 //! The cost of that fsync is what group commit amortises: a lone committer pays one fsync per
-//! batch, twenty concurrent ones share it (bench `commit`, 10 KB message + queue item + log
-//! line, on the development machine: ≈ 440 batches/s from one committer, ≈ 1,150/s from
-//! twenty, ≈ 2,000/s from twenty when the body is already stored — the callers' blob fsyncs
-//! and the writer's per-statement cost are then the limits). All
-//! writes are serialised through one task, which also keeps the log chain head consistent
-//! without locks — at the price of a single-writer ceiling per data folder.
+//! batch, twenty concurrent ones share it. For the same reason bodies up to [`INLINE_BODY_MAX`]
+//! (1 MiB: every receipt and nearly every PEC message) are stored inline, as rows of the same
+//! transaction, deduplicated by SHA-256: a body written as its own file costs two fsyncs (file
+//! and folder) in the caller, which group commit cannot share, and a certified message stores
+//! about four bodies. Larger bodies stay fsynced files, where the copy outweighs the fsync and
+//! the WAL stays small; reading checks a body against its hash wherever it is. Bench `commit`
+//! (10 KB message + queue item + log line, on a shared development machine): ≈ 460 batches/s
+//! from one committer, ≈ 1,000/s from twenty (≈ 680/s when every body was a file), ≈ 1,450/s
+//! from twenty when the body is already stored — the writer's per-statement cost is then the
+//! limit. All writes are serialised through one task, which also keeps the log chain head
+//! consistent without locks — at the price of a single-writer ceiling per data folder.
 
 #![deny(missing_docs)]
 
@@ -53,6 +59,7 @@ use chrono::{DateTime, Utc};
 
 pub use batch::{
     Admission, Batch, Body, CommitReceipt, LogAppend, NewMessage, NewQueueItem, Operation, Outcome,
+    INLINE_BODY_MAX,
 };
 pub use blob::BlobStore;
 pub use error::{ChainBreak, ChainBreakReason, Fault, StoreError};

@@ -6,10 +6,11 @@ use sqlx::{Row, SqliteConnection};
 use super::{folder_name, rows};
 use crate::batch::{
     Admission, Batch, Body, CommitReceipt, LogAppend, NewMessage, Operation, Outcome,
+    INLINE_BODY_MAX,
 };
 use crate::chain::hash_evento;
 use crate::error::StoreError;
-use crate::model::{millis, state_of, Address, LogHead, MailboxState, QueueItem};
+use crate::model::{millis, state_of, Address, BlobRef, LogHead, MailboxState, QueueItem};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -18,6 +19,7 @@ pub(super) async fn batch(
     conn: &mut SqliteConnection,
     head: &mut LogHead,
     batch: &Batch,
+    refs: &[Option<BlobRef>],
     now: i64,
 ) -> Result<CommitReceipt> {
     if let Some(key) = &batch.key {
@@ -33,8 +35,9 @@ pub(super) async fn batch(
         }
     }
     let mut outcomes = Vec::with_capacity(batch.ops.len());
-    for op in &batch.ops {
-        outcomes.push(operation(conn, head, op, now).await?);
+    for (i, op) in batch.ops.iter().enumerate() {
+        let r = refs.get(i).copied().flatten();
+        outcomes.push(operation(conn, head, op, r, now).await?);
     }
     if let Some(key) = &batch.key {
         sqlx::query("INSERT INTO applied_batches (key, time) VALUES (?, ?)")
@@ -53,6 +56,7 @@ async fn operation(
     conn: &mut SqliteConnection,
     head: &mut LogHead,
     op: &Operation,
+    body_ref: Option<BlobRef>,
     now: i64,
 ) -> Result<Outcome> {
     match op {
@@ -128,7 +132,7 @@ async fn operation(
                 .await?;
             Ok(Outcome::MailboxChanged)
         }
-        Operation::PutMessage(msg) => put_message(conn, msg).await,
+        Operation::PutMessage(msg) => put_message(conn, msg, body_ref).await,
         Operation::Enqueue(item) => {
             let done = sqlx::query(
                 "INSERT INTO queue (key, kind, payload, due, status, created, updated)
@@ -281,7 +285,11 @@ struct Folder {
     uidnext: i64,
 }
 
-async fn put_message(conn: &mut SqliteConnection, msg: &NewMessage) -> Result<Outcome> {
+async fn put_message(
+    conn: &mut SqliteConnection,
+    msg: &NewMessage,
+    body_ref: Option<BlobRef>,
+) -> Result<Outcome> {
     // Guard: the same key stored before means a replay; report the original.
     let existing = sqlx::query(
         "SELECT m.uid, f.uidvalidity FROM messages m JOIN folders f ON f.id = m.folder_id
@@ -297,10 +305,16 @@ async fn put_message(conn: &mut SqliteConnection, msg: &NewMessage) -> Result<Ou
             duplicate: true,
         });
     }
-    let Body::Stored(blob) = &msg.body else {
-        return Err(StoreError::CommitFailed(
-            "message body reached the writer before being stored".into(),
-        ));
+    // A `Bytes` body is stored inline below; the caller hashed it and left only bodies up to
+    // INLINE_BODY_MAX as bytes (larger ones arrive as `Stored` blob files).
+    let (blob, inline): (BlobRef, Option<&[u8]>) = match (&msg.body, body_ref) {
+        (Body::Stored(r), _) => (*r, None),
+        (Body::Bytes(bytes), Some(r)) if bytes.len() <= INLINE_BODY_MAX => (r, Some(bytes)),
+        (Body::Bytes(_), _) => {
+            return Err(StoreError::CommitFailed(
+                "message body reached the writer unhashed or too large to store inline".into(),
+            ))
+        }
     };
     let name = folder_name(&msg.folder)?;
     let m = mailbox(conn, &msg.mailbox)
@@ -337,6 +351,15 @@ async fn put_message(conn: &mut SqliteConnection, msg: &NewMessage) -> Result<Ou
         },
         None => create_folder(conn, m.id, &name).await?,
     };
+    if let Some(bytes) = inline {
+        // Content-addressed: an identical body already stored (by this group or earlier) is
+        // the same row.
+        sqlx::query("INSERT OR IGNORE INTO bodies (hash, bytes) VALUES (?, ?)")
+            .bind(blob.hex())
+            .bind(bytes)
+            .execute(&mut *conn)
+            .await?;
+    }
     sqlx::query(
         "INSERT INTO messages (folder_id, uid, key, blob, size, internal_date, flags)
          VALUES (?, ?, ?, ?, ?, ?, ?)",

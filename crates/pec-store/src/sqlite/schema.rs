@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 use crate::error::StoreError;
 
 /// Migration `i` brings the schema to version `i + 1`. Append only: never edit a shipped one.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = r#"
 -- Counters that must never go backwards (last UIDVALIDITY handed out).
@@ -94,6 +94,16 @@ CREATE TRIGGER log_no_delete BEFORE DELETE ON log
 CREATE TABLE applied_batches (
     key  TEXT PRIMARY KEY,
     time INTEGER NOT NULL
+);
+"#;
+
+/// Bodies up to [`crate::INLINE_BODY_MAX`] bytes, written in the same transaction as the
+/// messages that reference them. Rows of older folders keep naming blob files: a body is looked
+/// up here first, then under `blobs/`.
+const V2: &str = r#"
+CREATE TABLE bodies (
+    hash  TEXT PRIMARY KEY,                  -- hex SHA-256, as messages.blob
+    bytes BLOB NOT NULL
 );
 "#;
 

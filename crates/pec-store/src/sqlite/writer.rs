@@ -18,16 +18,19 @@ use super::apply;
 use crate::batch::{Batch, CommitReceipt};
 use crate::chain::GENESI;
 use crate::error::StoreError;
-use crate::model::{LogHead, QueueItem};
+use crate::model::{BlobRef, LogHead, QueueItem};
 
 /// At most this many commands share one transaction (bounds a group's latency).
 const MAX_GROUP: usize = 512;
 
 /// What the writer is asked to do.
 pub(crate) enum Command {
-    /// Apply a batch whose bodies are already durable blobs.
+    /// Apply a batch. Bodies above [`crate::INLINE_BODY_MAX`] are already durable blob files
+    /// (`Body::Stored`); the others are still `Body::Bytes`, stored inline by the writer.
     Commit {
         batch: Batch,
+        /// Per operation: the reference of a `Body::Bytes` body, hashed by the caller.
+        refs: Vec<Option<BlobRef>>,
         reply: oneshot::Sender<Result<CommitReceipt, StoreError>>,
     },
     /// Claim due queue items.
@@ -48,7 +51,7 @@ enum Done {
 
 /// A command without its reply channel.
 enum Job {
-    Commit(Batch),
+    Commit(Batch, Vec<Option<BlobRef>>),
     Claim {
         now: i64,
         limit: i64,
@@ -122,8 +125,8 @@ impl Writer {
         for cmd in group {
             match cmd {
                 Command::Shutdown { reply } => shutdown = Some(reply),
-                Command::Commit { batch, reply } => {
-                    work.push((Job::Commit(batch), ReplyTo::Commit(reply)))
+                Command::Commit { batch, refs, reply } => {
+                    work.push((Job::Commit(batch, refs), ReplyTo::Commit(reply)))
                 }
                 Command::Claim {
                     now,
@@ -214,9 +217,11 @@ impl Writer {
 
     async fn apply(&mut self, job: &Job, now: i64) -> Result<Done, StoreError> {
         match job {
-            Job::Commit(batch) => apply::batch(&mut self.conn, &mut self.head, batch, now)
-                .await
-                .map(Done::Commit),
+            Job::Commit(batch, refs) => {
+                apply::batch(&mut self.conn, &mut self.head, batch, refs, now)
+                    .await
+                    .map(Done::Commit)
+            }
             Job::Claim {
                 now: at,
                 limit,

@@ -1,9 +1,13 @@
-//! Blobs: identical bodies stored once, corruption detected.
+//! Bodies: small ones inline in the database, large ones as blob files; identical bodies stored
+//! once; corruption detected wherever the body is.
 
-use pec_store::{Batch, BlobStore, Store, StoreError};
+use pec_store::{
+    Address, Batch, BlobStore, Body, FetchedMessage, Operation, Store, StoreError, INLINE_BODY_MAX,
+};
 
-use crate::util::{open, put};
+use crate::util::{open, put, TestStore};
 
+/// Blob files under `blobs/` (not counting `tmp/`).
 fn blob_files(root: &std::path::Path) -> usize {
     std::fs::read_dir(root.join("blobs"))
         .unwrap()
@@ -13,36 +17,102 @@ fn blob_files(root: &std::path::Path) -> usize {
         .sum()
 }
 
+/// Rows of the inline `bodies` table.
+async fn inline_bodies(s: &TestStore) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM bodies")
+        .fetch_one(&mut s.raw().await)
+        .await
+        .unwrap()
+}
+
+async fn fetch(s: &TestStore, a: &Address, folder: &str, uid: u32) -> Vec<u8> {
+    let FetchedMessage { bytes, .. } = s
+        .store
+        .fetch_message(a, folder, uid)
+        .await
+        .unwrap()
+        .unwrap();
+    bytes
+}
+
+/// A body one byte above the inline limit.
+fn large_body() -> Vec<u8> {
+    let mut body = b"Subject: large\r\n\r\n".to_vec();
+    body.resize(INLINE_BODY_MAX + 1, b'L');
+    body
+}
+
+#[tokio::test]
+async fn a_small_body_is_stored_inline_without_a_file() {
+    let s = open().await;
+    let a = s.mailbox("a@pec.example", 0).await;
+    let body = b"a receipt".repeat(1000);
+    s.store
+        .commit(Batch::new().with(put("k", &a, "INBOX", &body)))
+        .await
+        .unwrap();
+    assert_eq!(blob_files(s.dir.path()), 0);
+    assert_eq!(inline_bodies(&s).await, 1);
+    assert_eq!(fetch(&s, &a, "INBOX", 1).await, body);
+}
+
+#[tokio::test]
+async fn a_body_at_the_limit_is_inline_and_one_above_is_a_file() {
+    let s = open().await;
+    let a = s.mailbox("a@pec.example", 0).await;
+    let at_limit = vec![b'i'; INLINE_BODY_MAX];
+    let large = large_body();
+    s.store
+        .commit(
+            Batch::new()
+                .with(put("inline", &a, "INBOX", &at_limit))
+                .with(put("file", &a, "INBOX", &large)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(blob_files(s.dir.path()), 1);
+    assert_eq!(inline_bodies(&s).await, 1);
+    let r = BlobStore::reference(&large);
+    assert!(s.store.blobs().contains(&r));
+    assert_eq!(fetch(&s, &a, "INBOX", 1).await, at_limit);
+    assert_eq!(fetch(&s, &a, "INBOX", 2).await, large);
+    // Both survive a reopen.
+    let s = s.reopen().await;
+    assert_eq!(fetch(&s, &a, "INBOX", 1).await, at_limit);
+    assert_eq!(fetch(&s, &a, "INBOX", 2).await, large);
+}
+
 #[tokio::test]
 async fn identical_bodies_are_stored_once() {
     let s = open().await;
     let a = s.mailbox("a@pec.example", 0).await;
     let b = s.mailbox("b@pec.example", 0).await;
     let body = b"the same receipt for both".repeat(100);
+    let large = large_body();
     s.store
         .commit(
             Batch::new()
                 .with(put("ka", &a, "INBOX", &body))
                 .with(put("kb", &b, "INBOX", &body))
-                .with(put("kc", &b, "Sent", b"another body")),
+                .with(put("kc", &b, "Sent", b"another body"))
+                .with(put("la", &a, "Sent", &large))
+                .with(put("lb", &b, "Sent", &large)),
         )
         .await
         .unwrap();
-    assert_eq!(blob_files(s.dir.path()), 2);
-    let pec_store::FetchedMessage { bytes: from_a, .. } = s
-        .store
-        .fetch_message(&a, "INBOX", 1)
+    // The same small body again, in a later group.
+    s.store
+        .commit(Batch::new().with(put("kd", &a, "Sent", &body)))
         .await
-        .unwrap()
         .unwrap();
-    let pec_store::FetchedMessage { bytes: from_b, .. } = s
-        .store
-        .fetch_message(&b, "INBOX", 1)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(from_a, body);
-    assert_eq!(from_b, body);
+    assert_eq!(inline_bodies(&s).await, 2);
+    assert_eq!(blob_files(s.dir.path()), 1);
+    assert_eq!(fetch(&s, &a, "INBOX", 1).await, body);
+    assert_eq!(fetch(&s, &b, "INBOX", 1).await, body);
+    assert_eq!(fetch(&s, &b, "Sent", 1).await, b"another body");
+    assert_eq!(fetch(&s, &a, "Sent", 1).await, large);
+    assert_eq!(fetch(&s, &b, "Sent", 2).await, large);
+    assert_eq!(fetch(&s, &a, "Sent", 2).await, body);
     // No temporary file is left behind.
     assert_eq!(
         std::fs::read_dir(s.dir.path().join("blobs/tmp"))
@@ -56,13 +126,94 @@ async fn identical_bodies_are_stored_once() {
 async fn an_altered_blob_is_reported_not_returned() {
     let s = open().await;
     let a = s.mailbox("a@pec.example", 0).await;
+    let large = large_body();
+    s.store
+        .commit(Batch::new().with(put("k", &a, "INBOX", &large)))
+        .await
+        .unwrap();
+    let r = BlobStore::reference(&large);
+    let path = s.dir.path().join("blobs").join(&r.hex()[..2]).join(r.hex());
+    let mut altered = large.clone();
+    altered[0] = b'Z';
+    std::fs::write(&path, altered).unwrap();
+    let err = s.store.fetch_message(&a, "INBOX", 1).await.unwrap_err();
+    assert!(matches!(err, StoreError::BlobCorrupt(_)), "{err}");
+}
+
+#[tokio::test]
+async fn an_altered_inline_body_is_reported_like_an_altered_blob() {
+    let s = open().await;
+    let a = s.mailbox("a@pec.example", 0).await;
     s.store
         .commit(Batch::new().with(put("k", &a, "INBOX", b"original")))
         .await
         .unwrap();
     let r = BlobStore::reference(b"original");
-    let path = s.dir.path().join("blobs").join(&r.hex()[..2]).join(r.hex());
-    std::fs::write(&path, b"0riginal").unwrap();
+    let changed = sqlx::query("UPDATE bodies SET bytes = ? WHERE hash = ?")
+        .bind(&b"0riginal"[..])
+        .bind(r.hex())
+        .execute(&mut s.raw().await)
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
     let err = s.store.fetch_message(&a, "INBOX", 1).await.unwrap_err();
-    assert!(matches!(err, StoreError::BlobCorrupt(_)), "{err}");
+    assert!(
+        matches!(err, StoreError::BlobCorrupt(ref h) if *h == r.hex()),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_small_body_stored_as_a_file_is_still_found() {
+    // What a folder written before inline bodies holds: message rows naming blob files.
+    let s = open().await;
+    let a = s.mailbox("a@pec.example", 0).await;
+    let r = s.store.put_blob(b"an old body".to_vec()).await.unwrap();
+    let Operation::PutMessage(mut msg) = put("k", &a, "INBOX", b"") else {
+        unreachable!("put builds a PutMessage")
+    };
+    msg.body = Body::Stored(r);
+    s.store
+        .commit(Batch::new().with(Operation::PutMessage(msg)))
+        .await
+        .unwrap();
+    assert_eq!(inline_bodies(&s).await, 0);
+    assert_eq!(fetch(&s, &a, "INBOX", 1).await, b"an old body");
+}
+
+#[tokio::test]
+async fn a_folder_without_the_bodies_table_is_migrated_and_keeps_its_blobs() {
+    let s = open().await;
+    let a = s.mailbox("a@pec.example", 0).await;
+    let r = s
+        .store
+        .put_blob(b"stored by version 1".to_vec())
+        .await
+        .unwrap();
+    let Operation::PutMessage(mut msg) = put("old", &a, "INBOX", b"") else {
+        unreachable!("put builds a PutMessage")
+    };
+    msg.body = Body::Stored(r);
+    s.store
+        .commit(Batch::new().with(Operation::PutMessage(msg)))
+        .await
+        .unwrap();
+    // Turn the database back into schema version 1.
+    sqlx::raw_sql("DROP TABLE bodies; DELETE FROM schema_version WHERE version = 2;")
+        .execute(&mut s.raw().await)
+        .await
+        .unwrap();
+    let s = s.reopen().await;
+    let version: i64 = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+        .fetch_one(&mut s.raw().await)
+        .await
+        .unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(fetch(&s, &a, "INBOX", 1).await, b"stored by version 1");
+    s.store
+        .commit(Batch::new().with(put("new", &a, "INBOX", b"stored inline")))
+        .await
+        .unwrap();
+    assert_eq!(fetch(&s, &a, "INBOX", 2).await, b"stored inline");
+    assert_eq!(inline_bodies(&s).await, 1);
 }
