@@ -28,6 +28,10 @@ pub struct Args {
     /// Size of each message in bytes.
     #[arg(long, default_value_t = 10 * 1024)]
     pub size: usize,
+    /// Offered load in messages per second, spread over the clients (default: as fast as the
+    /// provider answers). With a rate, time to 250 measures latency at that load.
+    #[arg(long)]
+    pub rate: Option<f64>,
 }
 
 /// Signatures per certified message to one local recipient.
@@ -65,17 +69,26 @@ async fn bench(config: Config, args: &Args, clients: usize) -> Result<()> {
     }
     let ceiling = signing_ceiling(&running.gestore.signer)?;
     println!(
-        "gestore bench: {} messages of {} bytes from {clients} SMTP clients, one local recipient",
-        args.messages, args.size
+        "gestore bench: {} messages of {} bytes from {clients} SMTP clients, one local recipient, {}",
+        args.messages,
+        args.size,
+        args.rate.map(|r| format!("offered {r:.0} messages/s")).unwrap_or_else(|| "as fast as possible".into())
     );
 
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let per_client = args.messages.div_ceil(clients);
     let size = args.size;
+    // With a rate, each client sends every `clients / rate` seconds, offset so the clients
+    // interleave.
+    let interval = args
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(clients as f64 / r));
     for c in 0..clients {
         let count = per_client.min(args.messages.saturating_sub(c * per_client));
-        tasks.spawn(async move { client(smtp, c, count, size).await });
+        let pacing = interval.map(|i| (i, i.mul_f64(c as f64 / clients as f64)));
+        tasks.spawn(async move { client(smtp, c, count, size, pacing).await });
     }
     let mut latencies = Vec::with_capacity(args.messages);
     while let Some(r) = tasks.join_next().await {
@@ -121,18 +134,24 @@ async fn bench(config: Config, args: &Args, clients: usize) -> Result<()> {
     Ok(())
 }
 
-/// One client: a session, `count` messages, the time to 250 of each.
+/// One client: a session, `count` messages (paced by `(interval, offset)` when given), the
+/// time to 250 of each.
 async fn client(
     smtp: std::net::SocketAddr,
     c: usize,
     count: usize,
     size: usize,
+    pacing: Option<(Duration, Duration)>,
 ) -> Result<Vec<Duration>> {
     let user = format!("s{c}@{DOMAIN}");
     let to = vec![format!("dest@{DOMAIN}")];
     let mut session = Session::connect(smtp, &user, &format!("pw-{c}")).await?;
     let mut times = Vec::with_capacity(count);
+    let start = tokio::time::Instant::now();
     for i in 0..count {
+        if let Some((interval, offset)) = pacing {
+            tokio::time::sleep_until(start + offset + interval.mul_f64(i as f64)).await;
+        }
         let body = message(&user, &to[0], c, i, size);
         let t = Instant::now();
         session.send(&to, &body).await?;

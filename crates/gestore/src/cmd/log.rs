@@ -1,9 +1,8 @@
 //! `gestore log search|verify --config FILE`: the legal log of PEC-SPEC §8.
 
 use crate::config::Config;
-use crate::server;
-use anyhow::{Context, Result};
-use pec_store::{LogQuery, Store, StoreError};
+use crate::server::admin::{self, Reply, Request};
+use anyhow::{bail, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,44 +38,39 @@ pub enum Command {
     Verify,
 }
 
-/// Runs the command.
+/// Runs the command, through the running server's admin socket when there is one.
 pub fn run(args: &Args) -> Result<ExitCode> {
     let config = Config::load(&args.config)?;
-    super::serve::runtime()?.block_on(async move {
-        let store = server::open_store(&config.data_dir).await?;
-        match &args.command {
-            Command::Search {
-                msgid,
-                sender,
-                since,
-                limit,
-            } => {
-                let query = LogQuery {
-                    msgid: msgid.clone(),
-                    sender: sender.clone(),
-                    since: *since,
-                    limit: Some(*limit),
-                };
-                for e in store.log_search(&query).await.context("log search")? {
-                    println!("{} {} {}", e.seq, e.time.to_rfc3339(), e.line);
-                }
-                Ok(ExitCode::SUCCESS)
+    let request = match &args.command {
+        Command::Search {
+            msgid,
+            sender,
+            since,
+            limit,
+        } => Request::LogSearch {
+            msgid: msgid.clone(),
+            sender: sender.clone(),
+            since: *since,
+            limit: *limit,
+        },
+        Command::Verify => Request::LogVerify,
+    };
+    match super::serve::runtime()?.block_on(admin::request(&config.data_dir, request))? {
+        Reply::Log { events } => {
+            for (seq, time, line) in events {
+                println!("{seq} {time} {line}");
             }
-            Command::Verify => match store.log_verify().await {
-                Ok(head) => {
-                    println!("log intact: {} events, head {}", head.seq, hex(&head.hash));
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(StoreError::LogTampered(b)) => {
-                    println!("log TAMPERED at event {}: {}", b.seq, b.reason);
-                    Ok(ExitCode::from(1))
-                }
-                Err(e) => Err(e).context("log verify"),
-            },
+            Ok(ExitCode::SUCCESS)
         }
-    })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+        Reply::LogIntact { seq, head } => {
+            println!("log intact: {seq} events, head {head}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Reply::LogTampered { seq, reason } => {
+            println!("log TAMPERED at event {seq}: {reason}");
+            Ok(ExitCode::from(1))
+        }
+        Reply::Error { error } => bail!("{error}"),
+        other => bail!("unexpected answer: {other:?}"),
+    }
 }

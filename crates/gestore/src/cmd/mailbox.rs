@@ -1,12 +1,11 @@
 //! `gestore mailbox add|list|passwd|quota|disable|enable|remove --config FILE`.
 //!
-//! The store allows one process per data folder: run these while `gestore serve` is stopped
-//! (a running server holds the folder's lock; the command waits for it, then fails).
+//! With `gestore serve` running, the command goes through its admin socket; otherwise it
+//! opens the store itself.
 
 use crate::config::Config;
-use crate::server::{self, address};
+use crate::server::admin::{self, Reply, Request};
 use anyhow::{bail, Result};
-use pec_store::Store;
 use std::path::PathBuf;
 
 /// `gestore mailbox …`.
@@ -67,63 +66,80 @@ pub enum Command {
     },
 }
 
-/// Runs the command.
+/// Runs the command, through the running server's admin socket when there is one.
 pub fn run(args: &Args) -> Result<()> {
     let config = Config::load(&args.config)?;
-    super::serve::runtime()?.block_on(async move {
-        let store = server::open_store(&config.data_dir).await?;
-        match &args.command {
-            Command::Add {
-                address: a,
+    let mut generated = None;
+    let request = match &args.command {
+        Command::Add {
+            address,
+            password,
+            quota,
+        } => {
+            if !config.is_local(address) {
+                bail!(
+                    "{address} is not in the provider's PEC domains ({})",
+                    config.domains.join(", ")
+                );
+            }
+            let (password, made) = password_or_generated(password);
+            generated = made.then(|| password.clone());
+            Request::Add {
+                address: address.clone(),
                 password,
-                quota,
-            } => {
-                if !config.is_local(a) {
-                    bail!(
-                        "{a} is not in the provider's PEC domains ({})",
-                        config.domains.join(", ")
-                    );
-                }
-                let (password, generated) = password_or_generated(password);
-                let quota = quota.unwrap_or(config.limits.default_quota);
-                store.add_mailbox(&address(a)?, &password, quota).await?;
-                println!("added {}", a.to_ascii_lowercase());
-                if generated {
-                    println!("password: {password}");
-                }
+                quota: quota.unwrap_or(config.limits.default_quota),
             }
-            Command::List => {
-                for m in store.list_mailboxes().await? {
-                    println!(
-                        "{:<40} {:>12} / {:<12} {}",
-                        m.address.as_str(),
-                        m.used_bytes,
-                        if m.quota_bytes == 0 {
-                            "unlimited".to_string()
-                        } else {
-                            m.quota_bytes.to_string()
-                        },
-                        if m.enabled { "enabled" } else { "disabled" }
-                    );
-                }
-            }
-            Command::Passwd {
-                address: a,
-                password,
-            } => {
-                let (password, generated) = password_or_generated(password);
-                store.set_password(&address(a)?, &password).await?;
-                if generated {
-                    println!("password: {password}");
-                }
-            }
-            Command::Quota { address: a, bytes } => store.set_quota(&address(a)?, *bytes).await?,
-            Command::Disable { address: a } => store.set_enabled(&address(a)?, false).await?,
-            Command::Enable { address: a } => store.set_enabled(&address(a)?, true).await?,
-            Command::Remove { address: a } => store.remove_mailbox(&address(a)?).await?,
         }
-        Ok(())
-    })
+        Command::List => Request::List,
+        Command::Passwd { address, password } => {
+            let (password, made) = password_or_generated(password);
+            generated = made.then(|| password.clone());
+            Request::Passwd {
+                address: address.clone(),
+                password,
+            }
+        }
+        Command::Quota { address, bytes } => Request::Quota {
+            address: address.clone(),
+            bytes: *bytes,
+        },
+        Command::Disable { address } => Request::Enabled {
+            address: address.clone(),
+            enabled: false,
+        },
+        Command::Enable { address } => Request::Enabled {
+            address: address.clone(),
+            enabled: true,
+        },
+        Command::Remove { address } => Request::Remove {
+            address: address.clone(),
+        },
+    };
+    let reply = super::serve::runtime()?.block_on(admin::request(&config.data_dir, request))?;
+    match reply {
+        Reply::Ok => {
+            if let Command::Add { address, .. } = &args.command {
+                println!("added {}", address.to_ascii_lowercase());
+            }
+            if let Some(p) = generated {
+                println!("password: {p}");
+            }
+        }
+        Reply::Caselle { caselle } => {
+            for m in caselle {
+                let quota = if m.quota == 0 {
+                    "unlimited".to_string()
+                } else {
+                    m.quota.to_string()
+                };
+                let state = if m.enabled { "enabled" } else { "disabled" };
+                println!("{:<40} {:>12} / {:<12} {state}", m.address, m.used, quota);
+            }
+        }
+        Reply::Error { error } => bail!("{error}"),
+        other => bail!("unexpected answer: {other:?}"),
+    }
+    Ok(())
 }
 
 fn password_or_generated(given: &Option<String>) -> (String, bool) {

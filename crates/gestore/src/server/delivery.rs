@@ -16,45 +16,60 @@ use pec_store::{
 };
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
 
 /// How long a claimed item stays ours; after that a crashed worker's item is claimed again.
 const LEASE: Duration = Duration::from_secs(60);
-/// Items claimed at once.
+/// Delivery steps under way at once.
 const BATCH: usize = 64;
 /// Poll interval when nothing wakes the worker (retries coming due).
 const IDLE: Duration = Duration::from_secs(1);
 /// Attempts before an item is given up (a delivery that keeps failing for a bug of ours).
 const MAX_ATTEMPTS: u32 = 20;
 
-/// Runs the delivery worker until `shutdown` turns true.
+/// Runs the delivery worker until `shutdown` turns true, then lets the steps under way finish.
+///
+/// Up to [`BATCH`] steps run at once; a slot that frees up is refilled by the next claim at
+/// once, so one slow step (a large envelope to sign) never holds up the others.
 pub async fn run(g: Arc<Gestore>, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(BATCH));
+    let mut steps = JoinSet::new();
     loop {
         if *shutdown.borrow() {
-            return;
+            break;
         }
-        let items = match g.store.claim_due(chrono::Utc::now(), BATCH, LEASE).await {
-            Ok(items) => items,
-            Err(e) => {
-                tracing_line(&format!("queue: {e}"));
-                Vec::new()
+        while steps.try_join_next().is_some() {}
+        let free = slots.available_permits();
+        let mut claimed = 0;
+        if free > 0 {
+            match g.store.claim_due(chrono::Utc::now(), free, LEASE).await {
+                Ok(items) => {
+                    claimed = items.len();
+                    for item in items {
+                        let Ok(permit) = slots.clone().acquire_owned().await else {
+                            break;
+                        };
+                        let g = g.clone();
+                        steps.spawn(async move {
+                            let _permit = permit;
+                            g.step(item).await
+                        });
+                    }
+                }
+                Err(e) => tracing_line(&format!("queue: {e}")),
             }
-        };
-        let busy = !items.is_empty();
-        let mut tasks = tokio::task::JoinSet::new();
-        for item in items {
-            let g = g.clone();
-            tasks.spawn(async move { g.step(item).await });
         }
-        while tasks.join_next().await.is_some() {}
-        if !busy {
+        if claimed == 0 || claimed == free {
             tokio::select! {
                 _ = g.work.notified() => {}
                 _ = tokio::time::sleep(IDLE) => {}
+                Some(_) = steps.join_next(), if !steps.is_empty() => {}
                 _ = shutdown.changed() => {}
             }
         }
     }
+    while steps.join_next().await.is_some() {}
 }
 
 impl Gestore {

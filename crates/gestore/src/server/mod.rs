@@ -9,6 +9,7 @@
 //!   (`delivery.rs`).
 //! * Signing runs on the blocking pool, never on the async threads.
 
+pub mod admin;
 mod delivery;
 mod ids;
 mod start;

@@ -111,6 +111,12 @@ pub async fn start(config: Config) -> Result<Running> {
             }
         });
     }
+    let (store, dir, admin_stop) = (gestore.store.clone(), config.data_dir.clone(), stop.clone());
+    tasks.spawn(async move {
+        if let Err(e) = super::admin::serve(store, dir, admin_stop).await {
+            eprintln!("gestore: admin socket: {e:#}");
+        }
+    });
     tasks.spawn(delivery::run(gestore.clone(), stop));
     Ok(Running {
         gestore,

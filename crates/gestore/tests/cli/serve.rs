@@ -300,3 +300,77 @@ fn the_demo_sends_a_message_and_prints_its_receipts() {
         "{stdout}"
     );
 }
+
+#[test]
+fn boxes_are_managed_and_the_log_read_while_the_server_runs() {
+    if !have("python3") {
+        return;
+    }
+    let mut p = Provider::new(&["mario"]);
+    p.start();
+    let config = path(&p.config);
+    // A box added while serving receives at once; a disabled one gets a non-delivery notice.
+    let out = gestore(
+        &[
+            "mailbox",
+            "--config",
+            &config,
+            "add",
+            &addr("nuovo"),
+            "--password",
+            "pw-nuovo",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let out = gestore(
+        &[
+            "mailbox",
+            "--config",
+            &config,
+            "add",
+            &addr("spento"),
+            "--password",
+            "x",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0);
+    let out = gestore(
+        &["mailbox", "--config", &config, "disable", &addr("spento")],
+        None,
+    );
+    assert_eq!(code(&out), 0);
+    let list = text(&gestore(&["mailbox", "--config", &config, "list"], None).stdout);
+    assert!(
+        list.contains(&addr("nuovo")) && list.contains("disabled"),
+        "{list}"
+    );
+
+    let msg = format!(
+        "From: {}\r\nTo: {}, {}\r\nSubject: nuovi\r\n\r\nx\r\n",
+        addr("mario"),
+        addr("nuovo"),
+        addr("spento")
+    );
+    assert!(smtplib(
+        p.submission,
+        "mario",
+        &[addr("nuovo"), addr("spento")],
+        &msg
+    )
+    .status
+    .success());
+    p.wait_events("consegna-emessa", 1);
+    p.wait_events("mancata-consegna-emessa", 1);
+    let out = gestore(&["log", "--config", &config, "verify"], None);
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+    let out = gestore(
+        &["mailbox", "--config", &config, "add", "x@elsewhere.test"],
+        None,
+    );
+    assert_eq!(code(&out), 3, "a box outside our domains is refused");
+    p.stop();
+    assert_eq!(p.messages("nuovo", "INBOX").len(), 1);
+    assert!(p.messages("spento", "INBOX").is_empty());
+}
