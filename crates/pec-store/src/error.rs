@@ -119,7 +119,7 @@ pub enum StoreError {
     /// The group transaction holding this batch failed to commit; nothing of it is stored.
     #[error("commit failed: {0}")]
     CommitFailed(String),
-    /// The writer task has stopped (store closed or crashed).
+    /// The writer has stopped (store closed or crashed).
     #[error("store writer is not running")]
     WriterGone,
     /// Hashing a password failed (parameters or randomness).

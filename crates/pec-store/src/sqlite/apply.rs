@@ -1,32 +1,35 @@
 //! Operations applied inside the writer's open transaction. Each function is one operation's
-//! guard + effect; none commits.
+//! guard + effect; none commits. They run synchronously on the writer's thread, against the
+//! raw connection ([`super::raw`]), with statements compiled once for the writer's lifetime.
 
-use sqlx::{Row, SqliteConnection};
-
-use super::{folder_name, rows};
+use super::folder_name;
+use super::raw::{Cache, Row, SqlError, Value};
 use crate::batch::{
     Admission, Batch, Body, CommitReceipt, LogAppend, NewMessage, Operation, Outcome,
     INLINE_BODY_MAX,
 };
 use crate::chain::hash_evento;
 use crate::error::StoreError;
-use crate::model::{millis, state_of, Address, BlobRef, LogHead, MailboxState, QueueItem};
+use crate::model::{
+    from_millis, millis, state_of, Address, BlobRef, LogHead, MailboxState, QueueItem, QueueStatus,
+};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// Applies every operation of `batch`, unless its batch key was committed before.
-pub(super) async fn batch(
-    conn: &mut SqliteConnection,
+pub(super) fn batch(
+    db: &mut Cache<'_>,
     head: &mut LogHead,
     batch: &Batch,
     refs: &[Option<BlobRef>],
     now: i64,
 ) -> Result<CommitReceipt> {
     if let Some(key) = &batch.key {
-        let seen = sqlx::query("SELECT 1 FROM applied_batches WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let seen = db.query_row(
+            "SELECT 1 FROM applied_batches WHERE key = ?",
+            &[key.into()],
+            |_| Ok(()),
+        )?;
         if seen.is_some() {
             return Ok(CommitReceipt {
                 outcomes: Vec::new(),
@@ -37,14 +40,13 @@ pub(super) async fn batch(
     let mut outcomes = Vec::with_capacity(batch.ops.len());
     for (i, op) in batch.ops.iter().enumerate() {
         let r = refs.get(i).copied().flatten();
-        outcomes.push(operation(conn, head, op, r, now).await?);
+        outcomes.push(operation(db, head, op, r, now)?);
     }
     if let Some(key) = &batch.key {
-        sqlx::query("INSERT INTO applied_batches (key, time) VALUES (?, ?)")
-            .bind(key)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+        db.execute(
+            "INSERT INTO applied_batches (key, time) VALUES (?, ?)",
+            &[key.into(), now.into()],
+        )?;
     }
     Ok(CommitReceipt {
         outcomes,
@@ -52,8 +54,8 @@ pub(super) async fn batch(
     })
 }
 
-async fn operation(
-    conn: &mut SqliteConnection,
+fn operation(
+    db: &mut Cache<'_>,
     head: &mut LogHead,
     op: &Operation,
     body_ref: Option<BlobRef>,
@@ -65,122 +67,97 @@ async fn operation(
             password,
             quota_bytes,
         } => {
-            if mailbox(conn, address).await?.is_some() {
+            if mailbox(db, address)?.is_some() {
                 return Err(StoreError::MailboxExists(address.to_string()));
             }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO mailboxes (address, password_hash, quota_bytes, created)
-                 VALUES (?, ?, ?, ?) RETURNING id",
-            )
-            .bind(address.as_str())
-            .bind(password.as_phc())
-            .bind(to_i64(*quota_bytes))
-            .bind(now)
-            .fetch_one(&mut *conn)
-            .await?;
+            let id = db
+                .query_row(
+                    "INSERT INTO mailboxes (address, password_hash, quota_bytes, created)
+                     VALUES (?, ?, ?, ?) RETURNING id",
+                    &[
+                        address.as_str().into(),
+                        password.as_phc().into(),
+                        to_i64(*quota_bytes).into(),
+                        now.into(),
+                    ],
+                    |r| r.int(0),
+                )?
+                .ok_or_else(|| StoreError::CommitFailed("INSERT RETURNING gave no row".into()))?;
             for name in ["INBOX", "Sent"] {
-                create_folder(conn, id, name).await?;
+                create_folder(db, id, name)?;
             }
             Ok(Outcome::MailboxChanged)
         }
-        Operation::SetPassword { address, password } => {
-            update_mailbox(
-                conn,
-                address,
-                sqlx::query("UPDATE mailboxes SET password_hash = ? WHERE address = ?")
-                    .bind(password.as_phc()),
-            )
-            .await
-        }
+        Operation::SetPassword { address, password } => update_mailbox(
+            db,
+            address,
+            "UPDATE mailboxes SET password_hash = ? WHERE address = ?",
+            password.as_phc().into(),
+        ),
         Operation::SetQuota {
             address,
             quota_bytes,
-        } => {
-            update_mailbox(
-                conn,
-                address,
-                sqlx::query("UPDATE mailboxes SET quota_bytes = ? WHERE address = ?")
-                    .bind(to_i64(*quota_bytes)),
-            )
-            .await
-        }
-        Operation::SetEnabled { address, enabled } => {
-            update_mailbox(
-                conn,
-                address,
-                sqlx::query("UPDATE mailboxes SET enabled = ? WHERE address = ?").bind(*enabled),
-            )
-            .await
-        }
+        } => update_mailbox(
+            db,
+            address,
+            "UPDATE mailboxes SET quota_bytes = ? WHERE address = ?",
+            to_i64(*quota_bytes).into(),
+        ),
+        Operation::SetEnabled { address, enabled } => update_mailbox(
+            db,
+            address,
+            "UPDATE mailboxes SET enabled = ? WHERE address = ?",
+            (*enabled).into(),
+        ),
         Operation::RemoveMailbox { address } => {
-            let m = mailbox(conn, address)
-                .await?
+            let m = mailbox(db, address)?
                 .ok_or_else(|| StoreError::UnknownMailbox(address.to_string()))?;
-            sqlx::query(
+            db.execute(
                 "DELETE FROM messages WHERE folder_id IN (SELECT id FROM folders WHERE mailbox_id = ?)",
-            )
-            .bind(m.id)
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query("DELETE FROM folders WHERE mailbox_id = ?")
-                .bind(m.id)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("DELETE FROM mailboxes WHERE id = ?")
-                .bind(m.id)
-                .execute(&mut *conn)
-                .await?;
+                &[m.id.into()],
+            )?;
+            db.execute("DELETE FROM folders WHERE mailbox_id = ?", &[m.id.into()])?;
+            db.execute("DELETE FROM mailboxes WHERE id = ?", &[m.id.into()])?;
             Ok(Outcome::MailboxChanged)
         }
-        Operation::PutMessage(msg) => put_message(conn, msg, body_ref).await,
+        Operation::PutMessage(msg) => put_message(db, msg, body_ref),
         Operation::Enqueue(item) => {
-            let done = sqlx::query(
+            let done = db.execute(
                 "INSERT INTO queue (key, kind, payload, due, status, created, updated)
                  VALUES (?, ?, ?, ?, 'scheduled', ?, ?) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(&item.key)
-            .bind(&item.kind)
-            .bind(&item.payload[..])
-            .bind(millis(item.due))
-            .bind(now)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-            Ok(Outcome::Enqueued {
-                created: done.rows_affected() == 1,
-            })
+                &[
+                    (&item.key).into(),
+                    (&item.kind).into(),
+                    item.payload[..].into(),
+                    millis(item.due).into(),
+                    now.into(),
+                    now.into(),
+                ],
+            )?;
+            Ok(Outcome::Enqueued { created: done == 1 })
         }
-        Operation::CompleteQueueItem { key } => {
-            let q = sqlx::query(
-                "UPDATE queue SET status = 'done', claimed_until = NULL, updated = ?
-                 WHERE key = ? AND status = 'scheduled'",
-            )
-            .bind(now)
-            .bind(key);
-            queue_transition(conn, key, q).await
-        }
-        Operation::RetryQueueItem { key, due, error } => {
-            let q = sqlx::query(
-                "UPDATE queue SET due = ?, last_error = ?, claimed_until = NULL, updated = ?
-                 WHERE key = ? AND status = 'scheduled'",
-            )
-            .bind(millis(*due))
-            .bind(error)
-            .bind(now)
-            .bind(key);
-            queue_transition(conn, key, q).await
-        }
-        Operation::FailQueueItem { key, error } => {
-            let q = sqlx::query(
-                "UPDATE queue SET status = 'failed', last_error = ?, claimed_until = NULL,
-                 updated = ? WHERE key = ? AND status = 'scheduled'",
-            )
-            .bind(error)
-            .bind(now)
-            .bind(key);
-            queue_transition(conn, key, q).await
-        }
-        Operation::AppendLog(event) => append_log(conn, head, event).await,
+        Operation::CompleteQueueItem { key } => queue_transition(
+            db,
+            key,
+            "UPDATE queue SET status = 'done', claimed_until = NULL, updated = ?
+             WHERE key = ? AND status = 'scheduled'",
+            &[now.into(), key.into()],
+        ),
+        Operation::RetryQueueItem { key, due, error } => queue_transition(
+            db,
+            key,
+            "UPDATE queue SET due = ?, last_error = ?, claimed_until = NULL, updated = ?
+             WHERE key = ? AND status = 'scheduled'",
+            &[millis(*due).into(), error.into(), now.into(), key.into()],
+        ),
+        Operation::FailQueueItem { key, error } => queue_transition(
+            db,
+            key,
+            "UPDATE queue SET status = 'failed', last_error = ?, claimed_until = NULL,
+             updated = ? WHERE key = ? AND status = 'scheduled'",
+            &[error.into(), now.into(), key.into()],
+        ),
+        Operation::AppendLog(event) => append_log(db, head, event),
     }
 }
 
@@ -192,86 +169,82 @@ struct MailboxRow {
     used: u64,
 }
 
-async fn mailbox(conn: &mut SqliteConnection, address: &Address) -> Result<Option<MailboxRow>> {
-    let row =
-        sqlx::query("SELECT id, enabled, quota_bytes, used_bytes FROM mailboxes WHERE address = ?")
-            .bind(address.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-    row.map(|r| {
-        Ok(MailboxRow {
-            id: r.try_get("id")?,
-            enabled: r.try_get("enabled")?,
-            quota: r.try_get::<i64, _>("quota_bytes")? as u64,
-            used: r.try_get::<i64, _>("used_bytes")? as u64,
-        })
-    })
-    .transpose()
+fn mailbox(db: &mut Cache<'_>, address: &Address) -> Result<Option<MailboxRow>> {
+    Ok(db.query_row(
+        "SELECT id, enabled, quota_bytes, used_bytes FROM mailboxes WHERE address = ?",
+        &[address.as_str().into()],
+        |r| {
+            Ok(MailboxRow {
+                id: r.int(0)?,
+                enabled: r.int(1)? != 0,
+                quota: r.int(2)? as u64,
+                used: r.int(3)? as u64,
+            })
+        },
+    )?)
 }
 
-async fn update_mailbox<'q>(
-    conn: &mut SqliteConnection,
-    address: &'q Address,
-    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+fn update_mailbox(
+    db: &mut Cache<'_>,
+    address: &Address,
+    sql: &'static str,
+    value: Value<'_>,
 ) -> Result<Outcome> {
-    let done = query.bind(address.as_str()).execute(&mut *conn).await?;
-    if done.rows_affected() == 0 {
+    let changed = db.execute(sql, &[value, address.as_str().into()])?;
+    if changed == 0 {
         return Err(StoreError::UnknownMailbox(address.to_string()));
     }
     Ok(Outcome::MailboxChanged)
 }
 
-async fn queue_transition<'q>(
-    conn: &mut SqliteConnection,
+fn queue_transition(
+    db: &mut Cache<'_>,
     key: &str,
-    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    sql: &'static str,
+    params: &[Value<'_>],
 ) -> Result<Outcome> {
-    let done = query.execute(&mut *conn).await?;
-    if done.rows_affected() == 1 {
+    if db.execute(sql, params)? == 1 {
         return Ok(Outcome::QueueUpdated { changed: true });
     }
-    let exists = sqlx::query("SELECT 1 FROM queue WHERE key = ?")
-        .bind(key)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let exists = db.query_row("SELECT 1 FROM queue WHERE key = ?", &[key.into()], |_| {
+        Ok(())
+    })?;
     match exists {
-        Some(_) => Ok(Outcome::QueueUpdated { changed: false }),
+        Some(()) => Ok(Outcome::QueueUpdated { changed: false }),
         None => Err(StoreError::UnknownQueueItem(key.to_owned())),
     }
 }
 
 /// A new UIDVALIDITY: the current unix second, but always above every value handed out before,
 /// so a folder deleted and recreated never gets its old UIDVALIDITY back.
-async fn new_uidvalidity(conn: &mut SqliteConnection) -> Result<i64> {
-    let last: Option<i64> =
-        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'last_uidvalidity'")
-            .fetch_optional(&mut *conn)
-            .await?;
+fn new_uidvalidity(db: &mut Cache<'_>) -> Result<i64> {
+    let last = db.query_row(
+        "SELECT value FROM meta WHERE key = 'last_uidvalidity'",
+        &[],
+        |r| r.int(0),
+    )?;
     let next = (super::writer::now_millis() / 1000).max(last.unwrap_or(0) + 1);
     if next > i64::from(u32::MAX) {
         return Err(StoreError::CorruptRow("UIDVALIDITY space exhausted".into()));
     }
-    sqlx::query(
+    db.execute(
         "INSERT INTO meta (key, value) VALUES ('last_uidvalidity', ?)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(next)
-    .execute(&mut *conn)
-    .await?;
+        &[next.into()],
+    )?;
     Ok(next)
 }
 
-async fn create_folder(conn: &mut SqliteConnection, mailbox_id: i64, name: &str) -> Result<Folder> {
-    let uidvalidity = new_uidvalidity(conn).await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO folders (mailbox_id, name, uidvalidity, uidnext) VALUES (?, ?, ?, 1)
-         RETURNING id",
-    )
-    .bind(mailbox_id)
-    .bind(name)
-    .bind(uidvalidity)
-    .fetch_one(&mut *conn)
-    .await?;
+fn create_folder(db: &mut Cache<'_>, mailbox_id: i64, name: &str) -> Result<Folder> {
+    let uidvalidity = new_uidvalidity(db)?;
+    let id = db
+        .query_row(
+            "INSERT INTO folders (mailbox_id, name, uidvalidity, uidnext) VALUES (?, ?, ?, 1)
+             RETURNING id",
+            &[mailbox_id.into(), name.into(), uidvalidity.into()],
+            |r| r.int(0),
+        )?
+        .ok_or_else(|| StoreError::CommitFailed("INSERT RETURNING gave no row".into()))?;
     Ok(Folder {
         id,
         uidvalidity,
@@ -285,23 +258,18 @@ struct Folder {
     uidnext: i64,
 }
 
-async fn put_message(
-    conn: &mut SqliteConnection,
-    msg: &NewMessage,
-    body_ref: Option<BlobRef>,
-) -> Result<Outcome> {
+fn put_message(db: &mut Cache<'_>, msg: &NewMessage, body_ref: Option<BlobRef>) -> Result<Outcome> {
     // Guard: the same key stored before means a replay; report the original.
-    let existing = sqlx::query(
+    let existing = db.query_row(
         "SELECT m.uid, f.uidvalidity FROM messages m JOIN folders f ON f.id = m.folder_id
          WHERE m.key = ?",
-    )
-    .bind(&msg.key)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(row) = existing {
+        &[(&msg.key).into()],
+        |r| Ok((r.int(0)?, r.int(1)?)),
+    )?;
+    if let Some((uid, uidvalidity)) = existing {
         return Ok(Outcome::MessageStored {
-            uid: rows::u32_col(&row, "uid")?,
-            uidvalidity: rows::u32_col(&row, "uidvalidity")?,
+            uid: u32_of("uid", uid)?,
+            uidvalidity: u32_of("uidvalidity", uidvalidity)?,
             duplicate: true,
         });
     }
@@ -317,8 +285,7 @@ async fn put_message(
         }
     };
     let name = folder_name(&msg.folder)?;
-    let m = mailbox(conn, &msg.mailbox)
-        .await?
+    let m = mailbox(db, &msg.mailbox)?
         .ok_or_else(|| StoreError::UnknownMailbox(msg.mailbox.to_string()))?;
     if msg.admission == Admission::Enforce {
         match state_of(m.enabled, m.quota, m.used, blob.size) {
@@ -336,52 +303,52 @@ async fn put_message(
             }
         }
     }
-    let row = sqlx::query(
+    let found = db.query_row(
         "SELECT id, uidvalidity, uidnext FROM folders WHERE mailbox_id = ? AND name = ?",
-    )
-    .bind(m.id)
-    .bind(&name)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let folder = match row {
-        Some(r) => Folder {
-            id: r.try_get("id")?,
-            uidvalidity: r.try_get("uidvalidity")?,
-            uidnext: r.try_get("uidnext")?,
+        &[m.id.into(), (&name).into()],
+        |r| {
+            Ok(Folder {
+                id: r.int(0)?,
+                uidvalidity: r.int(1)?,
+                uidnext: r.int(2)?,
+            })
         },
-        None => create_folder(conn, m.id, &name).await?,
+    )?;
+    let folder = match found {
+        Some(f) => f,
+        None => create_folder(db, m.id, &name)?,
     };
+    let hex = blob.hex();
     if let Some(bytes) = inline {
         // Content-addressed: an identical body already stored (by this group or earlier) is
         // the same row.
-        sqlx::query("INSERT OR IGNORE INTO bodies (hash, bytes) VALUES (?, ?)")
-            .bind(blob.hex())
-            .bind(bytes)
-            .execute(&mut *conn)
-            .await?;
+        db.execute(
+            "INSERT OR IGNORE INTO bodies (hash, bytes) VALUES (?, ?)",
+            &[hex.as_str().into(), bytes.into()],
+        )?;
     }
-    sqlx::query(
+    let flags = msg.flags.join(" ");
+    db.execute(
         "INSERT INTO messages (folder_id, uid, key, blob, size, internal_date, flags)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(folder.id)
-    .bind(folder.uidnext)
-    .bind(&msg.key)
-    .bind(blob.hex())
-    .bind(to_i64(blob.size))
-    .bind(millis(msg.internal_date))
-    .bind(msg.flags.join(" "))
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE folders SET uidnext = uidnext + 1 WHERE id = ?")
-        .bind(folder.id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("UPDATE mailboxes SET used_bytes = used_bytes + ? WHERE id = ?")
-        .bind(to_i64(blob.size))
-        .bind(m.id)
-        .execute(&mut *conn)
-        .await?;
+        &[
+            folder.id.into(),
+            folder.uidnext.into(),
+            (&msg.key).into(),
+            hex.as_str().into(),
+            to_i64(blob.size).into(),
+            millis(msg.internal_date).into(),
+            flags.as_str().into(),
+        ],
+    )?;
+    db.execute(
+        "UPDATE folders SET uidnext = uidnext + 1 WHERE id = ?",
+        &[folder.id.into()],
+    )?;
+    db.execute(
+        "UPDATE mailboxes SET used_bytes = used_bytes + ? WHERE id = ?",
+        &[to_i64(blob.size).into(), m.id.into()],
+    )?;
     Ok(Outcome::MessageStored {
         uid: folder.uidnext as u32,
         uidvalidity: folder.uidvalidity as u32,
@@ -389,45 +356,42 @@ async fn put_message(
     })
 }
 
-async fn append_log(
-    conn: &mut SqliteConnection,
-    head: &mut LogHead,
-    event: &LogAppend,
-) -> Result<Outcome> {
+fn append_log(db: &mut Cache<'_>, head: &mut LogHead, event: &LogAppend) -> Result<Outcome> {
     let seq = head.seq + 1;
     let hash = hash_evento(&head.hash, event.line.as_bytes()); // PEC-SPEC §8
-    sqlx::query("INSERT INTO log (seq, time, line, hash) VALUES (?, ?, ?, ?)")
-        .bind(seq as i64)
-        .bind(millis(event.time))
-        .bind(&event.line)
-        .bind(&hash[..])
-        .execute(&mut *conn)
-        .await?;
-    let keys = event
-        .msgids
-        .iter()
-        .map(|id| ("msgid", id.clone()))
-        .chain(event.sender.iter().map(|s| ("sender", s.to_lowercase())));
-    for (kind, value) in keys {
-        sqlx::query("INSERT INTO log_index (seq, kind, value) VALUES (?, ?, ?)")
-            .bind(seq as i64)
-            .bind(kind)
-            .bind(value)
-            .execute(&mut *conn)
-            .await?;
+    db.execute(
+        "INSERT INTO log (seq, time, line, hash) VALUES (?, ?, ?, ?)",
+        &[
+            (seq as i64).into(),
+            millis(event.time).into(),
+            (&event.line).into(),
+            hash[..].into(),
+        ],
+    )?;
+    for id in &event.msgids {
+        db.execute(
+            "INSERT INTO log_index (seq, kind, value) VALUES (?, 'msgid', ?)",
+            &[(seq as i64).into(), id.into()],
+        )?;
+    }
+    if let Some(sender) = &event.sender {
+        db.execute(
+            "INSERT INTO log_index (seq, kind, value) VALUES (?, 'sender', ?)",
+            &[(seq as i64).into(), sender.to_lowercase().as_str().into()],
+        )?;
     }
     *head = LogHead { seq, hash };
     Ok(Outcome::Logged { seq })
 }
 
 /// Claims due items: `attempts + 1` and a lease until `lease_until`.
-pub(super) async fn claim(
-    conn: &mut SqliteConnection,
+pub(super) fn claim(
+    db: &mut Cache<'_>,
     now: i64,
     limit: i64,
     lease_until: i64,
 ) -> Result<Vec<QueueItem>> {
-    let found = sqlx::query(
+    let found = db.query_all(
         "UPDATE queue SET attempts = attempts + 1, claimed_until = ?1
          WHERE id IN (
              SELECT id FROM queue
@@ -435,18 +399,56 @@ pub(super) async fn claim(
                AND (claimed_until IS NULL OR claimed_until <= ?2)
              ORDER BY due, id LIMIT ?3)
          RETURNING id, key, kind, payload, due, attempts, status, last_error",
-    )
-    .bind(lease_until)
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+        &[lease_until.into(), now.into(), limit.into()],
+        |r| Ok((r.int(0)?, RawItem::read(r)?)),
+    )?;
     let mut items = found
-        .iter()
-        .map(|r| Ok((r.try_get::<i64, _>("id")?, rows::queue_item(r)?)))
+        .into_iter()
+        .map(|(id, raw)| Ok((id, raw.into_item()?)))
         .collect::<Result<Vec<_>>>()?;
     items.sort_by_key(|(id, item)| (item.due, *id));
     Ok(items.into_iter().map(|(_, item)| item).collect())
+}
+
+/// A claimed queue row as read, before conversion to the model.
+struct RawItem {
+    key: String,
+    kind: String,
+    payload: Vec<u8>,
+    due: i64,
+    attempts: i64,
+    status: String,
+    last_error: Option<String>,
+}
+
+impl RawItem {
+    fn read(r: &Row<'_>) -> std::result::Result<Self, SqlError> {
+        Ok(Self {
+            key: r.text(1)?,
+            kind: r.text(2)?,
+            payload: r.blob(3)?,
+            due: r.int(4)?,
+            attempts: r.int(5)?,
+            status: r.text(6)?,
+            last_error: r.text_opt(7)?,
+        })
+    }
+
+    fn into_item(self) -> Result<QueueItem> {
+        Ok(QueueItem {
+            key: self.key,
+            kind: self.kind,
+            payload: self.payload,
+            due: from_millis(self.due)?,
+            attempts: u32_of("attempts", self.attempts)?,
+            status: QueueStatus::parse(&self.status)?,
+            last_error: self.last_error,
+        })
+    }
+}
+
+fn u32_of(col: &str, v: i64) -> Result<u32> {
+    u32::try_from(v).map_err(|_| StoreError::CorruptRow(format!("{col} = {v}")))
 }
 
 fn to_i64(v: u64) -> i64 {

@@ -11,6 +11,7 @@
 
 mod apply;
 mod log;
+mod raw;
 mod rows;
 mod schema;
 mod writer;
@@ -75,7 +76,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir`: takes the folder lock (waiting up to
     /// 2 s for a store being dropped), creates `blobs/`, opens `gestore.sqlite` in WAL mode with
     /// `synchronous=FULL`, applies pending migrations, releases the queue claims of a previous
-    /// process and starts the writer task. Must be called inside a tokio runtime.
+    /// process and starts the writer thread. Must be called inside a tokio runtime.
     pub async fn open(data_dir: &Path) -> Result<Self> {
         fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
         let lock = lock_folder(data_dir).await?;
@@ -103,7 +104,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-        tokio::spawn(writer.run(rx));
+        writer.spawn(rx)?;
         // Build the dummy password hash now rather than during the first failed login.
         tokio::task::spawn_blocking(password::warm_up);
         Ok(Self {

@@ -1,4 +1,10 @@
-//! The single writer task and group commit.
+//! The single writer and group commit.
+//!
+//! The writer runs on a thread of its own and holds its connection's raw handle, locked away
+//! from sqlx's worker thread, for its whole life: a group's statements (BEGIN IMMEDIATE,
+//! per-batch savepoints, the batches, COMMIT) are plain calls into SQLite through
+//! [`super::raw`], with statements prepared once. Through sqlx every statement was a round trip
+//! to sqlx's worker thread; now a group costs one wake-up of this thread and one per reply.
 //!
 //! Invariants:
 //! - Only this task writes to the database, so the log chain head it keeps in memory is the
@@ -15,6 +21,7 @@ use sqlx::{Connection, Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply;
+use super::raw::{Cache, Db, SqlError};
 use crate::batch::{Batch, CommitReceipt};
 use crate::chain::GENESI;
 use crate::error::StoreError;
@@ -78,48 +85,85 @@ impl ReplyTo {
     }
 }
 
-/// The writer's state: its connection and the log chain head.
+/// The writer before it starts: its connection and the log chain head.
 pub(crate) struct Writer {
     conn: SqliteConnection,
-    /// Head including the batches applied in the open transaction.
     head: LogHead,
-    /// Head as of the last successful COMMIT.
-    committed: LogHead,
 }
 
 impl Writer {
     /// Takes over `conn` (already migrated) and reads the chain head from it.
     pub(crate) async fn new(mut conn: SqliteConnection) -> Result<Self, StoreError> {
         let head = load_head(&mut conn).await?;
-        Ok(Self {
-            conn,
-            head,
-            committed: head,
-        })
+        Ok(Self { conn, head })
     }
 
-    /// Serves commands until every sender is gone or a shutdown arrives.
-    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        while let Some(first) = rx.recv().await {
-            let mut group = vec![first];
-            while group.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(cmd) => group.push(cmd),
-                    Err(_) => break,
+    /// Starts the writer on a thread of its own, serving commands until every sender is gone
+    /// or a shutdown arrives. Its SQLite calls block that thread (the COMMIT waits for the
+    /// fsync), never a thread of the caller's runtime.
+    pub(crate) fn spawn(self, rx: mpsc::Receiver<Command>) -> Result<(), StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::io("writer runtime", e))?;
+        std::thread::Builder::new()
+            .name("pec-store-writer".into())
+            .spawn(move || runtime.block_on(self.run(rx)))
+            .map_err(|e| StoreError::io("writer thread", e))?;
+        Ok(())
+    }
+
+    async fn run(self, mut rx: mpsc::Receiver<Command>) {
+        let Self { mut conn, head } = self;
+        let mut shutdown = None;
+        // The handle stays locked away from sqlx's worker thread for the writer's lifetime:
+        // every statement below is a plain function call on this thread.
+        if let Ok(mut handle) = conn.lock_handle().await {
+            let mut state = State {
+                db: Cache::new(Db::new(&mut handle)),
+                head,
+                committed: head,
+            };
+            while let Some(first) = rx.recv().await {
+                let mut group = vec![first];
+                while group.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(cmd) => group.push(cmd),
+                        Err(_) => break,
+                    }
+                }
+                shutdown = state.run_group(group);
+                if shutdown.is_some() {
+                    // Commands that raced the shutdown are dropped: their callers see
+                    // WriterGone.
+                    rx.close();
+                    break;
                 }
             }
-            if let Some(reply) = self.run_group(group).await {
-                rx.close();
-                // Commands that raced the shutdown are dropped: their callers see WriterGone.
-                let _ = self.conn.close().await;
-                let _ = reply.send(());
-                return;
-            }
+            // Finalizes the cached statements before the handle goes back to sqlx.
+            drop(state);
         }
-        let _ = self.conn.close().await;
+        drop(rx);
+        let _ = conn.close().await;
+        if let Some(reply) = shutdown {
+            let _ = reply.send(());
+        }
     }
+}
 
-    async fn run_group(&mut self, group: Vec<Command>) -> Option<oneshot::Sender<()>> {
+/// The running writer: the raw connection, its statements and the log chain head.
+struct State<'h> {
+    db: Cache<'h>,
+    /// Head including the batches applied in the open transaction.
+    head: LogHead,
+    /// Head as of the last successful COMMIT.
+    committed: LogHead,
+}
+
+impl State<'_> {
+    /// Runs one group in one transaction, synchronously; returns the shutdown request, if
+    /// the group held one.
+    fn run_group(&mut self, group: Vec<Command>) -> Option<oneshot::Sender<()>> {
         let mut shutdown = None;
         let mut work = Vec::with_capacity(group.len());
         for cmd in group {
@@ -146,7 +190,7 @@ impl Writer {
         if work.is_empty() {
             return shutdown;
         }
-        if let Err(e) = exec(&mut self.conn, "BEGIN IMMEDIATE").await {
+        if let Err(e) = self.exec("BEGIN IMMEDIATE") {
             let msg = e.to_string();
             for (_, reply) in work {
                 reply.send(Err(StoreError::CommitFailed(msg.clone())));
@@ -162,18 +206,16 @@ impl Writer {
                 continue;
             }
             let before = self.head;
-            let result = match exec(&mut self.conn, "SAVEPOINT batch").await {
-                Ok(()) => self.apply(&job, now).await,
+            let result = match self.exec("SAVEPOINT batch") {
+                Ok(()) => self.apply(&job, now),
                 Err(e) => Err(e.into()),
             };
             let closed = match &result {
-                Ok(_) => exec(&mut self.conn, "RELEASE batch").await,
+                Ok(_) => self.exec("RELEASE batch"),
                 Err(_) => {
                     self.head = before;
-                    match exec(&mut self.conn, "ROLLBACK TO batch").await {
-                        Ok(()) => exec(&mut self.conn, "RELEASE batch").await,
-                        Err(e) => Err(e),
-                    }
+                    self.exec("ROLLBACK TO batch")
+                        .and_then(|()| self.exec("RELEASE batch"))
                 }
             };
             if let Err(e) = closed {
@@ -183,7 +225,7 @@ impl Writer {
         }
         let committed = match broken {
             Some(msg) => Err(msg),
-            None => self.finish().await.map_err(|e| e.to_string()),
+            None => self.finish().map_err(|e| e.to_string()),
         };
         match committed {
             Ok(()) => {
@@ -193,7 +235,7 @@ impl Writer {
                 }
             }
             Err(msg) => {
-                let _ = exec(&mut self.conn, "ROLLBACK").await;
+                let _ = self.exec("ROLLBACK");
                 self.head = self.committed;
                 for (reply, _) in results {
                     reply.send(Err(StoreError::CommitFailed(msg.clone())));
@@ -204,37 +246,33 @@ impl Writer {
     }
 
     /// Records the chain head and commits the group.
-    async fn finish(&mut self) -> Result<(), sqlx::Error> {
+    fn finish(&mut self) -> Result<(), SqlError> {
         if self.head != self.committed {
-            sqlx::query("UPDATE log_head SET seq = ?, hash = ? WHERE id = 1")
-                .bind(self.head.seq as i64)
-                .bind(&self.head.hash[..])
-                .execute(&mut self.conn)
-                .await?;
+            self.db.execute(
+                "UPDATE log_head SET seq = ?, hash = ? WHERE id = 1",
+                &[(self.head.seq as i64).into(), self.head.hash[..].into()],
+            )?;
         }
-        exec(&mut self.conn, "COMMIT").await
+        self.exec("COMMIT")
     }
 
-    async fn apply(&mut self, job: &Job, now: i64) -> Result<Done, StoreError> {
+    fn apply(&mut self, job: &Job, now: i64) -> Result<Done, StoreError> {
         match job {
             Job::Commit(batch, refs) => {
-                apply::batch(&mut self.conn, &mut self.head, batch, refs, now)
-                    .await
-                    .map(Done::Commit)
+                apply::batch(&mut self.db, &mut self.head, batch, refs, now).map(Done::Commit)
             }
             Job::Claim {
                 now: at,
                 limit,
                 lease_until,
-            } => apply::claim(&mut self.conn, *at, *limit, *lease_until)
-                .await
-                .map(Done::Claim),
+            } => apply::claim(&mut self.db, *at, *limit, *lease_until).map(Done::Claim),
         }
     }
-}
 
-async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(sql).execute(conn).await.map(drop)
+    /// Runs a parameterless statement (transaction control).
+    fn exec(&mut self, sql: &'static str) -> Result<(), SqlError> {
+        self.db.execute(sql, &[]).map(drop)
+    }
 }
 
 /// The chain head as the last row of the log says (the recorded head is only checked by
