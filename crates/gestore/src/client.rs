@@ -25,6 +25,9 @@ impl Session {
             .connect()
             .await
             .map_err(|e| anyhow!("cannot connect to {server}: {e}"))?;
+        // mail-send writes the final "." apart from the body: without TCP_NODELAY, Nagle holds
+        // it until the server's delayed ACK (~40 ms per message).
+        let _ = client.stream.get_ref().0.set_nodelay(true);
         Ok(Session {
             client,
             user: user.to_string(),

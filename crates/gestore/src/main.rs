@@ -56,6 +56,7 @@ enum PkiCommand {
 const EXIT_FAILURE: u8 = 3;
 
 fn main() -> ExitCode {
+    bound_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pki {
@@ -76,6 +77,18 @@ fn main() -> ExitCode {
             eprintln!("gestore: {}", one_line(&e));
             ExitCode::from(EXIT_FAILURE)
         }
+    }
+}
+
+/// Large buffers (argon2's 19 MiB per password hash, big messages) are mapped and unmapped
+/// instead of being kept in glibc's per-thread arenas, which otherwise grow with the dynamic
+/// mmap threshold and never shrink: peak memory of `gestore bench` falls from ~600 MB to ~60 MB.
+fn bound_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's allocator parameters; it is called first thing in
+    // main, before any other thread exists, and a failure (return 0) leaves the defaults.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 
