@@ -144,6 +144,11 @@ pub trait Store: Send + Sync {
         uid: u32,
     ) -> BoxFuture<'a, Result<Option<FetchedMessage>>>;
 
+    /// A stored body by its reference (any message stored with those bytes), checked against
+    /// its hash; `None` if no such body is stored. Lets a queue item refer to a body stored in
+    /// the same batch instead of carrying a second copy.
+    fn body<'a>(&'a self, blob: &'a BlobRef) -> BoxFuture<'a, Result<Option<Vec<u8>>>>;
+
     /// Log entries matching every filter of `query`, oldest first.
     fn log_search<'a>(&'a self, query: &'a LogQuery) -> BoxFuture<'a, Result<Vec<LogEntry>>>;
 

@@ -354,22 +354,32 @@ impl SqliteStore {
         let Some(meta) = self.read_messages(address, folder, Some(uid)).await?.pop() else {
             return Ok(None);
         };
-        let blob = meta.blob;
-        // Inline first; a body not in `bodies` is a blob file (large, or stored before the
-        // table existed). Either way it must still hash to its name.
+        let bytes = self
+            .read_body(&meta.blob)
+            .await?
+            .ok_or_else(|| StoreError::BlobCorrupt(meta.blob.hex()))?;
+        Ok(Some(FetchedMessage { meta, bytes }))
+    }
+}
+
+impl SqliteStore {
+    /// A stored body by its reference: inline first; a body not in `bodies` is a blob file
+    /// (large, or stored before the table existed). Either way it must still hash to its name.
+    async fn read_body(&self, blob: &BlobRef) -> Result<Option<Vec<u8>>> {
         let inline: Option<Vec<u8>> = sqlx::query_scalar("SELECT bytes FROM bodies WHERE hash = ?")
             .bind(blob.hex())
             .fetch_optional(&self.inner.readers)
             .await?;
         let blobs = self.inner.blobs.clone();
-        let bytes = tokio::task::spawn_blocking(move || match inline {
-            Some(bytes) if BlobStore::reference(&bytes) == blob => Ok(bytes),
+        let blob = *blob;
+        tokio::task::spawn_blocking(move || match inline {
+            Some(bytes) if BlobStore::reference(&bytes) == blob => Ok(Some(bytes)),
             Some(_) => Err(StoreError::BlobCorrupt(blob.hex())),
-            None => blobs.get(&blob),
+            None if blobs.contains(&blob) => blobs.get(&blob).map(Some),
+            None => Ok(None),
         })
         .await
-        .map_err(|_| StoreError::BlobCorrupt(blob.hex()))??;
-        Ok(Some(FetchedMessage { meta, bytes }))
+        .map_err(|_| StoreError::BlobCorrupt(blob.hex()))?
     }
 }
 
@@ -488,6 +498,10 @@ impl Store for SqliteStore {
         uid: u32,
     ) -> BoxFuture<'a, Result<Option<FetchedMessage>>> {
         Box::pin(self.read_message(address, folder, uid))
+    }
+
+    fn body<'a>(&'a self, blob: &'a BlobRef) -> BoxFuture<'a, Result<Option<Vec<u8>>>> {
+        Box::pin(self.read_body(blob))
     }
 
     fn log_search<'a>(&'a self, query: &'a LogQuery) -> BoxFuture<'a, Result<Vec<LogEntry>>> {

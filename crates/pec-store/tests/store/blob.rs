@@ -217,3 +217,25 @@ async fn a_folder_without_the_bodies_table_is_migrated_and_keeps_its_blobs() {
     assert_eq!(fetch(&s, &a, "INBOX", 2).await, b"stored inline");
     assert_eq!(inline_bodies(&s).await, 1);
 }
+
+#[tokio::test]
+async fn a_body_is_read_by_its_reference_inline_or_file() {
+    let s = open().await;
+    let a = s.mailbox("a@pec.example", 0).await;
+    let small = b"an envelope".repeat(100);
+    let large = large_body();
+    s.store
+        .commit(
+            Batch::new()
+                .with(put("s", &a, "Sent", &small))
+                .with(put("l", &a, "Sent", &large)),
+        )
+        .await
+        .unwrap();
+    for body in [&small, &large] {
+        let r = BlobStore::reference(body);
+        assert_eq!(s.store.body(&r).await.unwrap().as_ref(), Some(body));
+    }
+    let unknown = BlobStore::reference(b"never stored");
+    assert_eq!(s.store.body(&unknown).await.unwrap(), None);
+}
