@@ -106,16 +106,14 @@ impl Gestore {
 
     /// Delivers one envelope to one local recipient.
     async fn deliver(&self, item: &QueueItem) -> Result<()> {
-        let d: Delivery = serde_json::from_slice(&item.payload).context("queue payload")?;
-        let busta_ref = d.busta()?;
-        let bytes = self
-            .store
-            .body(&busta_ref)
-            .await?
-            .context("the envelope is not in the store")?;
-        let busta = BustaRicevuta::leggi(&bytes).context("the envelope")?;
+        let d = Delivery::from_payload(&item.payload).context("queue payload")?;
+        let busta = BustaRicevuta::leggi(&d.busta).context("the envelope")?;
         let recipient = address(&d.recipient)?;
-        let stato = match self.store.mailbox_state(&recipient, busta_ref.size).await? {
+        let stato = match self
+            .store
+            .mailbox_state(&recipient, d.busta.len() as u64)
+            .await?
+        {
             MailboxState::Attiva => StatoCasella::Attiva,
             MailboxState::Sconosciuta => StatoCasella::Sconosciuta,
             MailboxState::Disabilitata => StatoCasella::Disabilitata,
@@ -150,7 +148,7 @@ impl Gestore {
                     key: format!("box:{recipient}:{id}:busta"),
                     mailbox: recipient.clone(),
                     folder: "INBOX".into(),
-                    body: Body::Stored(busta_ref),
+                    body: Body::Bytes(d.busta.clone()),
                     internal_date: now,
                     flags: Vec::new(),
                     admission: Admission::Enforce,

@@ -7,10 +7,7 @@ use pec_core::accesso::{self, Esito, Identificativi, Invio, Limiti, PuntoAccesso
 use pec_core::registro::Evento;
 use pec_core::RiferimentoTemporale;
 use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
-use pec_store::{
-    Admission, Batch, BlobRef, BlobStore, Body, LogAppend, NewMessage, NewQueueItem, Operation,
-    Store,
-};
+use pec_store::{Admission, Batch, Body, LogAppend, NewMessage, NewQueueItem, Operation, Store};
 use serde::{Deserialize, Serialize};
 
 /// Queue kind of a delivery to one local recipient.
@@ -18,10 +15,8 @@ pub const DELIVER: &str = "deliver";
 /// Queue kind of an envelope waiting for the relay to another provider (issue 5).
 pub const RELAY: &str = "relay";
 
-/// What a delivery worker needs: whom the envelope is for, and where it is stored. The
-/// envelope itself is stored once, in the sender's Sent folder in the same batch; the queue
-/// item only refers to it by hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a delivery worker needs: the signed envelope and whom it is for.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Delivery {
     /// The recipient, one of our boxes (or an address of our domains that may not exist).
     pub recipient: String,
@@ -29,30 +24,47 @@ pub struct Delivery {
     pub sender: String,
     /// The PEC msgid of the envelope.
     pub identificativo: String,
-    /// SHA-256 (hex) of the signed busta di trasporto.
-    pub busta_sha256: String,
-    /// Its size in bytes.
-    pub busta_size: u64,
+    /// The signed busta di trasporto.
+    pub busta: Vec<u8>,
+}
+
+/// The addresses of a [`Delivery`], as the first line of its queue payload.
+#[derive(Serialize, Deserialize)]
+struct DeliveryHead {
+    recipient: String,
+    sender: String,
+    identificativo: String,
 }
 
 impl Delivery {
-    /// The stored envelope's reference.
-    pub fn busta(&self) -> Result<BlobRef> {
-        let mut sha256 = [0u8; 32];
-        hex_decode(&self.busta_sha256, &mut sha256).context("envelope hash")?;
-        Ok(BlobRef {
-            sha256,
-            size: self.busta_size,
+    /// Queue payload: one JSON line with the addresses, then the envelope's bytes as they are
+    /// (no re-encoding of the body).
+    pub fn to_payload(&self) -> Result<Vec<u8>> {
+        let head = DeliveryHead {
+            recipient: self.recipient.clone(),
+            sender: self.sender.clone(),
+            identificativo: self.identificativo.clone(),
+        };
+        let mut out = serde_json::to_vec(&head)?;
+        out.push(b'\n');
+        out.extend_from_slice(&self.busta);
+        Ok(out)
+    }
+
+    /// The inverse of [`Delivery::to_payload`].
+    pub fn from_payload(payload: &[u8]) -> Result<Self> {
+        let nl = payload
+            .iter()
+            .position(|b| *b == b'\n')
+            .context("delivery payload without header line")?;
+        let head: DeliveryHead = serde_json::from_slice(&payload[..nl])?;
+        Ok(Delivery {
+            recipient: head.recipient,
+            sender: head.sender,
+            identificativo: head.identificativo,
+            busta: payload[nl + 1..].to_vec(),
         })
     }
-}
-
-fn hex_decode(hex: &str, out: &mut [u8; 32]) -> Result<()> {
-    anyhow::ensure!(hex.len() == 64, "not 64 hex digits");
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)?;
-    }
-    Ok(())
 }
 
 impl Backend for Gestore {
@@ -127,7 +139,6 @@ impl Gestore {
                 };
                 let mut batch = Batch::new();
                 let sender = address(&a.mittente)?;
-                let busta_ref = BlobStore::reference(&busta);
                 batch.push(put(
                     &sender,
                     "INBOX",
@@ -149,8 +160,7 @@ impl Gestore {
                         recipient: d.indirizzo.to_ascii_lowercase(),
                         sender: a.mittente.clone(),
                         identificativo: identificativo.clone(),
-                        busta_sha256: busta_ref.hex(),
-                        busta_size: busta_ref.size,
+                        busta: busta.clone(),
                     };
                     let (kind, key) = if local {
                         (
@@ -166,7 +176,7 @@ impl Gestore {
                     batch.push(Operation::Enqueue(NewQueueItem {
                         key,
                         kind: kind.into(),
-                        payload: serde_json::to_vec(&delivery)?,
+                        payload: delivery.to_payload()?,
                         due: now,
                     }));
                 }
@@ -254,20 +264,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn delivery_refers_to_the_stored_envelope() {
-        let r = BlobStore::reference(b"a signed envelope");
+    fn delivery_payload_round_trips_with_the_body_untouched() {
         let d = Delivery {
             recipient: "a@pec.x".into(),
             sender: "b@pec.x".into(),
             identificativo: "id@pec.x".into(),
-            busta_sha256: r.hex(),
-            busta_size: r.size,
+            busta: b"Header: v\r\n\r\nbody\n\x00\xff".to_vec(),
         };
-        assert_eq!(d.busta().unwrap(), r);
-        let bad = Delivery {
-            busta_sha256: "zz".into(),
-            ..d
-        };
-        assert!(bad.busta().is_err());
+        let p = d.to_payload().unwrap();
+        assert!(p.ends_with(&d.busta));
+        assert_eq!(Delivery::from_payload(&p).unwrap(), d);
+        assert!(Delivery::from_payload(b"no header").is_err());
     }
 }
