@@ -364,3 +364,16 @@ mod tests {
         assert_eq!(err.0.len(), 5, "{err}");
     }
 }
+
+#[cfg(test)]
+mod docs {
+    #[test]
+    fn the_configuration_page_shows_the_example_verbatim() {
+        let page = include_str!("../../../docs/configuration.md");
+        let block = format!("```toml\n{}```", super::Config::example());
+        assert!(
+            page.contains(&block),
+            "docs/configuration.md is out of date: regenerate it from `gestore config example`"
+        );
+    }
+}
