@@ -148,9 +148,10 @@ fn confine(seme: &str, corpi: &[&[u8]], altro: Option<&str>) -> Result<String, B
     Err(BuildError::Boundary)
 }
 
-/// Whether `ago` occurs in `pagliaio`.
+/// Whether `ago` occurs in `pagliaio` (memchr's substring search: this runs over every body
+/// of every message built, once per candidate boundary).
 pub(crate) fn contiene(pagliaio: &[u8], ago: &[u8]) -> bool {
-    !ago.is_empty() && pagliaio.windows(ago.len()).any(|w| w == ago)
+    !ago.is_empty() && memchr::memmem::find(pagliaio, ago).is_some()
 }
 
 /// The text as ISO-8859-1 bytes; characters outside Latin-1 become `?` (PEC-SPEC §3.1).
