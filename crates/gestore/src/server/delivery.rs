@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use pec_core::consegna::{self, BustaRicevuta, EsitoConsegna, Recapito, StatoCasella};
 use pec_core::{Emissione, RiferimentoTemporale};
 use pec_store::{
-    backoff, Admission, Batch, Body, MailboxState, NewMessage, Operation, QueueItem, Store,
+    backoff, Admission, Batch, Body, NewMessage, Operation, QueueItem, Store, StoreError,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,20 +105,41 @@ impl Gestore {
     }
 
     /// Delivers one envelope to one local recipient.
+    ///
+    /// Optimistic: the box is presumed active and the writer checks it as it stores the
+    /// envelope (`Admission::Enforce`); only when it refuses (unknown, disabled, full) is the
+    /// step built again as a non-delivery notice. The common case costs no read.
     async fn deliver(&self, item: &QueueItem) -> Result<()> {
         let d = Delivery::from_payload(&item.payload).context("queue payload")?;
         let busta = BustaRicevuta::leggi(&d.busta).context("the envelope")?;
         let recipient = address(&d.recipient)?;
-        let stato = match self
-            .store
-            .mailbox_state(&recipient, d.busta.len() as u64)
-            .await?
-        {
-            MailboxState::Attiva => StatoCasella::Attiva,
-            MailboxState::Sconosciuta => StatoCasella::Sconosciuta,
-            MailboxState::Disabilitata => StatoCasella::Disabilitata,
-            MailboxState::Piena => StatoCasella::Piena,
+        let refused = match self.attempt(item, &d, &busta, StatoCasella::Attiva).await {
+            Ok(()) => return Ok(()),
+            Err(e) => match e.downcast_ref::<StoreError>() {
+                Some(StoreError::UnknownMailbox(a)) if *a == recipient.as_str() => {
+                    StatoCasella::Sconosciuta
+                }
+                Some(StoreError::MailboxDisabled(a)) if *a == recipient.as_str() => {
+                    StatoCasella::Disabilitata
+                }
+                Some(StoreError::MailboxFull { address, .. }) if *address == recipient.as_str() => {
+                    StatoCasella::Piena
+                }
+                _ => return Err(e),
+            },
         };
+        self.attempt(item, &d, &busta, refused).await
+    }
+
+    /// Builds, signs and commits the outcome of one delivery for a given box state.
+    async fn attempt(
+        &self,
+        item: &QueueItem,
+        d: &Delivery,
+        busta: &BustaRicevuta,
+        stato: StatoCasella,
+    ) -> Result<()> {
+        let recipient = address(&d.recipient)?;
         let now = chrono::Utc::now();
         let message_id = self.ids.next(now);
         let e = Emissione {
@@ -130,7 +151,7 @@ impl Gestore {
             destinatario: &d.recipient,
             stato,
         };
-        let esito = consegna::punto_consegna(&busta, &recapito, &e).context("delivery point")?;
+        let esito = consegna::punto_consegna(busta, &recapito, &e).context("delivery point")?;
         let sender = address(&d.sender)?;
         let id = &d.identificativo;
         let mut batch = Batch::new();
@@ -181,7 +202,7 @@ impl Gestore {
         batch.push(Operation::CompleteQueueItem {
             key: item.key.clone(),
         });
-        let receipt = self.store.commit(batch).await.context("commit")?;
+        let receipt = self.store.commit(batch).await?;
         if !receipt.replayed {
             self.announce(&eventi);
         }

@@ -341,6 +341,21 @@ fn boxes_are_managed_and_the_log_read_while_the_server_runs() {
         None,
     );
     assert_eq!(code(&out), 0);
+    let out = gestore(
+        &[
+            "mailbox",
+            "--config",
+            &config,
+            "add",
+            &addr("piena"),
+            "--password",
+            "x",
+            "--quota",
+            "10",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0);
     let list = text(&gestore(&["mailbox", "--config", &config, "list"], None).stdout);
     assert!(
         list.contains(&addr("nuovo")) && list.contains("disabled"),
@@ -348,21 +363,18 @@ fn boxes_are_managed_and_the_log_read_while_the_server_runs() {
     );
 
     let msg = format!(
-        "From: {}\r\nTo: {}, {}\r\nSubject: nuovi\r\n\r\nx\r\n",
+        "From: {}\r\nTo: {}, {}, {}\r\nSubject: nuovi\r\n\r\nx\r\n",
         addr("mario"),
         addr("nuovo"),
-        addr("spento")
+        addr("spento"),
+        addr("piena")
     );
-    assert!(smtplib(
-        p.submission,
-        "mario",
-        &[addr("nuovo"), addr("spento")],
-        &msg
-    )
-    .status
-    .success());
+    let rcpts = [addr("nuovo"), addr("spento"), addr("piena")];
+    assert!(smtplib(p.submission, "mario", &rcpts, &msg)
+        .status
+        .success());
     p.wait_events("consegna-emessa", 1);
-    p.wait_events("mancata-consegna-emessa", 1);
+    p.wait_events("mancata-consegna-emessa", 2);
     let out = gestore(&["log", "--config", &config, "verify"], None);
     assert_eq!(code(&out), 0, "{}", text(&out.stdout));
     let out = gestore(
@@ -373,4 +385,11 @@ fn boxes_are_managed_and_the_log_read_while_the_server_runs() {
     p.stop();
     assert_eq!(p.messages("nuovo", "INBOX").len(), 1);
     assert!(p.messages("spento", "INBOX").is_empty());
+    assert!(p.messages("piena", "INBOX").is_empty());
+    let notices: Vec<_> = sorted_kinds(&p, "mario")
+        .into_iter()
+        .filter(|(k, _)| k == "mancata-consegna")
+        .map(|(_, c)| c)
+        .collect();
+    assert_eq!(notices, vec![Some(addr("piena")), Some(addr("spento"))]);
 }
