@@ -31,7 +31,6 @@ use crate::daticert::{Destinatario, TipoDestinatario, TipoRicevuta};
 use crate::message::{Provider, UnsignedMessage};
 use crate::registro::{Evento, TipoEvento};
 use crate::tempo::RiferimentoTemporale;
-use mail_parser::MessageParser;
 
 /// A message submitted by an authenticated user, as the SMTP submission session received it.
 #[derive(Debug, Clone, Copy)]
@@ -299,7 +298,7 @@ fn controlla(invio: &Invio<'_>, o: &Originale, limiti: &Limiti) -> Result<(), Mo
             return Err(Motivo::DestinatarioNonInIntestazione(r.to_string()));
         }
     }
-    if !o.bcc.is_empty() || bcc_con_valore(&o.raw) {
+    if !o.bcc.is_empty() || o.bcc_presente {
         return Err(Motivo::BccPresente); // PEC-SPEC §2.3, §9.4: Bcc carries no value
     }
     let n = invio.rcpt_to.len();
@@ -506,14 +505,6 @@ fn destinatari_smtp(
             tipo: d.tipo,
         })
         .collect()
-}
-
-/// Whether any `Bcc:` header holds a non-blank value, address or not (PEC-SPEC §2.3).
-fn bcc_con_valore(raw: &[u8]) -> bool {
-    MessageParser::default().parse(raw).is_some_and(|m| {
-        m.headers_raw()
-            .any(|(n, v)| n.eq_ignore_ascii_case("Bcc") && !v.trim().is_empty())
-    })
 }
 
 /// `a@b` from ` <a@b> `.

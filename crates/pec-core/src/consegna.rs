@@ -27,7 +27,6 @@ use crate::inspect::{inspect, InspectError};
 use crate::kind::MessageKind;
 use crate::message::UnsignedMessage;
 use crate::registro::{Evento, TipoEvento};
-use mail_parser::{Address, MessageParser};
 
 /// The state of a local mailbox when an envelope arrives for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,16 +121,11 @@ impl BustaRicevuta {
             .filter(TipoRicevuta::is_known)
             .or_else(|| daticert.dati.ricevuta.clone())
             .unwrap_or(TipoRicevuta::Completa); // PEC-SPEC §3.4: default completa
-                                                // inspect already parsed this once: the bytes are a message.
-        let (to, cc) = MessageParser::default()
-            .parse(raw)
-            .map(|m| (indirizzi(m.to()), indirizzi(m.cc())))
-            .unwrap_or_default();
         Ok(Self {
             daticert,
             postacert,
-            to,
-            cc,
+            to: ins.to,
+            cc: ins.cc,
             tipo_ricevuta: richiesta,
         })
     }
@@ -274,16 +268,6 @@ pub fn punto_consegna(
             })
         }
     }
-}
-
-fn indirizzi(a: Option<&Address<'_>>) -> Vec<String> {
-    a.map(|a| {
-        a.iter()
-            .filter_map(|x| x.address())
-            .map(|s| s.trim().to_string())
-            .collect()
-    })
-    .unwrap_or_default()
 }
 
 #[cfg(test)]

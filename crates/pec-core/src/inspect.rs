@@ -38,6 +38,8 @@ pub struct Inspection {
     pub from: Option<String>,
     /// `To:` addresses.
     pub to: Vec<String>,
+    /// `Cc:` addresses.
+    pub cc: Vec<String>,
     /// `Date:` as written.
     pub date: Option<String>,
     /// `Message-ID:` without angle brackets.
@@ -89,6 +91,7 @@ pub fn inspect(raw: &[u8]) -> Result<Inspection, InspectError> {
         subject: message.subject().map(str::to_string),
         from: header("From"),
         to: addresses(message.to()),
+        cc: addresses(message.cc()),
         date: header("Date"),
         message_id: message.message_id().map(str::to_string),
         riferimento_message_id: header("X-Riferimento-Message-ID"),
@@ -205,7 +208,7 @@ fn addresses(address: Option<&Address<'_>>) -> Vec<String> {
     address
         .map(|a| {
             a.iter()
-                .filter_map(|addr| addr.address().map(str::to_string))
+                .filter_map(|addr| addr.address().map(|a| a.trim().to_string()))
                 .collect()
         })
         .unwrap_or_default()

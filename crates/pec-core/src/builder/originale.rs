@@ -21,6 +21,9 @@ pub struct Originale {
     pub cc: Vec<String>,
     /// `Bcc:` addresses, kept so the access point can refuse them (§9.4: Bcc must be empty).
     pub bcc: Vec<String>,
+    /// Whether any `Bcc:` header holds a non-blank value, address or not: PEC-SPEC §2.3
+    /// wants it empty, and a value that is no address must not slip through.
+    pub bcc_presente: bool,
     /// The decoded `Subject:`.
     pub oggetto: Option<String>,
     /// The client's `Message-ID:` with angle brackets; becomes `X-Riferimento-Message-ID` (§3.3).
@@ -84,12 +87,16 @@ impl Originale {
                 known => known,
             })
             .unwrap_or(TipoRicevuta::Completa); // PEC-SPEC §3.4: default completa
+        let bcc_presente = blocco
+            .tutti("Bcc")
+            .any(|c| c.valore.iter().any(|b| !b.is_ascii_whitespace()));
         Ok(Self {
             raw: raw.to_vec(),
             mittente,
             to: indirizzi(msg.all_to()),
             cc: indirizzi(msg.all_cc()),
             bcc: indirizzi(msg.all_bcc()),
+            bcc_presente,
             oggetto: msg.subject().map(str::to_string),
             msgid: msg
                 .message_id()
