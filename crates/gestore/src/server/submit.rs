@@ -9,6 +9,7 @@ use pec_core::RiferimentoTemporale;
 use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
 use pec_store::{Admission, Batch, Body, LogAppend, NewMessage, NewQueueItem, Operation, Store};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Queue kind of a delivery to one local recipient.
 pub const DELIVER: &str = "deliver";
@@ -30,38 +31,48 @@ pub struct Delivery {
 
 /// The addresses of a [`Delivery`], as the first line of its queue payload.
 #[derive(Serialize, Deserialize)]
-struct DeliveryHead {
-    recipient: String,
-    sender: String,
-    identificativo: String,
+struct DeliveryHead<'a> {
+    #[serde(borrow)]
+    recipient: Cow<'a, str>,
+    #[serde(borrow)]
+    sender: Cow<'a, str>,
+    #[serde(borrow)]
+    identificativo: Cow<'a, str>,
 }
 
 impl Delivery {
     /// Queue payload: one JSON line with the addresses, then the envelope's bytes as they are
-    /// (no re-encoding of the body).
-    pub fn to_payload(&self) -> Result<Vec<u8>> {
+    /// (no re-encoding). Built from borrowed parts, so the envelope is copied once, into the
+    /// payload, however many recipients share it.
+    pub fn payload(
+        recipient: &str,
+        sender: &str,
+        identificativo: &str,
+        busta: &[u8],
+    ) -> Result<Vec<u8>> {
         let head = DeliveryHead {
-            recipient: self.recipient.clone(),
-            sender: self.sender.clone(),
-            identificativo: self.identificativo.clone(),
+            recipient: Cow::Borrowed(recipient),
+            sender: Cow::Borrowed(sender),
+            identificativo: Cow::Borrowed(identificativo),
         };
         let mut out = serde_json::to_vec(&head)?;
+        out.reserve(busta.len() + 1);
         out.push(b'\n');
-        out.extend_from_slice(&self.busta);
+        out.extend_from_slice(busta);
         Ok(out)
     }
 
-    /// The inverse of [`Delivery::to_payload`].
+    /// The inverse of [`Delivery::payload`].
     pub fn from_payload(payload: &[u8]) -> Result<Self> {
         let nl = payload
             .iter()
             .position(|b| *b == b'\n')
             .context("delivery payload without header line")?;
-        let head: DeliveryHead = serde_json::from_slice(&payload[..nl])?;
+        let head: DeliveryHead<'_> = serde_json::from_slice(&payload[..nl])?;
         Ok(Delivery {
-            recipient: head.recipient,
-            sender: head.sender,
-            identificativo: head.identificativo,
+            recipient: head.recipient.into_owned(),
+            sender: head.sender.into_owned(),
+            identificativo: head.identificativo.into_owned(),
             busta: payload[nl + 1..].to_vec(),
         })
     }
@@ -146,40 +157,33 @@ impl Gestore {
                     ricevuta,
                     now,
                 ));
+                for d in &a.destinatari {
+                    let recipient = d.indirizzo.to_ascii_lowercase();
+                    let (kind, key) = if self.config.is_local(&recipient) {
+                        (DELIVER, format!("deliver:{identificativo}:{recipient}"))
+                    } else {
+                        (RELAY, format!("relay:{identificativo}:{recipient}"))
+                    };
+                    batch.push(Operation::Enqueue(NewQueueItem {
+                        key,
+                        kind: kind.into(),
+                        payload: Delivery::payload(
+                            &recipient,
+                            &a.mittente,
+                            &identificativo,
+                            &busta,
+                        )?,
+                        due: now,
+                    }));
+                }
                 // The box's own copy of what it sent (IMAP "Sent", issue 4).
                 batch.push(put(
                     &sender,
                     "Sent",
                     format!("box:{sender}:{identificativo}:sent"),
-                    busta.clone(),
+                    busta,
                     now,
                 ));
-                for d in &a.destinatari {
-                    let local = self.config.is_local(&d.indirizzo);
-                    let delivery = Delivery {
-                        recipient: d.indirizzo.to_ascii_lowercase(),
-                        sender: a.mittente.clone(),
-                        identificativo: identificativo.clone(),
-                        busta: busta.clone(),
-                    };
-                    let (kind, key) = if local {
-                        (
-                            DELIVER,
-                            format!("deliver:{identificativo}:{}", delivery.recipient),
-                        )
-                    } else {
-                        (
-                            RELAY,
-                            format!("relay:{identificativo}:{}", delivery.recipient),
-                        )
-                    };
-                    batch.push(Operation::Enqueue(NewQueueItem {
-                        key,
-                        kind: kind.into(),
-                        payload: delivery.to_payload()?,
-                        due: now,
-                    }));
-                }
                 log_all(&mut batch, &a.eventi, &a.mittente);
                 batch
             }
@@ -267,11 +271,12 @@ mod tests {
     fn delivery_payload_round_trips_with_the_body_untouched() {
         let d = Delivery {
             recipient: "a@pec.x".into(),
-            sender: "b@pec.x".into(),
+            // Quotes and backslashes come back through JSON escapes, not borrowed slices.
+            sender: "\"b\\c\"@pec.x".into(),
             identificativo: "id@pec.x".into(),
             busta: b"Header: v\r\n\r\nbody\n\x00\xff".to_vec(),
         };
-        let p = d.to_payload().unwrap();
+        let p = Delivery::payload(&d.recipient, &d.sender, &d.identificativo, &d.busta).unwrap();
         assert!(p.ends_with(&d.busta));
         assert_eq!(Delivery::from_payload(&p).unwrap(), d);
         assert!(Delivery::from_payload(b"no header").is_err());
