@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 use pec_core::daticert::TipoDestinatario;
 use pec_core::{Provider, UnsignedMessage};
 use pec_smime::Signer;
-use pec_store::{Address, SqliteStore, Store};
+use pec_store::{Address, SqliteStore};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -99,7 +99,3 @@ impl Gestore {
 pub fn address(s: &str) -> Result<Address> {
     Address::parse(s).map_err(|e| anyhow::anyhow!("{s:?}: {e}"))
 }
-
-/// Keeps the compiler honest about the store trait being in scope where methods are called.
-#[allow(unused_imports)]
-use Store as _;

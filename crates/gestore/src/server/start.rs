@@ -16,8 +16,7 @@ use tokio::task::JoinSet;
 
 /// A provider that is running.
 pub struct Running {
-    /// The provider's shared state (the demo and tests reach the store through it).
-    #[allow(dead_code)]
+    /// The provider's shared state (the demo and the bench reach the store through it).
     pub gestore: Arc<Gestore>,
     /// The STARTTLS submission listener's address, when enabled.
     pub submission: Option<SocketAddr>,

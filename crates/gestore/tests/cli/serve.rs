@@ -393,3 +393,104 @@ fn boxes_are_managed_and_the_log_read_while_the_server_runs() {
         .collect();
     assert_eq!(notices, vec![Some(addr("piena")), Some(addr("spento"))]);
 }
+
+#[test]
+fn passwd_takes_effect_and_remove_deletes_the_box_while_serving() {
+    if !have("curl") {
+        return;
+    }
+    let mut p = Provider::new(&["mario", "anna"]);
+    p.start();
+    let config = path(&p.config);
+    let file = p.dir.path().join("m.eml");
+    std::fs::write(
+        &file,
+        format!(
+            "From: {}\r\nTo: {}\r\nSubject: pw\r\n\r\nx\r\n",
+            addr("mario"),
+            addr("anna")
+        ),
+    )
+    .unwrap();
+    let submit = |password: &str| {
+        let url = format!("smtps://127.0.0.1:{}", p.submissions);
+        run(
+            "curl",
+            &[
+                "-sS",
+                "-k",
+                &url,
+                "--mail-from",
+                &addr("mario"),
+                "--mail-rcpt",
+                &addr("anna"),
+                "--user",
+                &format!("{}:{password}", addr("mario")),
+                "-T",
+                &path(&file),
+            ],
+        )
+    };
+    let out = gestore(
+        &[
+            "mailbox",
+            "--config",
+            &config,
+            "passwd",
+            &addr("mario"),
+            "--password",
+            "nuova-parola",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(
+        !submit("pw-mario").status.success(),
+        "the old password must be refused"
+    );
+    assert!(
+        submit("nuova-parola").status.success(),
+        "the new password works at once"
+    );
+
+    let out = gestore(
+        &["mailbox", "--config", &config, "remove", &addr("anna")],
+        None,
+    );
+    assert_eq!(code(&out), 0);
+    let list = text(&gestore(&["mailbox", "--config", &config, "list"], None).stdout);
+    assert!(
+        !list.contains(&addr("anna")) && list.contains(&addr("mario")),
+        "{list}"
+    );
+}
+
+#[test]
+fn bench_reports_every_message_delivered() {
+    let out = gestore(
+        &[
+            "bench",
+            "--messages",
+            "12",
+            "--clients",
+            "3",
+            "--size",
+            "2048",
+        ],
+        None,
+    );
+    let report = text(&out.stdout);
+    assert_eq!(code(&out), 0, "{report}{}", text(&out.stderr));
+    assert!(
+        report.contains("12 of 12 delivered with receipts"),
+        "{report}"
+    );
+    for line in [
+        "certified messages/s",
+        "p50",
+        "peak memory",
+        "signing ceiling",
+    ] {
+        assert!(report.contains(line), "{line}: {report}");
+    }
+}
