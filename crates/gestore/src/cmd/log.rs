@@ -1,7 +1,7 @@
 //! `gestore log search|verify --config FILE`: the legal log of PEC-SPEC §8.
 
 use crate::config::Config;
-use crate::server::admin::{self, Reply, Request};
+use crate::server::admin::{Reply, Request};
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,7 +55,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         },
         Command::Verify => Request::LogVerify,
     };
-    match super::serve::runtime()?.block_on(admin::request(&config.data_dir, request))? {
+    match super::ask(&config, request)? {
         Reply::Log { events } => {
             for (seq, time, line) in events {
                 println!("{seq} {time} {line}");
@@ -70,7 +70,6 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             println!("log TAMPERED at event {seq}: {reason}");
             Ok(ExitCode::from(1))
         }
-        Reply::Error { error } => bail!("{error}"),
         other => bail!("unexpected answer: {other:?}"),
     }
 }

@@ -4,7 +4,7 @@
 //! opens the store itself.
 
 use crate::config::Config;
-use crate::server::admin::{self, Reply, Request};
+use crate::server::admin::{Reply, Request};
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 
@@ -115,7 +115,7 @@ pub fn run(args: &Args) -> Result<()> {
             address: address.clone(),
         },
     };
-    let reply = super::serve::runtime()?.block_on(admin::request(&config.data_dir, request))?;
+    let reply = super::ask(&config, request)?;
     match reply {
         Reply::Ok => {
             if let Command::Add { address, .. } = &args.command {
@@ -136,7 +136,6 @@ pub fn run(args: &Args) -> Result<()> {
                 println!("{:<40} {:>12} / {:<12} {state}", m.address, m.used, quota);
             }
         }
-        Reply::Error { error } => bail!("{error}"),
         other => bail!("unexpected answer: {other:?}"),
     }
     Ok(())

@@ -20,3 +20,16 @@ pub fn provider_of(signer: &Signer) -> Result<Provider> {
         .provider()
         .context("the signing certificate does not name a provider")
 }
+
+/// Runs an administration request for a command: through the running server's admin socket,
+/// or on the store when none runs; a refused request becomes the command's error.
+pub fn ask(
+    config: &crate::config::Config,
+    request: crate::server::admin::Request,
+) -> Result<crate::server::admin::Reply> {
+    use crate::server::admin::{self, Reply};
+    match serve::runtime()?.block_on(admin::request(&config.data_dir, request))? {
+        Reply::Error { error } => anyhow::bail!("{error}"),
+        reply => Ok(reply),
+    }
+}
