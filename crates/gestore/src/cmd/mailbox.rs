@@ -76,12 +76,6 @@ pub fn run(args: &Args) -> Result<()> {
             password,
             quota,
         } => {
-            if !config.is_local(address) {
-                bail!(
-                    "{address} is not in the provider's PEC domains ({})",
-                    config.domains.join(", ")
-                );
-            }
             let (password, made) = password_or_generated(password);
             generated = made.then(|| password.clone());
             Request::Add {

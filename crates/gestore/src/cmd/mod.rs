@@ -28,7 +28,7 @@ pub fn ask(
     request: crate::server::admin::Request,
 ) -> Result<crate::server::admin::Reply> {
     use crate::server::admin::{self, Reply};
-    match serve::runtime()?.block_on(admin::request(&config.data_dir, request))? {
+    match serve::runtime()?.block_on(admin::request(config, request))? {
         Reply::Error { error } => anyhow::bail!("{error}"),
         reply => Ok(reply),
     }

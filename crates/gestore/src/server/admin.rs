@@ -5,10 +5,11 @@
 //!
 //! Protocol: one JSON [`Request`] line, one JSON [`Reply`] line.
 
+use crate::config::Config;
 use anyhow::{Context, Result};
 use pec_store::{Address, LogQuery, SqliteStore, Store, StoreError};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
@@ -125,8 +126,8 @@ pub enum Reply {
 }
 
 /// Runs one request against the store.
-pub async fn execute(store: &SqliteStore, request: Request) -> Reply {
-    match run(store, request).await {
+pub async fn execute(store: &SqliteStore, config: &Config, request: Request) -> Reply {
+    match run(store, config, request).await {
         Ok(reply) => reply,
         Err(e) => Reply::Error {
             error: format!("{e:#}").replace('\n', " "),
@@ -134,7 +135,7 @@ pub async fn execute(store: &SqliteStore, request: Request) -> Reply {
     }
 }
 
-async fn run(store: &SqliteStore, request: Request) -> Result<Reply> {
+async fn run(store: &SqliteStore, config: &Config, request: Request) -> Result<Reply> {
     let addr = |a: &str| Address::parse(a).map_err(|e| anyhow::anyhow!("{a:?}: {e}"));
     Ok(match request {
         Request::Add {
@@ -142,6 +143,12 @@ async fn run(store: &SqliteStore, request: Request) -> Result<Reply> {
             password,
             quota,
         } => {
+            // Boxes live in our PEC domains, whoever asks (CLI or socket).
+            anyhow::ensure!(
+                config.is_local(&address),
+                "{address} is not in the provider's PEC domains ({})",
+                config.domains.join(", ")
+            );
             store
                 .add_mailbox(&addr(&address)?, &password, quota)
                 .await?;
@@ -214,10 +221,10 @@ async fn run(store: &SqliteStore, request: Request) -> Result<Reply> {
 /// Serves the socket until `shutdown`; removes a stale socket first and the socket at the end.
 pub async fn serve(
     store: SqliteStore,
-    data_dir: PathBuf,
+    config: Arc<Config>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
-    let path = data_dir.join(SOCKET);
+    let path = config.data_dir.join(SOCKET);
     // We hold the store's folder lock, so a socket file left here is from a dead process.
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)
@@ -229,8 +236,8 @@ pub async fn serve(
             _ = shutdown.changed() => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let store = store.clone();
-                tokio::spawn(async move { let _ = answer(&store, stream).await; });
+                let (store, config) = (store.clone(), config.clone());
+                tokio::spawn(async move { let _ = answer(&store, &config, stream).await; });
             }
         }
     }
@@ -238,13 +245,13 @@ pub async fn serve(
     Ok(())
 }
 
-async fn answer(store: &SqliteStore, stream: UnixStream) -> Result<()> {
+async fn answer(store: &SqliteStore, config: &Config, stream: UnixStream) -> Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read).take(MAX_REQUEST as u64);
     reader.read_line(&mut line).await?;
     let reply = match serde_json::from_str::<Request>(&line) {
-        Ok(request) => execute(store, request).await,
+        Ok(request) => execute(store, config, request).await,
         Err(e) => Reply::Error {
             error: format!("bad request: {e}"),
         },
@@ -255,10 +262,10 @@ async fn answer(store: &SqliteStore, stream: UnixStream) -> Result<()> {
     Ok(())
 }
 
-/// Sends `request` to the running server of `data_dir`, or runs it on the store directly
+/// Sends `request` to the running server of `config`'s data folder, or runs it on the store directly
 /// when no server answers.
-pub async fn request(data_dir: &Path, request: Request) -> Result<Reply> {
-    if let Ok(stream) = UnixStream::connect(data_dir.join(SOCKET)).await {
+pub async fn request(config: &Config, request: Request) -> Result<Reply> {
+    if let Ok(stream) = UnixStream::connect(config.data_dir.join(SOCKET)).await {
         let (read, mut write) = stream.into_split();
         let mut line = serde_json::to_vec(&request)?;
         line.push(b'\n');
@@ -267,8 +274,8 @@ pub async fn request(data_dir: &Path, request: Request) -> Result<Reply> {
         BufReader::new(read).read_line(&mut answer).await?;
         return serde_json::from_str(&answer).context("the server's answer");
     }
-    let store = super::open_store(data_dir).await?;
-    let reply = execute(&store, request).await;
+    let store = super::open_store(&config.data_dir).await?;
+    let reply = execute(&store, config, request).await;
     Ok(reply)
 }
 

@@ -110,9 +110,9 @@ pub async fn start(config: Config) -> Result<Running> {
             }
         });
     }
-    let (store, dir, admin_stop) = (gestore.store.clone(), config.data_dir.clone(), stop.clone());
+    let (store, admin_config, admin_stop) = (gestore.store.clone(), config.clone(), stop.clone());
     tasks.spawn(async move {
-        if let Err(e) = super::admin::serve(store, dir, admin_stop).await {
+        if let Err(e) = super::admin::serve(store, admin_config, admin_stop).await {
             eprintln!("gestore: admin socket: {e:#}");
         }
     });
