@@ -239,23 +239,11 @@ fn find_part<'m, 'x>(
 mod tests {
     use super::*;
     use crate::builder::sample;
-    use crate::message::Provider;
-    use crate::tempo::RiferimentoTemporale;
-    use chrono::TimeZone;
-
-    fn provider() -> Provider {
-        Provider {
-            nome: "Prova S.p.A.".into(),
-            indirizzo_servizio: "posta-certificata@pec.prova.test".into(),
-        }
-    }
+    use crate::prova::{adesso, provider};
 
     /// An unsigned message as it would travel: outer headers, then the entity.
     fn wire(kind: MessageKind) -> Vec<u8> {
-        let now = RiferimentoTemporale::from_utc(
-            chrono::Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap(),
-        );
-        let m = sample::sample(kind, &provider(), now);
+        let m = sample::sample(kind, &provider(), adesso());
         let mut out = Vec::new();
         for (n, v) in &m.headers {
             out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());

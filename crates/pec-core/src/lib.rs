@@ -18,6 +18,8 @@ pub mod daticert;
 pub mod inspect;
 pub mod kind;
 pub mod message;
+#[cfg(test)]
+mod prova;
 pub mod registro;
 pub mod tempo;
 

@@ -5,24 +5,13 @@ use super::*;
 use crate::daticert::{Daticert, Errore, Tipo};
 use crate::inspect::{inspect, Inspection};
 use crate::kind::MessageKind;
-use chrono::{TimeZone, Utc};
+use crate::prova::{adesso, provider};
 
 const CASELLA: &str = "mario@pec.example.it";
 const TO: &str = "a@pec.altro.it";
 const CC: &str = "b@mail.example.com";
 const IDENTIFICATIVO: &str = "opec1.20240315103000.42@pec.gestore.example";
 const RICEVUTA: &str = "opec1.20240315103000.43@pec.gestore.example";
-
-fn provider() -> Provider {
-    Provider {
-        nome: "Gestore di Prova S.p.A.".into(),
-        indirizzo_servizio: "posta-certificata@pec.gestore.example".into(),
-    }
-}
-
-fn adesso() -> RiferimentoTemporale {
-    RiferimentoTemporale::from_utc(Utc.with_ymd_and_hms(2024, 3, 15, 9, 30, 0).unwrap())
-}
 
 /// certificato when the domain starts with `pec.` (our stand-in for the providers' index).
 fn classifica(a: &str) -> TipoDestinatario {

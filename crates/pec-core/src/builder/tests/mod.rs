@@ -9,7 +9,7 @@ mod ricevute;
 use super::sample::{self, DESTINATARIO_CC, DESTINATARIO_TO};
 use super::*;
 use crate::daticert::{Dati, Errore, Tipo};
-use chrono::{TimeZone, Utc};
+use crate::prova::{adesso, provider, SERVIZIO};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 /// The PEC msgid of the envelope all receipts refer to.
@@ -21,19 +21,6 @@ const MSGID: &str = "<fattura-12.20240315@studio.example.it>";
 /// The canned subject.
 const OGGETTO: &str = "Fattura n\u{b0} 12 \u{2014} citt\u{e0}";
 const MITTENTE: &str = "mario.rossi@pec.example.it";
-const SERVIZIO: &str = "posta-certificata@pec.gestore.example";
-
-fn provider() -> Provider {
-    Provider {
-        nome: "Gestore di Prova S.p.A.".into(),
-        indirizzo_servizio: SERVIZIO.into(),
-    }
-}
-
-/// 15/03/2024 10:30:00 (+0100).
-fn adesso() -> RiferimentoTemporale {
-    RiferimentoTemporale::from_utc(Utc.with_ymd_and_hms(2024, 3, 15, 9, 30, 0).unwrap())
-}
 
 /// Runs `f` with the emitting point of a receipt (`PROPRIO`) or of the envelope.
 fn con_emissione<T>(message_id: &str, f: impl FnOnce(&Emissione<'_>) -> T) -> T {
