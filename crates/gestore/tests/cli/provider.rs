@@ -224,3 +224,38 @@ sys.exit(1 if refused else 0)
 pub fn addr(user: &str) -> String {
     format!("{user}@{DOMAIN}")
 }
+
+/// Submits a one-line message from `user` to `to` with curl over implicit TLS (smtps).
+pub fn curl_submit(
+    p: &Provider,
+    user: &str,
+    password: &str,
+    to: &str,
+    subject: &str,
+) -> std::process::Output {
+    let file = p.dir.path().join(format!("curl-{subject}.eml"));
+    let body = format!(
+        "From: {}\r\nTo: {}\r\nSubject: {subject}\r\n\r\nx\r\n",
+        addr(user),
+        addr(to)
+    );
+    std::fs::write(&file, body).unwrap();
+    let url = format!("smtps://127.0.0.1:{}", p.submissions);
+    let login = format!("{}:{password}", addr(user));
+    run(
+        "curl",
+        &[
+            "-sS",
+            "-k",
+            &url,
+            "--mail-from",
+            &addr(user),
+            "--mail-rcpt",
+            &addr(to),
+            "--user",
+            &login,
+            "-T",
+            &path(&file),
+        ],
+    )
+}

@@ -214,33 +214,7 @@ fn curl_over_implicit_tls_and_swaks_over_starttls_submit() {
     }
     let mut p = Provider::new(&["mario", "anna"]);
     p.start();
-    let file = p.dir.path().join("m.eml");
-    std::fs::write(
-        &file,
-        format!(
-            "From: {}\r\nTo: {}\r\nSubject: via curl\r\n\r\nx\r\n",
-            addr("mario"),
-            addr("anna")
-        ),
-    )
-    .unwrap();
-    let url = format!("smtps://127.0.0.1:{}", p.submissions);
-    let o = run(
-        "curl",
-        &[
-            "-sS",
-            "-k",
-            &url,
-            "--mail-from",
-            &addr("mario"),
-            "--mail-rcpt",
-            &addr("anna"),
-            "--user",
-            &format!("{}:pw-mario", addr("mario")),
-            "-T",
-            &path(&file),
-        ],
-    );
+    let o = curl_submit(&p, "mario", "pw-mario", "anna", "via-curl");
     assert!(o.status.success(), "curl: {}", text(&o.stderr));
     let o = run(
         "swaks",
@@ -402,35 +376,7 @@ fn passwd_takes_effect_and_remove_deletes_the_box_while_serving() {
     let mut p = Provider::new(&["mario", "anna"]);
     p.start();
     let config = path(&p.config);
-    let file = p.dir.path().join("m.eml");
-    std::fs::write(
-        &file,
-        format!(
-            "From: {}\r\nTo: {}\r\nSubject: pw\r\n\r\nx\r\n",
-            addr("mario"),
-            addr("anna")
-        ),
-    )
-    .unwrap();
-    let submit = |password: &str| {
-        let url = format!("smtps://127.0.0.1:{}", p.submissions);
-        run(
-            "curl",
-            &[
-                "-sS",
-                "-k",
-                &url,
-                "--mail-from",
-                &addr("mario"),
-                "--mail-rcpt",
-                &addr("anna"),
-                "--user",
-                &format!("{}:{password}", addr("mario")),
-                "-T",
-                &path(&file),
-            ],
-        )
-    };
+    let submit = |password: &str| curl_submit(&p, "mario", password, "anna", "pw");
     let out = gestore(
         &[
             "mailbox",
