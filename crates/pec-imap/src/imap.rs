@@ -1,0 +1,1 @@
+//! IMAP server (to be written).

@@ -1,0 +1,31 @@
+//! Mailbox access for PEC boxes: the IMAP and POP3 servers that let ordinary mail clients read
+//! what the delivery point stored (envelopes, receipts, notices).
+//!
+//! Both servers are adapters over one [`Backend`] the binary implements on its store; they
+//! hold no state of their own beyond a session's view of a folder, so several sessions (IMAP
+//! and POP3 alike) on one box see the same messages, flags and expunges.
+//!
+//! What it does not do: no PEC rules (nothing here builds or checks a receipt), no storage, no
+//! message rewriting — a client gets each message byte for byte as stored, so the signatures
+//! still verify.
+
+#![deny(missing_docs)]
+
+pub mod backend;
+pub mod imap;
+pub mod memory;
+pub mod pop3;
+
+pub use crate::backend::{
+    AppendResult, Backend, BackendError, CopyResult, FlagOp, FolderSnapshot, FolderStatus,
+    MessageEntry,
+};
+
+/// How a listener speaks TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAPS 993, POP3S 995 style).
+    Implicit,
+    /// Plain text until STARTTLS / STLS (IMAP 143, POP3 110 style); no login before it.
+    StartTls,
+}

@@ -1,0 +1,1 @@
+//! POP3 server (to be written).
