@@ -10,6 +10,7 @@ use super::submit::{log_all, put, tracing_line, Delivery, DELIVER};
 use super::{address, Gestore};
 use anyhow::{Context, Result};
 use pec_core::consegna::{self, BustaRicevuta, EsitoConsegna, Recapito, StatoCasella};
+use pec_core::registro::Evento;
 use pec_core::{Emissione, RiferimentoTemporale};
 use pec_store::{
     backoff, Admission, Batch, Body, NewMessage, Operation, QueueItem, Store, StoreError,
@@ -112,20 +113,11 @@ impl Gestore {
     async fn deliver(&self, item: &QueueItem) -> Result<()> {
         let d = Delivery::from_payload(&item.payload).context("queue payload")?;
         let busta = BustaRicevuta::leggi(&d.busta).context("the envelope")?;
-        let recipient = address(&d.recipient)?;
         let refused = match self.attempt(item, &d, &busta, StatoCasella::Attiva).await {
             Ok(()) => return Ok(()),
-            Err(e) => match e.downcast_ref::<StoreError>() {
-                Some(StoreError::UnknownMailbox(a)) if *a == recipient.as_str() => {
-                    StatoCasella::Sconosciuta
-                }
-                Some(StoreError::MailboxDisabled(a)) if *a == recipient.as_str() => {
-                    StatoCasella::Disabilitata
-                }
-                Some(StoreError::MailboxFull { address, .. }) if *address == recipient.as_str() => {
-                    StatoCasella::Piena
-                }
-                _ => return Err(e),
+            Err(e) => match refusal(&e, &d.recipient) {
+                Some(stato) => stato,
+                None => return Err(e),
             },
         };
         self.attempt(item, &d, &busta, refused).await
@@ -139,66 +131,16 @@ impl Gestore {
         busta: &BustaRicevuta,
         stato: StatoCasella,
     ) -> Result<()> {
-        let recipient = address(&d.recipient)?;
         let now = chrono::Utc::now();
-        let message_id = self.ids.next(now);
-        let e = Emissione {
-            provider: &self.provider,
-            data: RiferimentoTemporale::from_utc(now),
-            message_id: &message_id,
-        };
-        let recapito = Recapito {
-            destinatario: &d.recipient,
-            stato,
-        };
-        let esito = consegna::punto_consegna(busta, &recapito, &e).context("delivery point")?;
-        let sender = address(&d.sender)?;
-        let id = &d.identificativo;
         let mut batch = Batch::new();
-        let eventi = esito.eventi().to_vec();
-        match esito {
-            EsitoConsegna::Consegnata {
-                ricevuta, eventi, ..
-            } => {
-                let ricevuta = self
-                    .sign_all(vec![ricevuta])
-                    .await?
-                    .pop()
-                    .context("signing")?;
-                batch.push(Operation::PutMessage(NewMessage {
-                    key: format!("box:{recipient}:{id}:busta"),
-                    mailbox: recipient.clone(),
-                    folder: "INBOX".into(),
-                    body: Body::Bytes(d.busta.clone()),
-                    internal_date: now,
-                    flags: Vec::new(),
-                    admission: Admission::Enforce,
-                }));
-                batch.push(put(
-                    &sender,
-                    "INBOX",
-                    format!("box:{sender}:{id}:consegna:{recipient}"),
-                    ricevuta,
-                    now,
-                ));
-                log_all(&mut batch, &eventi, &d.sender);
-            }
-            EsitoConsegna::NonConsegnata { avviso, eventi, .. } => {
-                let avviso = self
-                    .sign_all(vec![avviso])
-                    .await?
-                    .pop()
-                    .context("signing")?;
-                batch.push(put(
-                    &sender,
-                    "INBOX",
-                    format!("box:{sender}:{id}:mancata-consegna:{recipient}"),
-                    avviso,
-                    now,
-                ));
-                log_all(&mut batch, &eventi, &d.sender);
-            }
-        }
+        let recapiti = [(d.recipient.clone(), stato)];
+        let env = Envelope {
+            letta: busta,
+            bytes: &d.busta,
+            sender: &d.sender,
+            id: &d.identificativo,
+        };
+        let eventi = self.consegna(&mut batch, &env, &recapiti, now).await?;
         batch.push(Operation::CompleteQueueItem {
             key: item.key.clone(),
         });
@@ -209,5 +151,124 @@ impl Gestore {
         self.delivered
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The delivery point for local recipients of one envelope, each in the state its box is
+    /// presumed to be in: decides (pec-core), signs every receipt or notice in one blocking
+    /// task, and adds to `batch` the envelope for each recipient (`Admission::Enforce`: the
+    /// writer refuses it if the presumption was wrong), the receipts and notices for the
+    /// sender and the log events, which it returns.
+    ///
+    /// Shared by the worker and by the access point, which delivers to its own boxes in the
+    /// same transaction as the acceptance.
+    pub(super) async fn consegna(
+        &self,
+        batch: &mut Batch,
+        env: &Envelope<'_>,
+        recapiti: &[(String, StatoCasella)],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Evento>> {
+        let Envelope {
+            letta: busta,
+            bytes: busta_bytes,
+            sender,
+            id,
+        } = *env;
+        let sender_box = address(sender)?;
+        let data = RiferimentoTemporale::from_utc(now);
+        let mut eventi = Vec::new();
+        let mut outcomes = Vec::with_capacity(recapiti.len());
+        let mut unsigned = Vec::with_capacity(recapiti.len());
+        for (recipient, stato) in recapiti {
+            let message_id = self.ids.next(now);
+            let e = Emissione {
+                provider: &self.provider,
+                data,
+                message_id: &message_id,
+            };
+            let recapito = Recapito {
+                destinatario: recipient,
+                stato: *stato,
+            };
+            let esito = consegna::punto_consegna(busta, &recapito, &e).context("delivery point")?;
+            eventi.extend_from_slice(esito.eventi());
+            let recipient = address(recipient)?;
+            match esito {
+                EsitoConsegna::Consegnata { ricevuta, .. } => {
+                    outcomes.push((recipient, true));
+                    unsigned.push(ricevuta);
+                }
+                EsitoConsegna::NonConsegnata { avviso, .. } => {
+                    outcomes.push((recipient, false));
+                    unsigned.push(avviso);
+                }
+            }
+        }
+        let signed = self.sign_all(unsigned).await?;
+        if signed.len() != outcomes.len() {
+            anyhow::bail!(
+                "signing returned {} of {} messages",
+                signed.len(),
+                outcomes.len()
+            );
+        }
+        for ((recipient, consegnata), bytes) in outcomes.into_iter().zip(signed) {
+            if consegnata {
+                batch.push(Operation::PutMessage(NewMessage {
+                    key: format!("box:{recipient}:{id}:busta"),
+                    mailbox: recipient.clone(),
+                    folder: "INBOX".into(),
+                    body: Body::Bytes(busta_bytes.to_vec()),
+                    internal_date: now,
+                    flags: Vec::new(),
+                    admission: Admission::Enforce,
+                }));
+                batch.push(put(
+                    &sender_box,
+                    "INBOX",
+                    format!("box:{sender_box}:{id}:consegna:{recipient}"),
+                    bytes,
+                    now,
+                ));
+            } else {
+                batch.push(put(
+                    &sender_box,
+                    "INBOX",
+                    format!("box:{sender_box}:{id}:mancata-consegna:{recipient}"),
+                    bytes,
+                    now,
+                ));
+            }
+        }
+        log_all(batch, &eventi, sender);
+        Ok(eventi)
+    }
+}
+
+/// One signed envelope, as the delivery point needs it.
+#[derive(Clone, Copy)]
+pub(super) struct Envelope<'a> {
+    /// The envelope as read (daticert, original, receipt type).
+    pub letta: &'a BustaRicevuta,
+    /// Its bytes, stored as they are in each recipient's box.
+    pub bytes: &'a [u8],
+    /// Where receipts go.
+    pub sender: &'a str,
+    /// Its PEC msgid.
+    pub id: &'a str,
+}
+
+/// The state of `recipient`'s box when the writer refused its envelope for it (unknown,
+/// disabled, full); `None` for any other error.
+pub(super) fn refusal(e: &anyhow::Error, recipient: &str) -> Option<StatoCasella> {
+    let recipient = address(recipient).ok()?;
+    let recipient = recipient.as_str();
+    match e.downcast_ref::<StoreError>()? {
+        StoreError::UnknownMailbox(a) if *a == recipient => Some(StatoCasella::Sconosciuta),
+        StoreError::MailboxDisabled(a) if *a == recipient => Some(StatoCasella::Disabilitata),
+        StoreError::MailboxFull { address, .. } if *address == recipient => {
+            Some(StatoCasella::Piena)
+        }
+        _ => None,
     }
 }

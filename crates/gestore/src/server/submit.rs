@@ -1,9 +1,11 @@
 //! The access point behind SMTP submission: authenticate, decide (pec-core), sign, commit,
 //! and only then let the SMTP layer answer 250 (PEC-SPEC §2.3, STYLE §2).
 
+use super::delivery::{refusal, Envelope};
 use super::{address, Gestore};
 use anyhow::{Context, Result};
 use pec_core::accesso::{self, Esito, Identificativi, Invio, Limiti, PuntoAccesso};
+use pec_core::consegna::{BustaRicevuta, StatoCasella};
 use pec_core::registro::Evento;
 use pec_core::RiferimentoTemporale;
 use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
@@ -141,52 +143,8 @@ impl Gestore {
             Esito::Accettato(a) => a.eventi.clone(),
             Esito::NonAccettato(n) => n.eventi.clone(),
         };
-        let batch = match esito {
-            Esito::Accettato(a) => {
-                let mut signed = self.sign_all(vec![a.ricevuta, a.busta]).await?.into_iter();
-                let (ricevuta, busta) = match (signed.next(), signed.next()) {
-                    (Some(r), Some(b)) => (r, b),
-                    _ => anyhow::bail!("signing returned too few messages"),
-                };
-                let mut batch = Batch::new();
-                let sender = address(&a.mittente)?;
-                batch.push(put(
-                    &sender,
-                    "INBOX",
-                    format!("box:{sender}:{identificativo}:accettazione"),
-                    ricevuta,
-                    now,
-                ));
-                for d in &a.destinatari {
-                    let recipient = d.indirizzo.to_ascii_lowercase();
-                    let (kind, key) = if self.config.is_local(&recipient) {
-                        (DELIVER, format!("deliver:{identificativo}:{recipient}"))
-                    } else {
-                        (RELAY, format!("relay:{identificativo}:{recipient}"))
-                    };
-                    batch.push(Operation::Enqueue(NewQueueItem {
-                        key,
-                        kind: kind.into(),
-                        payload: Delivery::payload(
-                            &recipient,
-                            &a.mittente,
-                            &identificativo,
-                            &busta,
-                        )?,
-                        due: now,
-                    }));
-                }
-                // The box's own copy of what it sent (IMAP "Sent", issue 4).
-                batch.push(put(
-                    &sender,
-                    "Sent",
-                    format!("box:{sender}:{identificativo}:sent"),
-                    busta,
-                    now,
-                ));
-                log_all(&mut batch, &a.eventi, &a.mittente);
-                batch
-            }
+        match esito {
+            Esito::Accettato(a) => self.accept_certified(a, &identificativo, now).await,
             Esito::NonAccettato(n) => {
                 let avviso = self
                     .sign_all(vec![n.avviso])
@@ -203,13 +161,152 @@ impl Gestore {
                     now,
                 ));
                 log_all(&mut batch, &n.eventi, &n.mittente);
-                batch
+                self.store.commit(batch).await.context("commit")?;
+                self.announce(&eventi);
+                Ok(())
             }
+        }
+    }
+
+    /// Commits an accepted message: the acceptance receipt, the sender's copy, and for each
+    /// recipient either its delivery, done here in the same transaction when the box is ours,
+    /// or a relay queue item.
+    ///
+    /// Delivering our own boxes inline spares a queue round trip per recipient (an envelope
+    /// copy in the queue, a claim and a second commit: most of the writer's work per message)
+    /// and makes the 250 mean "delivered" in the common case. It is optimistic like the
+    /// worker: boxes are presumed active and the writer checks each as it stores; if one is
+    /// unknown, disabled or full, the whole transaction is rolled back and committed again
+    /// with every local recipient queued, so the worker answers each with its own outcome.
+    async fn accept_certified(
+        &self,
+        a: accesso::Accettazione,
+        identificativo: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let accesso::Accettazione {
+            ricevuta,
+            busta,
+            destinatari,
+            mittente,
+            eventi,
+        } = a;
+        let mut signed = self.sign_all(vec![ricevuta, busta]).await?.into_iter();
+        let (ricevuta, busta) = match (signed.next(), signed.next()) {
+            (Some(r), Some(b)) => (r, b),
+            _ => anyhow::bail!("signing returned too few messages"),
         };
+        let a = Accettata {
+            identificativo,
+            mittente: &mittente,
+            destinatari: &destinatari,
+            eventi: &eventi,
+            ricevuta: &ricevuta,
+            busta: &busta,
+            now,
+        };
+        let locals: Vec<(String, StatoCasella)> = a
+            .destinatari
+            .iter()
+            .map(|d| d.indirizzo.to_ascii_lowercase())
+            .filter(|r| self.config.is_local(r))
+            .map(|r| (r, StatoCasella::Attiva))
+            .collect();
+        if !locals.is_empty() {
+            let mut batch = a.batch(self, false)?;
+            let letta = BustaRicevuta::leggi(&busta).context("our own envelope")?;
+            let env = Envelope {
+                letta: &letta,
+                bytes: &busta,
+                sender: &mittente,
+                id: identificativo,
+            };
+            let consegne = self.consegna(&mut batch, &env, &locals, now).await?;
+            match self.store.commit(batch).await {
+                Ok(_) => {
+                    self.announce(&eventi);
+                    self.announce(&consegne);
+                    self.delivered
+                        .fetch_add(locals.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    if locals.len() < a.destinatari.len() {
+                        self.work.notify_one();
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    let e = anyhow::Error::from(e);
+                    if !locals.iter().any(|(r, _)| refusal(&e, r).is_some()) {
+                        return Err(e.context("commit"));
+                    }
+                }
+            }
+        }
+        let batch = a.batch(self, true)?;
         self.store.commit(batch).await.context("commit")?;
         self.announce(&eventi);
         self.work.notify_one();
         Ok(())
+    }
+}
+
+/// An accepted message, signed, ready to commit.
+struct Accettata<'a> {
+    identificativo: &'a str,
+    mittente: &'a str,
+    destinatari: &'a [accesso::DestinatarioInvio],
+    eventi: &'a [Evento],
+    ricevuta: &'a [u8],
+    busta: &'a [u8],
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Accettata<'_> {
+    /// The acceptance's own operations: the receipt to the sender, the envelope in the
+    /// sender's Sent folder, a relay item per remote recipient (and a delivery item per local
+    /// one when `queue_locals`), and the access point's log events.
+    fn batch(&self, g: &Gestore, queue_locals: bool) -> Result<Batch> {
+        let (a, identificativo, ricevuta, busta, now) = (
+            self,
+            self.identificativo,
+            self.ricevuta,
+            self.busta,
+            self.now,
+        );
+        let mut batch = Batch::new();
+        let sender = address(a.mittente)?;
+        batch.push(put(
+            &sender,
+            "INBOX",
+            format!("box:{sender}:{identificativo}:accettazione"),
+            ricevuta.to_vec(),
+            now,
+        ));
+        for d in a.destinatari {
+            let recipient = d.indirizzo.to_ascii_lowercase();
+            let (kind, key) = if !g.config.is_local(&recipient) {
+                (RELAY, format!("relay:{identificativo}:{recipient}"))
+            } else if queue_locals {
+                (DELIVER, format!("deliver:{identificativo}:{recipient}"))
+            } else {
+                continue;
+            };
+            batch.push(Operation::Enqueue(NewQueueItem {
+                key,
+                kind: kind.into(),
+                payload: Delivery::payload(&recipient, a.mittente, identificativo, busta)?,
+                due: now,
+            }));
+        }
+        // The box's own copy of what it sent (IMAP "Sent").
+        batch.push(put(
+            &sender,
+            "Sent",
+            format!("box:{sender}:{identificativo}:sent"),
+            busta.to_vec(),
+            now,
+        ));
+        log_all(&mut batch, a.eventi, a.mittente);
+        Ok(batch)
     }
 }
 
