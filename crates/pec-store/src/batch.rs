@@ -8,7 +8,10 @@
 //!   [`Operation::PutMessage`] with an existing key are no-ops that report the original; queue
 //!   transitions on an item that is no longer scheduled are no-ops. Log appends have no key of
 //!   their own: give the whole batch a key ([`Batch::once`]) when it holds log lines and may be
-//!   replayed.
+//!   replayed. The folder operations follow IMAP: creating a folder that exists or deleting
+//!   one that does not is an error, so give such a batch a key if it may be replayed. Flag
+//!   changes and expunges are idempotent by nature (UIDs no longer there are skipped);
+//!   [`Operation::CopyMessages`] is not: a replay without a batch key copies again.
 //! - A body is durable when the transaction that references it commits: bodies up to
 //!   [`INLINE_BODY_MAX`] bytes are rows of that very transaction, larger ones are fsynced blob
 //!   files written before it.
@@ -137,6 +140,104 @@ pub enum Operation {
     },
     /// Appends one event line to the hash-chained log (PEC-SPEC §8).
     AppendLog(LogAppend),
+    /// Creates an empty folder, subscribed, with a UIDVALIDITY never used before (IMAP
+    /// CREATE). Fails with [`crate::StoreError::FolderExists`] if it exists.
+    CreateFolder {
+        /// The mailbox.
+        address: Address,
+        /// The folder (`INBOX` in any case is `INBOX`, which always exists).
+        name: String,
+    },
+    /// Deletes a folder and its messages, lowering the mailbox's used bytes (IMAP DELETE).
+    /// Folders below it (`name/…`) stay. Fails with [`crate::StoreError::InboxProtected`] for
+    /// `INBOX`, [`crate::StoreError::UnknownFolder`] if there is no such folder. Bodies stay,
+    /// inline or as blobs (see the crate doc: no garbage collection).
+    DeleteFolder {
+        /// The mailbox.
+        address: Address,
+        /// The folder.
+        name: String,
+    },
+    /// Renames a folder and the folders below it (`from/x` becomes `to/x`), each with a new
+    /// UIDVALIDITY (IMAP RENAME). Renaming `INBOX` instead moves all its messages, with new
+    /// UIDs, into a new folder `to` and leaves `INBOX` empty, with its UIDVALIDITY and UIDNEXT
+    /// (RFC 3501 §6.3.5); folders below `INBOX` are not moved. Fails with
+    /// [`crate::StoreError::UnknownFolder`] (no `from`) or [`crate::StoreError::FolderExists`]
+    /// (`to`, or one of the new names below it, is taken).
+    RenameFolder {
+        /// The mailbox.
+        address: Address,
+        /// Current name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// Adds a folder to, or removes it from, the subscription list (IMAP SUBSCRIBE /
+    /// UNSUBSCRIBE). The folder must exist.
+    SetSubscribed {
+        /// The mailbox.
+        address: Address,
+        /// The folder.
+        name: String,
+        /// In the list (LSUB) or not.
+        subscribed: bool,
+    },
+    /// Changes the flags of messages (IMAP STORE). UIDs not in the folder are skipped.
+    /// Flags are compared case-insensitively and stored once each, system flags spelled
+    /// `\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`; `\Recent` is never stored
+    /// (the session owns it). Reports [`Outcome::FlagsStored`].
+    SetFlags {
+        /// The mailbox.
+        address: Address,
+        /// The folder.
+        folder: String,
+        /// The messages.
+        uids: Vec<u32>,
+        /// Add, remove or replace.
+        op: FlagOp,
+        /// The flags (a flag with a blank, a control or an IMAP atom-special character is
+        /// refused with [`crate::StoreError::InvalidFlag`]).
+        flags: Vec<String>,
+    },
+    /// Removes messages for good, lowering the mailbox's used bytes (IMAP EXPUNGE, the
+    /// expunge half of MOVE, POP3 DELE at QUIT). UIDs not in the folder are skipped, so a
+    /// replay is harmless. Bodies stay: another message (a copy, the same receipt in another
+    /// box) or a queue item may still refer to them. Reports [`Outcome::Expunged`].
+    Expunge {
+        /// The mailbox.
+        address: Address,
+        /// The folder.
+        folder: String,
+        /// The messages.
+        uids: Vec<u32>,
+    },
+    /// Copies messages, with their flags and INTERNALDATE, to another folder of the same
+    /// mailbox, under new UIDs, in increasing source-UID order (IMAP COPY, the copy half of
+    /// MOVE). The copies share their body with the originals and count towards the quota: the
+    /// whole copy fails with [`crate::StoreError::MailboxFull`] if it does not fit. UIDs not
+    /// in the source are skipped. Each copy gets the key `imap:<address>:<uidvalidity>:<uid>`
+    /// of its new place. Reports [`Outcome::Copied`].
+    CopyMessages {
+        /// The mailbox.
+        address: Address,
+        /// Source folder.
+        from: String,
+        /// Destination folder (must exist: IMAP answers `TRYCREATE` otherwise).
+        to: String,
+        /// The messages to copy.
+        uids: Vec<u32>,
+    },
+}
+
+/// How [`Operation::SetFlags`] changes a message's flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOp {
+    /// Adds the flags (`+FLAGS`).
+    Add,
+    /// Removes the flags (`-FLAGS`).
+    Remove,
+    /// Sets exactly these flags (`FLAGS`).
+    Replace,
 }
 
 /// A message body: bytes to store, or a blob already stored.
@@ -164,7 +265,9 @@ pub enum Admission {
 #[derive(Debug)]
 pub struct NewMessage {
     /// Idempotency key, e.g. `box:<addr>:<pec-msgid>:<kind>`: storing a second message with the
-    /// same key stores nothing and reports the first one's UID.
+    /// same key stores nothing and reports the first one's UID. Empty means no key (an IMAP
+    /// APPEND, see [`NewMessage::append`]): the message is always stored and gets the key
+    /// `imap:<address>:<uidvalidity>:<uid>`. Keys starting with `imap:` are reserved for this.
     pub key: String,
     /// The mailbox.
     pub mailbox: Address,
@@ -174,10 +277,33 @@ pub struct NewMessage {
     pub body: Body,
     /// IMAP INTERNALDATE.
     pub internal_date: DateTime<Utc>,
-    /// Initial IMAP flags.
+    /// Initial IMAP flags, normalised as by [`Operation::SetFlags`].
     pub flags: Vec<String>,
     /// Whether state and quota are checked.
     pub admission: Admission,
+}
+
+impl NewMessage {
+    /// A message a client uploads (IMAP APPEND): no idempotency key (a client that retries
+    /// an APPEND means a second message), quota and state enforced. The folder is created if
+    /// missing: IMAP wants `TRYCREATE` instead, so check [`crate::Store::folder`] first.
+    pub fn append(
+        mailbox: Address,
+        folder: impl Into<String>,
+        bytes: Vec<u8>,
+        flags: Vec<String>,
+        internal_date: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            key: String::new(),
+            mailbox,
+            folder: folder.into(),
+            body: Body::Bytes(bytes),
+            internal_date,
+            flags,
+            admission: Admission::Enforce,
+        }
+    }
 }
 
 /// A queue item to add.
@@ -235,6 +361,32 @@ pub enum Outcome {
     Logged {
         /// Its sequence number.
         seq: u64,
+    },
+    /// A folder was created ([`Operation::CreateFolder`]) or renamed
+    /// ([`Operation::RenameFolder`]: the folder now called `to`).
+    FolderCreated {
+        /// Its new UIDVALIDITY.
+        uidvalidity: u32,
+    },
+    /// A folder was deleted or its subscription changed.
+    FolderChanged,
+    /// [`Operation::SetFlags`] applied: every message found, by increasing UID, with its
+    /// flags now (changed or not).
+    FlagsStored {
+        /// (UID, flags after the change).
+        flags: Vec<(u32, Vec<String>)>,
+    },
+    /// [`Operation::CopyMessages`] applied (for UIDPLUS's COPYUID).
+    Copied {
+        /// UIDVALIDITY of the destination.
+        uidvalidity: u32,
+        /// (source UID, new UID in the destination), by increasing source UID.
+        pairs: Vec<(u32, u32)>,
+    },
+    /// [`Operation::Expunge`] applied.
+    Expunged {
+        /// The UIDs removed, increasing; those already gone are not listed.
+        uids: Vec<u32>,
     },
 }
 

@@ -87,6 +87,18 @@ pub enum StoreError {
     /// A folder name that is empty or holds control characters.
     #[error("invalid folder name {0:?}")]
     InvalidFolder(String),
+    /// No folder of this name in the mailbox.
+    #[error("unknown folder {0:?}")]
+    UnknownFolder(String),
+    /// A folder of this name already exists in the mailbox.
+    #[error("folder {0:?} already exists")]
+    FolderExists(String),
+    /// `INBOX` cannot be deleted (RFC 3501 §6.3.4); the operation is named.
+    #[error("INBOX cannot be {0}")]
+    InboxProtected(&'static str),
+    /// An IMAP flag that is empty or holds a blank, a control or an atom-special character.
+    #[error("invalid flag {0:?}")]
+    InvalidFlag(String),
     /// The log chain does not verify (PEC-SPEC §8).
     #[error("log chain broken at seq {}: {}", .0.seq, .0.reason)]
     LogTampered(ChainBreak),
@@ -140,7 +152,11 @@ impl StoreError {
             | Self::MailboxDisabled(_)
             | Self::MailboxFull { .. }
             | Self::UnknownQueueItem(_)
-            | Self::InvalidFolder(_) => Fault::Caller,
+            | Self::InvalidFolder(_)
+            | Self::UnknownFolder(_)
+            | Self::FolderExists(_)
+            | Self::InboxProtected(_)
+            | Self::InvalidFlag(_) => Fault::Caller,
             Self::LogTampered(_) | Self::BlobCorrupt(_) | Self::CorruptRow(_) => Fault::Integrity,
             _ => Fault::Internal,
         }

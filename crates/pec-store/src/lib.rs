@@ -56,6 +56,7 @@ mod batch;
 mod blob;
 pub mod chain;
 mod error;
+mod flags;
 mod model;
 mod password;
 mod queue;
@@ -68,14 +69,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use batch::{
-    Admission, Batch, Body, CommitReceipt, LogAppend, NewMessage, NewQueueItem, Operation, Outcome,
-    INLINE_BODY_MAX,
+    Admission, Batch, Body, CommitReceipt, FlagOp, LogAppend, NewMessage, NewQueueItem, Operation,
+    Outcome, INLINE_BODY_MAX,
 };
 pub use blob::BlobStore;
 pub use error::{ChainBreak, ChainBreakReason, Fault, StoreError};
 pub use model::{
-    Address, BlobRef, FetchedMessage, FolderInfo, LogEntry, LogHead, LogQuery, MailboxInfo,
-    MailboxState, MessageMeta, QueueItem, QueueStatus,
+    Address, BlobRef, FetchedMessage, FolderInfo, FolderSnapshot, LogEntry, LogHead, LogQuery,
+    MailboxInfo, MailboxState, MessageMeta, MessageSummary, QueueItem, QueueStatus,
 };
 pub use password::PasswordHash;
 pub use queue::backoff;
@@ -122,12 +123,24 @@ pub trait Store: Send + Sync {
         password: &'a str,
     ) -> BoxFuture<'a, Result<bool>>;
 
-    /// A folder's UIDVALIDITY, UIDNEXT and message count.
+    /// A folder's UIDVALIDITY, UIDNEXT, message and unseen counts, subscription.
     fn folder<'a>(
         &'a self,
         address: &'a Address,
         folder: &'a str,
     ) -> BoxFuture<'a, Result<Option<FolderInfo>>>;
+
+    /// Every folder of a mailbox (IMAP LIST / LSUB / STATUS), `INBOX` first, then by name;
+    /// empty for an unknown mailbox.
+    fn folders<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<Vec<FolderInfo>>>;
+
+    /// A folder's counters and every message's UID, size, INTERNALDATE and flags, as of one
+    /// instant (IMAP SELECT and each refresh of a session's view, POP3 STAT/LIST).
+    fn snapshot<'a>(
+        &'a self,
+        address: &'a Address,
+        folder: &'a str,
+    ) -> BoxFuture<'a, Result<Option<FolderSnapshot>>>;
 
     /// The messages of a folder, by UID.
     fn list_messages<'a>(

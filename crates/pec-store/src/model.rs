@@ -104,6 +104,33 @@ pub struct FolderInfo {
     pub uidnext: u32,
     /// Number of messages in the folder.
     pub messages: u64,
+    /// Number of messages without `\Seen` (IMAP STATUS UNSEEN, the count a client shows).
+    pub unseen: u64,
+    /// In the subscription list (IMAP LSUB); new folders are.
+    pub subscribed: bool,
+}
+
+/// What IMAP needs of one message to build a session's view: no key, no hash, no bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSummary {
+    /// IMAP UID within the folder.
+    pub uid: u32,
+    /// RFC822.SIZE: length of the stored bytes.
+    pub size: u64,
+    /// IMAP INTERNALDATE.
+    pub internal_date: DateTime<Utc>,
+    /// IMAP flags, system flags spelled `\Seen`, `\Answered`, …
+    pub flags: Vec<String>,
+}
+
+/// A folder and its messages as of one instant (read in one transaction, so `uidnext` is
+/// above every listed UID and `folder.messages` is the length of `messages`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderSnapshot {
+    /// The folder's counters.
+    pub folder: FolderInfo,
+    /// Its messages, by increasing UID.
+    pub messages: Vec<MessageSummary>,
 }
 
 /// The content address of a message body: its SHA-256 and size.

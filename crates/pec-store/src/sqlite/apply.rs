@@ -2,19 +2,20 @@
 //! guard + effect; none commits. They run synchronously on the writer's thread, against the
 //! raw connection ([`super::raw`]), with statements compiled once for the writer's lifetime.
 
-use super::folder_name;
 use super::raw::{Cache, Row, SqlError, Value};
+use super::{folder, folder_name, message};
 use crate::batch::{
     Admission, Batch, Body, CommitReceipt, LogAppend, NewMessage, Operation, Outcome,
     INLINE_BODY_MAX,
 };
 use crate::chain::hash_evento;
 use crate::error::StoreError;
+use crate::flags;
 use crate::model::{
     from_millis, millis, state_of, Address, BlobRef, LogHead, MailboxState, QueueItem, QueueStatus,
 };
 
-type Result<T> = std::result::Result<T, StoreError>;
+pub(super) type Result<T> = std::result::Result<T, StoreError>;
 
 /// Applies every operation of `batch`, unless its batch key was committed before.
 pub(super) fn batch(
@@ -158,15 +159,46 @@ fn operation(
             &[error.into(), now.into(), key.into()],
         ),
         Operation::AppendLog(event) => append_log(db, head, event),
+        Operation::CreateFolder { address, name } => folder::create(db, address, name),
+        Operation::DeleteFolder { address, name } => folder::delete(db, address, name),
+        Operation::RenameFolder { address, from, to } => folder::rename(db, address, from, to),
+        Operation::SetSubscribed {
+            address,
+            name,
+            subscribed,
+        } => folder::subscribe(db, address, name, *subscribed),
+        Operation::SetFlags {
+            address,
+            folder,
+            uids,
+            op,
+            flags,
+        } => message::set_flags(db, address, folder, uids, *op, flags),
+        Operation::Expunge {
+            address,
+            folder,
+            uids,
+        } => message::expunge(db, address, folder, uids),
+        Operation::CopyMessages {
+            address,
+            from,
+            to,
+            uids,
+        } => message::copy(db, address, from, to, uids),
     }
 }
 
 /// The columns of a mailbox the writer needs.
-struct MailboxRow {
-    id: i64,
-    enabled: bool,
-    quota: u64,
-    used: u64,
+pub(super) struct MailboxRow {
+    pub(super) id: i64,
+    pub(super) enabled: bool,
+    pub(super) quota: u64,
+    pub(super) used: u64,
+}
+
+/// The mailbox at `address`, which must exist.
+pub(super) fn existing_mailbox(db: &mut Cache<'_>, address: &Address) -> Result<MailboxRow> {
+    mailbox(db, address)?.ok_or_else(|| StoreError::UnknownMailbox(address.to_string()))
 }
 
 fn mailbox(db: &mut Cache<'_>, address: &Address) -> Result<Option<MailboxRow>> {
@@ -217,7 +249,7 @@ fn queue_transition(
 
 /// A new UIDVALIDITY: the current unix second, but always above every value handed out before,
 /// so a folder deleted and recreated never gets its old UIDVALIDITY back.
-fn new_uidvalidity(db: &mut Cache<'_>) -> Result<i64> {
+pub(super) fn new_uidvalidity(db: &mut Cache<'_>) -> Result<i64> {
     let last = db.query_row(
         "SELECT value FROM meta WHERE key = 'last_uidvalidity'",
         &[],
@@ -235,7 +267,7 @@ fn new_uidvalidity(db: &mut Cache<'_>) -> Result<i64> {
     Ok(next)
 }
 
-fn create_folder(db: &mut Cache<'_>, mailbox_id: i64, name: &str) -> Result<Folder> {
+pub(super) fn create_folder(db: &mut Cache<'_>, mailbox_id: i64, name: &str) -> Result<Folder> {
     let uidvalidity = new_uidvalidity(db)?;
     let id = db
         .query_row(
@@ -252,20 +284,56 @@ fn create_folder(db: &mut Cache<'_>, mailbox_id: i64, name: &str) -> Result<Fold
     })
 }
 
-struct Folder {
-    id: i64,
-    uidvalidity: i64,
-    uidnext: i64,
+/// The columns of a folder the writer needs.
+pub(super) struct Folder {
+    pub(super) id: i64,
+    pub(super) uidvalidity: i64,
+    pub(super) uidnext: i64,
+}
+
+/// The folder `name` (already normalised) of a mailbox, if it exists.
+pub(super) fn find_folder(
+    db: &mut Cache<'_>,
+    mailbox_id: i64,
+    name: &str,
+) -> Result<Option<Folder>> {
+    Ok(db.query_row(
+        "SELECT id, uidvalidity, uidnext FROM folders WHERE mailbox_id = ? AND name = ?",
+        &[mailbox_id.into(), name.into()],
+        |r| {
+            Ok(Folder {
+                id: r.int(0)?,
+                uidvalidity: r.int(1)?,
+                uidnext: r.int(2)?,
+            })
+        },
+    )?)
+}
+
+/// The folder `name` of a mailbox, which must exist.
+pub(super) fn existing_folder(db: &mut Cache<'_>, mailbox_id: i64, name: &str) -> Result<Folder> {
+    find_folder(db, mailbox_id, name)?.ok_or_else(|| StoreError::UnknownFolder(name.to_owned()))
+}
+
+/// The key of a message stored without one (an APPEND, a copy): its place, which is never
+/// given twice because a UIDVALIDITY is never reused and UIDs only grow within it.
+pub(super) fn imap_key(address: &Address, uidvalidity: i64, uid: i64) -> String {
+    format!("imap:{address}:{uidvalidity}:{uid}")
 }
 
 fn put_message(db: &mut Cache<'_>, msg: &NewMessage, body_ref: Option<BlobRef>) -> Result<Outcome> {
-    // Guard: the same key stored before means a replay; report the original.
-    let existing = db.query_row(
-        "SELECT m.uid, f.uidvalidity FROM messages m JOIN folders f ON f.id = m.folder_id
-         WHERE m.key = ?",
-        &[(&msg.key).into()],
-        |r| Ok((r.int(0)?, r.int(1)?)),
-    )?;
+    // Guard: the same key stored before means a replay; report the original. An empty key
+    // (an APPEND) has no guard.
+    let existing = if msg.key.is_empty() {
+        None
+    } else {
+        db.query_row(
+            "SELECT m.uid, f.uidvalidity FROM messages m JOIN folders f ON f.id = m.folder_id
+             WHERE m.key = ?",
+            &[(&msg.key).into()],
+            |r| Ok((r.int(0)?, r.int(1)?)),
+        )?
+    };
     if let Some((uid, uidvalidity)) = existing {
         return Ok(Outcome::MessageStored {
             uid: u32_of("uid", uid)?,
@@ -285,8 +353,8 @@ fn put_message(db: &mut Cache<'_>, msg: &NewMessage, body_ref: Option<BlobRef>) 
         }
     };
     let name = folder_name(&msg.folder)?;
-    let m = mailbox(db, &msg.mailbox)?
-        .ok_or_else(|| StoreError::UnknownMailbox(msg.mailbox.to_string()))?;
+    let flags = flags::to_column(&flags::normalize(&msg.flags)?);
+    let m = existing_mailbox(db, &msg.mailbox)?;
     if msg.admission == Admission::Enforce {
         match state_of(m.enabled, m.quota, m.used, blob.size) {
             MailboxState::Attiva => {}
@@ -303,18 +371,7 @@ fn put_message(db: &mut Cache<'_>, msg: &NewMessage, body_ref: Option<BlobRef>) 
             }
         }
     }
-    let found = db.query_row(
-        "SELECT id, uidvalidity, uidnext FROM folders WHERE mailbox_id = ? AND name = ?",
-        &[m.id.into(), (&name).into()],
-        |r| {
-            Ok(Folder {
-                id: r.int(0)?,
-                uidvalidity: r.int(1)?,
-                uidnext: r.int(2)?,
-            })
-        },
-    )?;
-    let folder = match found {
+    let folder = match find_folder(db, m.id, &name)? {
         Some(f) => f,
         None => create_folder(db, m.id, &name)?,
     };
@@ -327,14 +384,18 @@ fn put_message(db: &mut Cache<'_>, msg: &NewMessage, body_ref: Option<BlobRef>) 
             &[hex.as_str().into(), bytes.into()],
         )?;
     }
-    let flags = msg.flags.join(" ");
+    let key = if msg.key.is_empty() {
+        imap_key(&msg.mailbox, folder.uidvalidity, folder.uidnext)
+    } else {
+        msg.key.clone()
+    };
     db.execute(
         "INSERT INTO messages (folder_id, uid, key, blob, size, internal_date, flags)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
         &[
             folder.id.into(),
             folder.uidnext.into(),
-            (&msg.key).into(),
+            (&key).into(),
             hex.as_str().into(),
             to_i64(blob.size).into(),
             millis(msg.internal_date).into(),
@@ -447,10 +508,10 @@ impl RawItem {
     }
 }
 
-fn u32_of(col: &str, v: i64) -> Result<u32> {
+pub(super) fn u32_of(col: &str, v: i64) -> Result<u32> {
     u32::try_from(v).map_err(|_| StoreError::CorruptRow(format!("{col} = {v}")))
 }
 
-fn to_i64(v: u64) -> i64 {
+pub(super) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }

@@ -10,8 +10,11 @@
 //! `data_dir/gestore.lock`.
 
 mod apply;
+mod folder;
 mod log;
+mod message;
 mod raw;
+mod read;
 mod rows;
 mod schema;
 mod writer;
@@ -34,8 +37,8 @@ use crate::batch::{Batch, Body, CommitReceipt, Operation, INLINE_BODY_MAX};
 use crate::blob::{sync_dir, BlobStore};
 use crate::error::StoreError;
 use crate::model::{
-    millis, Address, BlobRef, FetchedMessage, FolderInfo, LogEntry, LogHead, LogQuery, MailboxInfo,
-    MessageMeta, QueueItem,
+    millis, Address, BlobRef, FetchedMessage, FolderInfo, FolderSnapshot, LogEntry, LogHead,
+    LogQuery, MailboxInfo, MessageMeta, QueueItem,
 };
 use crate::password::{self, PasswordHash};
 use crate::{BoxFuture, Result, Store};
@@ -296,29 +299,6 @@ impl SqliteStore {
             .map_err(|e| StoreError::PasswordHash(e.to_string()))
     }
 
-    async fn read_folder(&self, address: &Address, folder: &str) -> Result<Option<FolderInfo>> {
-        let name = folder_name(folder)?;
-        let row = sqlx::query(
-            "SELECT f.name, f.uidvalidity, f.uidnext,
-                    (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id) AS messages
-             FROM folders f JOIN mailboxes b ON b.id = f.mailbox_id
-             WHERE b.address = ? AND f.name = ?",
-        )
-        .bind(address.as_str())
-        .bind(&name)
-        .fetch_optional(&self.inner.readers)
-        .await?;
-        row.map(|r| {
-            Ok(FolderInfo {
-                name: r.try_get("name")?,
-                uidvalidity: rows::u32_col(&r, "uidvalidity")?,
-                uidnext: rows::u32_col(&r, "uidnext")?,
-                messages: r.try_get::<i64, _>("messages")? as u64,
-            })
-        })
-        .transpose()
-    }
-
     async fn read_messages(
         &self,
         address: &Address,
@@ -480,7 +460,19 @@ impl Store for SqliteStore {
         address: &'a Address,
         folder: &'a str,
     ) -> BoxFuture<'a, Result<Option<FolderInfo>>> {
-        Box::pin(self.read_folder(address, folder))
+        Box::pin(read::folder(&self.inner.readers, address, folder))
+    }
+
+    fn folders<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<Vec<FolderInfo>>> {
+        Box::pin(read::folders(&self.inner.readers, address))
+    }
+
+    fn snapshot<'a>(
+        &'a self,
+        address: &'a Address,
+        folder: &'a str,
+    ) -> BoxFuture<'a, Result<Option<FolderSnapshot>>> {
+        Box::pin(read::snapshot(&self.inner.readers, address, folder))
     }
 
     fn list_messages<'a>(

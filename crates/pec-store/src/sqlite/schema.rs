@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 use crate::error::StoreError;
 
 /// Migration `i` brings the schema to version `i + 1`. Append only: never edit a shipped one.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 const V1: &str = r#"
 -- Counters that must never go backwards (last UIDVALIDITY handed out).
@@ -105,6 +105,17 @@ CREATE TABLE bodies (
     hash  TEXT PRIMARY KEY,                  -- hex SHA-256, as messages.blob
     bytes BLOB NOT NULL
 );
+"#;
+
+/// What IMAP needs besides V1: the subscription list, and an unseen count per folder that does
+/// not read every message. `seen` is computed from `flags` (never written, so it cannot drift);
+/// the partial index holds only unseen messages, so counting them reads that index alone.
+/// `lower` because rows stored before V3 hold flags as the client spelled them.
+const V3: &str = r#"
+ALTER TABLE folders ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE messages ADD COLUMN seen INTEGER
+    GENERATED ALWAYS AS (instr(' ' || lower(flags) || ' ', ' \seen ') > 0) VIRTUAL;
+CREATE INDEX messages_unseen ON messages(folder_id) WHERE seen = 0;
 "#;
 
 /// Highest schema version this build knows.

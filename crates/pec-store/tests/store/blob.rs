@@ -199,7 +199,11 @@ async fn a_folder_without_the_bodies_table_is_migrated_and_keeps_its_blobs() {
         .await
         .unwrap();
     // Turn the database back into schema version 1.
-    sqlx::raw_sql("DROP TABLE bodies; DELETE FROM schema_version WHERE version = 2;")
+    sqlx::raw_sql(
+        "DROP INDEX messages_unseen; ALTER TABLE messages DROP COLUMN seen;
+         ALTER TABLE folders DROP COLUMN subscribed;
+         DROP TABLE bodies; DELETE FROM schema_version WHERE version >= 2;",
+    )
         .execute(&mut s.raw().await)
         .await
         .unwrap();
@@ -208,7 +212,7 @@ async fn a_folder_without_the_bodies_table_is_migrated_and_keeps_its_blobs() {
         .fetch_one(&mut s.raw().await)
         .await
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     assert_eq!(fetch(&s, &a, "INBOX", 1).await, b"stored by version 1");
     s.store
         .commit(Batch::new().with(put("new", &a, "INBOX", b"stored inline")))
