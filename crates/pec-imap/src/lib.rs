@@ -16,6 +16,7 @@ pub mod imap;
 pub mod memory;
 pub mod pop3;
 
+pub use crate::imap::{serve_imap, Error as ImapError, ImapConfig, ImapLimits};
 pub use crate::backend::{
     AppendResult, Backend, BackendError, CopyResult, FlagOp, FolderSnapshot, FolderStatus,
     MessageEntry,

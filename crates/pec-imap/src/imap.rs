@@ -1,1 +1,0 @@
-//! IMAP server (to be written).

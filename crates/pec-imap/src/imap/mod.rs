@@ -1,0 +1,227 @@
+//! The IMAP4rev1 server: imap-next's sans-IO `Server` parses commands and frames replies; this
+//! module drives it over tokio + rustls and answers each command from a [`Backend`].
+//!
+//! Invariants:
+//! - Every backend call names the authenticated box, never a name the client chose, so no
+//!   command can read another user's folders.
+//! - A message is served byte for byte as stored (`BODY[]` is never re-encoded: PEC
+//!   signatures must still verify); MIME parsing happens only for ENVELOPE, BODYSTRUCTURE and
+//!   part sections.
+//! - Memory per session is bounded: command lines and literals have caps enforced before they
+//!   are buffered, and replies are written (with a timeout) as each message is produced, so a
+//!   client that never reads stalls only its own task, which is then closed.
+//! - No untagged EXPUNGE is sent during FETCH, STORE or SEARCH (RFC 3501 §7.4.1); the view
+//!   keeps such messages until a command where expunges may be announced.
+//!
+//! Layout: `conn` (bytes ↔ imap-next), `session` (state and dispatch), one file per group of
+//! commands (`auth`, `folder`, `fetch`, `search`, `store`), `view` (the selected folder and
+//! sequence sets), `message` (sections, ENVELOPE, BODYSTRUCTURE).
+
+mod auth;
+mod conn;
+mod fetch;
+mod folder;
+mod message;
+mod search;
+mod session;
+mod store;
+mod view;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::backend::Backend;
+use crate::TlsMode;
+use session::{Exit, Session};
+
+/// Failures of a listener or of one connection.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing the socket failed (usually the network's or the peer's fault).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The client did not finish the TLS handshake in time (the peer's fault).
+    #[error("TLS handshake timed out")]
+    HandshakeTimeout,
+    /// The client did not read our replies within [`ImapLimits::write_timeout`].
+    #[error("client stopped reading replies")]
+    WriteTimeout,
+    /// The client broke a limit (line length, literal size, too many errors); the session was
+    /// closed after a BAD or BYE.
+    #[error("client misbehaved: {0}")]
+    PeerMisbehaved(&'static str),
+}
+
+/// Per-listener limits; each protects the process from one kind of client.
+#[derive(Debug, Clone)]
+pub struct ImapLimits {
+    /// Sessions served at once; more connections get `* BYE` and are closed. Default 10,000.
+    pub max_connections: usize,
+    /// Largest literal (and so largest APPEND), in bytes. Default 50 MiB.
+    pub max_literal: u32,
+    /// Longest command line outside literals, in bytes; longer lines close the session.
+    /// Default 64 KiB.
+    pub max_command_line: usize,
+    /// Inactivity after which a session is closed (RFC 3501 §5.4 asks at least 30 minutes).
+    /// Default 30 minutes.
+    pub idle_timeout: Duration,
+    /// How long a write may wait for a client that does not read. Default 60 s.
+    pub write_timeout: Duration,
+    /// Deadline for the TLS handshake. Default 10 s.
+    pub tls_handshake_timeout: Duration,
+    /// Delay after each failed login, doubled per further failure (brute-force throttling).
+    /// Default 1 s.
+    pub auth_failure_delay: Duration,
+    /// Failed logins after which the session is closed. Default 3.
+    pub max_auth_failures: u32,
+    /// Consecutive BAD commands after which the session is closed. Default 20.
+    pub max_bad_commands: u32,
+}
+
+impl Default for ImapLimits {
+    fn default() -> Self {
+        ImapLimits {
+            max_connections: 10_000,
+            max_literal: 50 * 1024 * 1024,
+            max_command_line: 64 * 1024,
+            idle_timeout: Duration::from_secs(30 * 60),
+            write_timeout: Duration::from_secs(60),
+            tls_handshake_timeout: Duration::from_secs(10),
+            auth_failure_delay: Duration::from_secs(1),
+            max_auth_failures: 3,
+            max_bad_commands: 20,
+        }
+    }
+}
+
+/// One IMAP listener's configuration.
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    /// Our name in the greeting.
+    pub hostname: String,
+    /// Implicit TLS (993) or STARTTLS (143).
+    pub mode: TlsMode,
+    /// Resource limits.
+    pub limits: ImapLimits,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            hostname: "localhost".into(),
+            mode: TlsMode::Implicit,
+            limits: ImapLimits::default(),
+        }
+    }
+}
+
+/// What every session of one listener shares.
+pub(crate) struct Context<B> {
+    pub(crate) config: ImapConfig,
+    pub(crate) tls: tokio_rustls::TlsAcceptor,
+    pub(crate) backend: Arc<B>,
+}
+
+/// Serves IMAP on `listener` until `shutdown` turns `true` (or its sender is dropped), one task
+/// per connection, at most `config.limits.max_connections` at once.
+///
+/// Returns after the last session ended; sessions end at shutdown with `* BYE`. A failing
+/// connection ends only itself.
+pub async fn serve_imap<B: Backend>(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    config: ImapConfig,
+    backend: Arc<B>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let slots = Arc::new(Semaphore::new(config.limits.max_connections));
+    let ctx = Arc::new(Context {
+        config,
+        tls: tokio_rustls::TlsAcceptor::from(tls),
+        backend,
+    });
+    let mut sessions = JoinSet::new();
+    let session_shutdown = shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = async { let _ = shutdown.wait_for(|&stop| stop).await; } => break,
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            accepted = listener.accept() => {
+                let socket = match accepted {
+                    Ok((socket, _peer)) => socket,
+                    Err(_) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = socket.set_nodelay(true);
+                let ctx = ctx.clone();
+                let shutdown = session_shutdown.clone();
+                match slots.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        sessions.spawn(async move {
+                            let _permit = permit;
+                            let _ = serve_stream(socket, ctx, shutdown).await;
+                        });
+                    }
+                    Err(_) => {
+                        sessions.spawn(refuse_busy(socket, ctx.config.mode));
+                    }
+                }
+            }
+        }
+    }
+    drop(listener);
+    while sessions.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Over the connection limit: a plain-text client learns why, then the socket closes.
+async fn refuse_busy<S: AsyncWrite + Unpin>(mut socket: S, mode: TlsMode) {
+    if mode == TlsMode::StartTls {
+        let _ = socket
+            .write_all(b"* BYE Too many connections, try later\r\n")
+            .await;
+    }
+    let _ = socket.shutdown().await;
+}
+
+/// One connection: implicit TLS, or plain text with an optional STARTTLS upgrade.
+async fn serve_stream<S, B>(
+    stream: S,
+    ctx: Arc<Context<B>>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    B: Backend,
+{
+    let handshake = ctx.config.limits.tls_handshake_timeout;
+    match ctx.config.mode {
+        TlsMode::Implicit => {
+            let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
+                .await
+                .map_err(|_| Error::HandshakeTimeout)??;
+            Session::new(tls, ctx, true, shutdown, true).run().await?;
+        }
+        TlsMode::StartTls => {
+            let session = Session::new(stream, ctx.clone(), false, shutdown.clone(), true);
+            if let Exit::StartTls(stream) = session.run().await? {
+                let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
+                    .await
+                    .map_err(|_| Error::HandshakeTimeout)??;
+                // RFC 3501 §6.2.1: no new greeting; bytes pipelined after STARTTLS were
+                // dropped with the plain-text session.
+                Session::new(tls, ctx, true, shutdown, false).run().await?;
+            }
+        }
+    }
+    Ok(())
+}
