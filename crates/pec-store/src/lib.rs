@@ -14,14 +14,26 @@
 //!   so one failing batch does not take the others with it.
 //! - The log is a chain: `hash = SHA-256(prev || line)`; [`Store::log_verify`] finds an edited
 //!   line, a deleted row, reordering and truncation.
+//! - What IMAP and POP3 do to a mailbox, as operations of the same batches: folders created,
+//!   deleted, renamed (RFC 3501 semantics, `INBOX` included) and subscribed; flags set; messages
+//!   copied and expunged; uploads appended ([`NewMessage::append`]). A folder's UIDVALIDITY is
+//!   drawn from a counter that never goes back, so a name deleted and created again, or
+//!   renamed, never pairs cached UIDs with other messages. Reads: [`Store::folders`] (with
+//!   unseen counts and subscriptions) and [`Store::snapshot`] (every message's UID, size, date
+//!   and flags, consistent with the folder's counters).
 //!
 //! # What it does not do
 //!
 //! - No PEC rules: what to store, which receipt to queue, what to log is decided by pec-core.
 //! - No multi-process access to one data folder: a lock file refuses a second opener. Several
 //!   nodes will share the PostgreSQL backend (not written yet).
-//! - No garbage collection of blobs, no IMAP flag updates or expunge yet, no log signing or
-//!   time-stamping (the chain only makes tampering detectable, not impossible).
+//! - No garbage collection of bodies: expunging or deleting messages frees their quota but
+//!   leaves their bodies (rows of `bodies`, blob files), because another message or a queue
+//!   item (which names a body by hash, opaquely, in its payload) may still need them. A
+//!   collector must first learn which queue items hold which hashes.
+//! - No change notification (IMAP IDLE): a reader learns of new messages by reading again.
+//! - No log signing or time-stamping (the chain only makes tampering detectable, not
+//!   impossible).
 //!
 //! # The hard choice
 //!

@@ -162,7 +162,7 @@ pub struct MessageMeta {
     pub blob: BlobRef,
     /// IMAP INTERNALDATE: when it was delivered.
     pub internal_date: DateTime<Utc>,
-    /// IMAP flags (`\Seen`, …), as given.
+    /// IMAP flags (`\Seen`, …), normalised (see [`crate::Operation::SetFlags`]).
     pub flags: Vec<String>,
 }
 

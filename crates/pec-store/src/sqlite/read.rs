@@ -1,6 +1,7 @@
 //! Reads of folders for IMAP (LIST, STATUS, SELECT): through sqlx's reader pool, never the
-//! writer. Counts come from indexes: `messages(folder_id, uid)` for the total and the partial
-//! index `messages_unseen` for the unseen ones, so a LIST does not read every message.
+//! writer. Counts come from indexes: `messages(folder_id, uid)` for the total (covering) and
+//! the partial index `messages_unseen` for the unseen ones, so a LIST reads no message row
+//! but the unseen ones.
 
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, SqliteConnection};

@@ -109,7 +109,8 @@ CREATE TABLE bodies (
 
 /// What IMAP needs besides V1: the subscription list, and an unseen count per folder that does
 /// not read every message. `seen` is computed from `flags` (never written, so it cannot drift);
-/// the partial index holds only unseen messages, so counting them reads that index alone.
+/// the partial index holds only unseen messages, so counting them visits those alone (SQLite
+/// still reads their rows: an index on a virtual column is not covering).
 /// `lower` because rows stored before V3 hold flags as the client spelled them.
 const V3: &str = r#"
 ALTER TABLE folders ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 1;

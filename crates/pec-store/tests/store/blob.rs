@@ -204,9 +204,9 @@ async fn a_folder_without_the_bodies_table_is_migrated_and_keeps_its_blobs() {
          ALTER TABLE folders DROP COLUMN subscribed;
          DROP TABLE bodies; DELETE FROM schema_version WHERE version >= 2;",
     )
-        .execute(&mut s.raw().await)
-        .await
-        .unwrap();
+    .execute(&mut s.raw().await)
+    .await
+    .unwrap();
     let s = s.reopen().await;
     let version: i64 = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
         .fetch_one(&mut s.raw().await)

@@ -2,7 +2,11 @@
 
 mod batch;
 mod blob;
+mod copy;
 mod crash;
+mod expunge;
+mod flags;
+mod folder;
 mod group;
 mod log;
 mod mailbox;

@@ -112,3 +112,59 @@ async fn a_recreated_mailbox_gets_a_new_uidvalidity() {
         .uidvalidity;
     assert!(after > before, "{before} then {after}");
 }
+
+#[tokio::test]
+async fn an_append_without_key_is_stored_every_time_with_its_date() {
+    let s = open().await;
+    let a = s.mailbox("box@pec.example", 0).await;
+    let append = || {
+        pec_store::Operation::PutMessage(pec_store::NewMessage::append(
+            a.clone(),
+            "INBOX",
+            b"uploaded".to_vec(),
+            vec!["\\Draft".to_owned()],
+            crate::util::t(3600),
+        ))
+    };
+    let first = s.store.commit(Batch::new().with(append())).await.unwrap();
+    let second = s.store.commit(Batch::new().with(append())).await.unwrap();
+    let validity = s.uidvalidity(&a, "INBOX").await;
+    assert_eq!(uid(&first.outcomes[0]), (1, validity));
+    assert_eq!(uid(&second.outcomes[0]), (2, validity));
+    let snap = s.store.snapshot(&a, "INBOX").await.unwrap().unwrap();
+    assert_eq!((snap.folder.messages, snap.folder.uidnext), (2, 3));
+    for (m, expected) in snap.messages.iter().zip(1..) {
+        assert_eq!(m.uid, expected);
+        assert_eq!((m.size, m.internal_date), (8, crate::util::t(3600)));
+        assert_eq!(m.flags, ["\\Draft"]);
+    }
+    let listed = s.store.list_messages(&a, "INBOX").await.unwrap();
+    assert_eq!(listed[1].key, format!("imap:{a}:{validity}:2"));
+    assert_eq!(s.used(&a).await, 16);
+}
+
+#[tokio::test]
+async fn a_snapshot_agrees_with_the_listing() {
+    let s = open().await;
+    let a = s.mailbox("box@pec.example", 0).await;
+    for k in ["k1", "k2"] {
+        s.store
+            .commit(Batch::new().with(put(k, &a, "Sent", k.as_bytes())))
+            .await
+            .unwrap();
+    }
+    let snap = s.store.snapshot(&a, "sent").await.unwrap();
+    assert!(
+        snap.is_none(),
+        "folder names other than INBOX are case-sensitive"
+    );
+    let snap = s.store.snapshot(&a, "Sent").await.unwrap().unwrap();
+    let listed = s.store.list_messages(&a, "Sent").await.unwrap();
+    let from_snap: Vec<_> = snap.messages.iter().map(|m| (m.uid, m.size)).collect();
+    let from_list: Vec<_> = listed.iter().map(|m| (m.uid, m.blob.size)).collect();
+    assert_eq!(from_snap, from_list);
+    assert_eq!(
+        snap.folder,
+        s.store.folder(&a, "Sent").await.unwrap().unwrap()
+    );
+}

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use pec_store::{
-    Address, Admission, Body, LogAppend, NewMessage, NewQueueItem, Operation, SqliteStore, Store,
+    Address, Admission, Batch, Body, FlagOp, LogAppend, NewMessage, NewQueueItem, Operation,
+    Outcome, SqliteStore, Store, StoreError,
 };
 use tempfile::TempDir;
 
@@ -87,4 +88,99 @@ pub fn log(event: &str, msgid: &str, sender: &str, at: DateTime<Utc>) -> Operati
         msgids: vec![msgid.to_owned()],
         sender: Some(sender.to_owned()),
     })
+}
+
+impl TestStore {
+    /// Commits `op` alone and returns its outcome.
+    pub async fn apply(&self, op: Operation) -> Result<Outcome, StoreError> {
+        let mut receipt = self.store.commit(Batch::new().with(op)).await?;
+        Ok(receipt.outcomes.remove(0))
+    }
+
+    /// A folder's UIDVALIDITY (the folder must exist).
+    pub async fn uidvalidity(&self, a: &Address, folder: &str) -> u32 {
+        self.store
+            .folder(a, folder)
+            .await
+            .unwrap()
+            .unwrap()
+            .uidvalidity
+    }
+
+    /// The mailbox's used bytes.
+    pub async fn used(&self, a: &Address) -> u64 {
+        self.store.mailbox(a).await.unwrap().unwrap().used_bytes
+    }
+
+    /// The bytes of a message (which must exist).
+    pub async fn bytes(&self, a: &Address, folder: &str, uid: u32) -> Vec<u8> {
+        self.store
+            .fetch_message(a, folder, uid)
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes
+    }
+
+    /// (UID, flags) of every message of a folder, from a snapshot.
+    pub async fn flags(&self, a: &Address, folder: &str) -> Vec<(u32, Vec<String>)> {
+        let snap = self.store.snapshot(a, folder).await.unwrap().unwrap();
+        snap.messages
+            .into_iter()
+            .map(|m| (m.uid, m.flags))
+            .collect()
+    }
+}
+
+pub fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+pub fn create(a: &Address, name: &str) -> Operation {
+    Operation::CreateFolder {
+        address: a.clone(),
+        name: name.to_owned(),
+    }
+}
+
+pub fn delete(a: &Address, name: &str) -> Operation {
+    Operation::DeleteFolder {
+        address: a.clone(),
+        name: name.to_owned(),
+    }
+}
+
+pub fn rename(a: &Address, from: &str, to: &str) -> Operation {
+    Operation::RenameFolder {
+        address: a.clone(),
+        from: from.to_owned(),
+        to: to.to_owned(),
+    }
+}
+
+pub fn set_flags(a: &Address, folder: &str, uids: &[u32], op: FlagOp, flags: &[&str]) -> Operation {
+    Operation::SetFlags {
+        address: a.clone(),
+        folder: folder.to_owned(),
+        uids: uids.to_vec(),
+        op,
+        flags: strings(flags),
+    }
+}
+
+pub fn expunge(a: &Address, folder: &str, uids: &[u32]) -> Operation {
+    Operation::Expunge {
+        address: a.clone(),
+        folder: folder.to_owned(),
+        uids: uids.to_vec(),
+    }
+}
+
+pub fn copy(a: &Address, from: &str, to: &str, uids: &[u32]) -> Operation {
+    Operation::CopyMessages {
+        address: a.clone(),
+        from: from.to_owned(),
+        to: to.to_owned(),
+        uids: uids.to_vec(),
+    }
 }
