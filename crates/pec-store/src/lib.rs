@@ -20,7 +20,8 @@
 //!   drawn from a counter that never goes back, so a name deleted and created again, or
 //!   renamed, never pairs cached UIDs with other messages. Reads: [`Store::folders`] (with
 //!   unseen counts and subscriptions) and [`Store::snapshot`] (every message's UID, size, date
-//!   and flags, consistent with the folder's counters).
+//!   and flags, consistent with the folder's counters). [`Store::watch`] wakes IDLE sessions
+//!   after any commit that changed the mailbox, whoever made it.
 //!
 //! # What it does not do
 //!
@@ -31,7 +32,6 @@
 //!   leaves their bodies (rows of `bodies`, blob files), because another message or a queue
 //!   item (which names a body by hash, opaquely, in its payload) may still need them. A
 //!   collector must first learn which queue items hold which hashes.
-//! - No change notification (IMAP IDLE): a reader learns of new messages by reading again.
 //! - No log signing or time-stamping (the chain only makes tampering detectable, not
 //!   impossible).
 //!
@@ -73,6 +73,7 @@ mod model;
 mod password;
 mod queue;
 mod sqlite;
+mod watch;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -168,6 +169,11 @@ pub trait Store: Send + Sync {
         folder: &'a str,
         uid: u32,
     ) -> BoxFuture<'a, Result<Option<FetchedMessage>>>;
+
+    /// A counter that moves after every committed batch that changed `address`'s folders or
+    /// messages (a delivery, flags, an expunge, another session's APPEND): IMAP IDLE and NOOP
+    /// wait on it, then read again. Only this store's own commits move it.
+    fn watch(&self, address: &Address) -> tokio::sync::watch::Receiver<u64>;
 
     /// A stored body by its reference (any message stored with those bytes), checked against
     /// its hash; `None` if no such body is stored. Lets a queue item refer to a body stored in

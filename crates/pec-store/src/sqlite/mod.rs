@@ -41,6 +41,7 @@ use crate::model::{
     LogQuery, MailboxInfo, MessageMeta, QueueItem,
 };
 use crate::password::{self, PasswordHash};
+use crate::watch::Watchers;
 use crate::{BoxFuture, Result, Store};
 
 /// File name of the database inside the data folder.
@@ -63,6 +64,8 @@ struct Inner {
     writer: mpsc::Sender<Command>,
     readers: SqlitePool,
     blobs: BlobStore,
+    /// IDLE's counters, moved after each commit that changed a watched mailbox.
+    watchers: Watchers,
     /// Held for the store's lifetime; dropping it releases the folder.
     _lock: File,
 }
@@ -116,6 +119,7 @@ impl SqliteStore {
                 writer: tx,
                 readers,
                 blobs,
+                watchers: Watchers::default(),
                 _lock: lock,
             }),
         })
@@ -209,13 +213,18 @@ impl SqliteStore {
                 }
             }
         }
+        let touched = self.inner.watchers.touched(&batch);
         let (reply, receipt) = oneshot::channel();
         self.inner
             .writer
             .send(Command::Commit { batch, refs, reply })
             .await
             .map_err(|_| StoreError::WriterGone)?;
-        receipt.await.map_err(|_| StoreError::WriterGone)?
+        let receipt = receipt.await.map_err(|_| StoreError::WriterGone)??;
+        if !receipt.replayed {
+            self.inner.watchers.notify(&touched);
+        }
+        Ok(receipt)
     }
 
     async fn claim(
@@ -490,6 +499,10 @@ impl Store for SqliteStore {
         uid: u32,
     ) -> BoxFuture<'a, Result<Option<FetchedMessage>>> {
         Box::pin(self.read_message(address, folder, uid))
+    }
+
+    fn watch(&self, address: &Address) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.watchers.subscribe(address)
     }
 
     fn body<'a>(&'a self, blob: &'a BlobRef) -> BoxFuture<'a, Result<Option<Vec<u8>>>> {

@@ -14,3 +14,4 @@ mod messages;
 mod queue;
 mod reopen;
 mod util;
+mod watch;
