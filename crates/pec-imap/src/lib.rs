@@ -30,3 +30,5 @@ pub enum TlsMode {
     /// Plain text until STARTTLS / STLS (IMAP 143, POP3 110 style); no login before it.
     StartTls,
 }
+
+pub use crate::pop3::{serve_pop3, Pop3Config, Pop3Error, Pop3Limits};
