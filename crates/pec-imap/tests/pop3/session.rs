@@ -64,6 +64,7 @@ async fn client_that_never_reads_is_dropped() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // Now read: a bounded amount (what sat in socket buffers), then the close.
     let got = bad.drain_until_closed(Duration::from_secs(10)).await;
+    eprintln!("a client that never read got {got} bytes before the close");
     assert!(got < 64 * 1024 * 1024, "server kept writing: {got} bytes");
     assert_eq!(good.multi("RETR 3").await, big);
     server.stop().await;
@@ -118,5 +119,29 @@ async fn connections_over_the_limit_are_refused() {
     assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
     assert!(second.is_closed().await);
     first.ok("CAPA").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pipelined_commands_are_all_answered_in_order() {
+    let server = TestServer::start(TlsMode::Implicit, test_limits()).await;
+    let mut c = server.login().await;
+    // RFC 2449 §6.6 PIPELINING: several commands in one write.
+    c.send(b"NOOP\r\nLIST 2\r\nRETR 2\r\nXYZZY\r\nDELE 2\r\nSTAT\r\n")
+        .await;
+    assert_eq!(c.read_line().await.expect("noop"), "+OK ");
+    assert_eq!(
+        c.read_line().await.expect("list"),
+        format!("+OK 2 {}", MSG2.len())
+    );
+    let status = c.read_line().await.expect("retr");
+    assert!(status.starts_with("+OK"), "{status}");
+    assert_eq!(c.read_body().await, MSG2);
+    assert!(c.read_line().await.expect("xyzzy").starts_with("-ERR"));
+    assert!(c.read_line().await.expect("dele").starts_with("+OK"));
+    assert_eq!(
+        c.read_line().await.expect("stat"),
+        format!("+OK 1 {}", MSG1.len())
+    );
     server.stop().await;
 }

@@ -12,7 +12,7 @@ async fn curl(server: &TestServer, path: &str, password: &str) -> Option<std::pr
         TlsMode::StartTls => "pop3",
     };
     let mut cmd = std::process::Command::new(curl);
-    cmd.args(["-sS", "--insecure", "--ssl-reqd", "--max-time", "15"])
+    cmd.args(["-sS", "-v", "--insecure", "--ssl-reqd", "--max-time", "15"])
         .arg(format!(
             "{scheme}://127.0.0.1:{}/{path}",
             server.addr.port()
@@ -33,6 +33,12 @@ async fn curl_retrieves(mode: TlsMode) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.stdout, MSG1, "byte for byte");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("> AUTH PLAIN"), "curl used SASL PLAIN: {log}");
+    assert!(
+        !log.contains(PASSWORD),
+        "curl's log does not echo the password"
+    );
     let out = curl(&server, "2", PASSWORD).await.expect("curl");
     assert_eq!(out.stdout, MSG2);
     // Without a message number curl sends LIST.
