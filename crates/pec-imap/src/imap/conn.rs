@@ -60,12 +60,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         let mut server = Server::new(options, greeting);
         if !greet {
             // The greeting is queued by `Server::new`; take it out unsent.
-            loop {
-                match server.next() {
-                    Err(Interrupt::Io(Io::Output(_))) => continue,
-                    _ => break,
-                }
-            }
+            while let Err(Interrupt::Io(Io::Output(_))) = server.next() {}
         }
         Conn {
             stream,

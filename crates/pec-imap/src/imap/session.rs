@@ -162,6 +162,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
                 Ok(Flow::Close)
             }
             Woke::Changed => {
+                if let Some(view) = self.selected.as_mut() {
+                    view.stale = true;
+                }
                 self.refresh(true).await;
                 Ok(Flow::Continue)
             }
@@ -357,7 +360,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         let (Some(user), Some(view)) = (self.user.as_deref(), self.selected.as_mut()) else {
             return;
         };
-        if view.watch.has_changed().unwrap_or(false) {
+        if view.stale || view.watch.has_changed().unwrap_or(false) {
+            view.stale = false;
             view.watch.borrow_and_update();
             match self.ctx.backend.snapshot(user, &view.folder).await {
                 Ok(snapshot) => view.merge(snapshot),

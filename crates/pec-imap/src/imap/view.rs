@@ -37,6 +37,8 @@ pub(super) struct View {
     pub(super) watch: watch::Receiver<u64>,
     /// EXISTS the client was last told.
     announced_exists: usize,
+    /// The watch fired (and was consumed by `changed()`): re-snapshot at the next refresh.
+    pub(super) stale: bool,
 }
 
 impl View {
@@ -63,6 +65,7 @@ impl View {
             announced_exists: messages.len(),
             messages,
             watch,
+            stale: false,
         }
     }
 

@@ -1,0 +1,13 @@
+//! The IMAP server against real clients (Python imaplib, curl) and a raw TLS client, on
+//! loopback with the in-memory backend. One test binary; one module per concern.
+
+#[path = "imap/bad_input.rs"]
+mod bad_input;
+#[path = "imap/curl.rs"]
+mod curl;
+#[path = "imap/python.rs"]
+mod python;
+#[path = "imap/sessions.rs"]
+mod sessions;
+#[path = "imap/util.rs"]
+mod util;

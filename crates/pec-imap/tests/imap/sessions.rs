@@ -1,0 +1,90 @@
+//! Two sessions on one box see each other's deliveries, flags and expunges.
+
+use crate::util::{sample_message, TestServer};
+
+#[tokio::test]
+async fn idle_session_sees_delivery_flags_and_expunge_from_another() {
+    let server = TestServer::implicit().await;
+    server.deliver(&sample_message(1));
+    server.deliver(&sample_message(2));
+    let mut a = server.selected().await;
+    let mut b = server.selected().await;
+    b.send(b"i IDLE\r\n").await;
+    assert!(b.line().await.starts_with('+'));
+
+    server.deliver(&sample_message(3));
+    assert_eq!(b.line().await, "* 3 EXISTS");
+    assert_eq!(b.line().await, "* 0 RECENT");
+
+    a.ok("a1 STORE 1 +FLAGS (\\Flagged)").await;
+    assert_eq!(b.line().await, "* 1 FETCH (UID 1 FLAGS (\\Flagged))");
+
+    a.ok("a2 STORE 2 +FLAGS.SILENT (\\Deleted)").await;
+    assert_eq!(b.line().await, "* 2 FETCH (UID 2 FLAGS (\\Deleted))");
+    let expunge = a.ok("a3 EXPUNGE").await;
+    assert!(expunge.contains(&"* 2 EXPUNGE".to_string()), "{expunge:?}");
+    assert_eq!(b.line().await, "* 2 EXPUNGE");
+
+    b.send(b"DONE\r\n").await;
+    assert!(b.line().await.starts_with("i OK"));
+    let lines = b.ok("f FETCH 1:* (UID)").await;
+    assert_eq!(lines[..2], ["* 1 FETCH (UID 1)", "* 2 FETCH (UID 3)"]);
+}
+
+#[tokio::test]
+async fn expunge_by_another_session_waits_during_fetch_and_shows_at_noop() {
+    let server = TestServer::implicit().await;
+    for n in 1..=3 {
+        server.deliver(&sample_message(n));
+    }
+    let mut a = server.selected().await;
+    let mut b = server.selected().await;
+    a.ok("a1 STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    a.ok("a2 EXPUNGE").await;
+    // RFC 3501 §7.4.1: no EXPUNGE during FETCH; message numbers stay as B knows them.
+    let fetched = b.ok("b1 FETCH 3 (UID)").await;
+    assert!(
+        fetched.iter().all(|l| !l.contains("EXPUNGE")),
+        "{fetched:?}"
+    );
+    assert!(
+        fetched.contains(&"* 3 FETCH (UID 3)".to_string()),
+        "{fetched:?}"
+    );
+    let noop = b.ok("b2 NOOP").await;
+    assert!(noop.contains(&"* 1 EXPUNGE".to_string()), "{noop:?}");
+    let after = b.ok("b3 FETCH 2 (UID)").await;
+    assert!(
+        after.contains(&"* 2 FETCH (UID 3)".to_string()),
+        "{after:?}"
+    );
+}
+
+#[tokio::test]
+async fn examine_is_read_only_and_fetch_body_does_not_set_seen() {
+    let server = TestServer::implicit().await;
+    server.deliver(&sample_message(1));
+    let mut c = server.client().await;
+    c.ok(&format!(
+        "l LOGIN {} {}",
+        crate::util::USER,
+        crate::util::PASSWORD
+    ))
+    .await;
+    let ex = c.ok("e EXAMINE INBOX").await;
+    assert!(
+        ex.last().is_some_and(|l| l.contains("[READ-ONLY]")),
+        "{ex:?}"
+    );
+    c.ok("f FETCH 1 BODY[]").await;
+    let flags = c.ok("g FETCH 1 FLAGS").await;
+    assert_eq!(flags[0], "* 1 FETCH (FLAGS ())");
+    let store = c.cmd("s STORE 1 +FLAGS (\\Seen)").await;
+    assert!(
+        store.last().is_some_and(|l| l.starts_with("s NO")),
+        "{store:?}"
+    );
+    c.ok("x SELECT INBOX").await;
+    let body = c.ok("f FETCH 1 BODY[]").await;
+    assert!(body.iter().any(|l| l.contains("\\Seen")), "{body:?}");
+}
