@@ -42,7 +42,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             None => &bytes[..],
             Some(lines) => top_part(&bytes, lines),
         };
-        self.ok(&format!("{} octets", bytes.len()));
+        match top {
+            None => self.ok(&format!("{} octets", bytes.len())),
+            Some(_) => self.ok("top of message follows"),
+        }
         self.flush().await?;
         let mut stuffer = DotStuffer::new();
         let mut out = Vec::with_capacity(WRITE_CHUNK + WRITE_CHUNK / 2);
