@@ -53,6 +53,14 @@ pub struct RawListen {
     pub submission: String,
     /// SMTP submission over implicit TLS (port 465 style). Default `127.0.0.1:10465`.
     pub submissions: String,
+    /// IMAP with STARTTLS (port 143 style). Default `127.0.0.1:10143`.
+    pub imap: String,
+    /// IMAP over implicit TLS (port 993 style). Default `127.0.0.1:10993`.
+    pub imaps: String,
+    /// POP3 with STLS (port 110 style). Default `127.0.0.1:10110`.
+    pub pop3: String,
+    /// POP3 over implicit TLS (port 995 style). Default `127.0.0.1:10995`.
+    pub pop3s: String,
 }
 
 impl Default for RawListen {
@@ -60,6 +68,10 @@ impl Default for RawListen {
         Self {
             submission: "127.0.0.1:10587".into(),
             submissions: "127.0.0.1:10465".into(),
+            imap: "127.0.0.1:10143".into(),
+            imaps: "127.0.0.1:10993".into(),
+            pop3: "127.0.0.1:10110".into(),
+            pop3s: "127.0.0.1:10995".into(),
         }
     }
 }
@@ -139,6 +151,14 @@ pub struct Config {
     pub submission: Option<SocketAddr>,
     /// Implicit-TLS submission listener.
     pub submissions: Option<SocketAddr>,
+    /// IMAP listener with STARTTLS.
+    pub imap: Option<SocketAddr>,
+    /// IMAP listener over implicit TLS.
+    pub imaps: Option<SocketAddr>,
+    /// POP3 listener with STLS.
+    pub pop3: Option<SocketAddr>,
+    /// POP3 listener over implicit TLS.
+    pub pop3s: Option<SocketAddr>,
     /// TLS certificate and key; `None` means the dev certificate in `data_dir/tls`.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Host names for the dev TLS certificate.
@@ -204,6 +224,10 @@ impl Config {
         );
         let submission = listen(&raw.listen.submission, "listen.submission", &mut errors);
         let submissions = listen(&raw.listen.submissions, "listen.submissions", &mut errors);
+        let imap = listen(&raw.listen.imap, "listen.imap", &mut errors);
+        let imaps = listen(&raw.listen.imaps, "listen.imaps", &mut errors);
+        let pop3 = listen(&raw.listen.pop3, "listen.pop3", &mut errors);
+        let pop3s = listen(&raw.listen.pop3s, "listen.pop3s", &mut errors);
         let l = &raw.limits;
         if l.max_recipients < MIN_RECIPIENTS {
             errors.push(format!(
@@ -229,6 +253,10 @@ impl Config {
             signing,
             submission,
             submissions,
+            imap,
+            imaps,
+            pop3,
+            pop3s,
             tls,
             tls_hostnames: raw
                 .tls
@@ -269,6 +297,10 @@ domains = ["pec.example.test"]
 # "" disables a listener.
 submission  = "127.0.0.1:10587"   # SMTP submission, STARTTLS (port 587 style)
 submissions = "127.0.0.1:10465"   # SMTP submission, implicit TLS (port 465 style)
+imap        = "127.0.0.1:10143"   # IMAP, STARTTLS (port 143 style)
+imaps       = "127.0.0.1:10993"   # IMAP, implicit TLS (port 993 style)
+pop3        = "127.0.0.1:10110"   # POP3, STLS (port 110 style)
+pop3s       = "127.0.0.1:10995"   # POP3, implicit TLS (port 995 style)
 
 [tls]
 # cert = "/etc/gestore/tls.pem"   # default: self-signed dev certificate in DATA/tls

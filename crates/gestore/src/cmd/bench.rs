@@ -44,7 +44,7 @@ pub fn run(args: &Args) -> Result<()> {
     let data = std::env::temp_dir().join(format!("gestore-bench-{}", std::process::id()));
     let text = format!(
         "[provider]\nname = \"Gestore Bench S.p.A.\"\nservice_address = \"posta-certificata@{DOMAIN}\"\n\
-         domains = [\"{DOMAIN}\"]\n[listen]\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"\"\n\
+         domains = [\"{DOMAIN}\"]\n[listen]\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"\"\nimap = \"\"\nimaps = \"\"\npop3 = \"\"\npop3s = \"\"\n\
          [data]\ndir = {:?}\n[limits]\nmax_message_size = {}\n",
         data.to_string_lossy(),
         (args.size * 2).max(1 << 20)

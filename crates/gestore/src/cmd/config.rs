@@ -35,6 +35,10 @@ pub fn run(cmd: &Command) -> Result<()> {
             };
             println!("submission:   {} (STARTTLS)", show(c.submission));
             println!("submissions:  {} (implicit TLS)", show(c.submissions));
+            println!("imap:         {} (STARTTLS)", show(c.imap));
+            println!("imaps:        {} (implicit TLS)", show(c.imaps));
+            println!("pop3:         {} (STLS)", show(c.pop3));
+            println!("pop3s:        {} (implicit TLS)", show(c.pop3s));
             let tls = c
                 .tls
                 .as_ref()

@@ -24,6 +24,18 @@ pub struct Args {
     /// Port of SMTP submission over implicit TLS (0 picks a free one).
     #[arg(long, default_value_t = 10465)]
     pub submissions_port: u16,
+    /// Port of IMAP with STARTTLS (0 picks a free one).
+    #[arg(long, default_value_t = 10143)]
+    pub imap_port: u16,
+    /// Port of IMAP over implicit TLS (0 picks a free one).
+    #[arg(long, default_value_t = 10993)]
+    pub imaps_port: u16,
+    /// Port of POP3 with STLS (0 picks a free one).
+    #[arg(long, default_value_t = 10110)]
+    pub pop3_port: u16,
+    /// Port of POP3 over implicit TLS (0 picks a free one).
+    #[arg(long, default_value_t = 10995)]
+    pub pop3s_port: u16,
     /// Stop once the first message's receipts have arrived instead of serving until Ctrl-C.
     #[arg(long)]
     pub once: bool,
@@ -44,11 +56,19 @@ domains = ["{DOMAIN}"]
 [listen]
 submission = "127.0.0.1:{}"
 submissions = "127.0.0.1:{}"
+imap = "127.0.0.1:{}"
+imaps = "127.0.0.1:{}"
+pop3 = "127.0.0.1:{}"
+pop3s = "127.0.0.1:{}"
 [data]
 dir = {:?}
 "#,
         args.submission_port,
         args.submissions_port,
+        args.imap_port,
+        args.imaps_port,
+        args.pop3_port,
+        args.pop3s_port,
         data.to_string_lossy()
     );
     Config::parse(&text, &data).map_err(Into::into)
@@ -80,15 +100,30 @@ pub fn run(args: &Args) -> Result<()> {
         let Some(smtp) = running.submission else {
             anyhow::bail!("the demo needs the STARTTLS submission listener");
         };
-        println!("\nboxes (IMAP and POP3 come with the next issue; SMTP submission works now):");
+        println!("\nboxes:");
         for (a, p) in &passwords {
             println!("  {a:<28} password {p}");
         }
+        let port = |a: Option<std::net::SocketAddr>| {
+            a.map(|a| a.port().to_string())
+                .unwrap_or_else(|| "off".into())
+        };
         println!(
-            "connect a client to 127.0.0.1 port {} (STARTTLS) or {} (TLS), user = box address;\n\
-             the TLS certificate is a self-signed dev one.\n",
+            "connect a mail client to host 127.0.0.1, user = the box address, password as above:\n\
+             \x20 sending (SMTP submission): port {} (STARTTLS) or {} (TLS)\n\
+             \x20 reading (IMAP):            port {} (STARTTLS) or {} (TLS)\n\
+             \x20 reading (POP3):            port {} (STLS) or {} (TLS)\n\
+             the TLS certificate is a self-signed dev one: accept it in the client.\n\
+             e.g. curl --insecure imaps://127.0.0.1:{}/INBOX -u {}:{}\n",
             smtp.port(),
-            running.submissions.map(|a| a.port()).unwrap_or_default()
+            port(running.submissions),
+            port(running.imap),
+            port(running.imaps),
+            port(running.pop3),
+            port(running.pop3s),
+            port(running.imaps),
+            passwords[1].0,
+            passwords[1].1,
         );
 
         let (mario, mario_pw) = (&passwords[0].0, &passwords[0].1);

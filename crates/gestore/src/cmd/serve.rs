@@ -34,6 +34,16 @@ pub fn announce(running: &server::Running) {
     if let Some(a) = running.submissions {
         println!("listening submissions {a} (implicit TLS)");
     }
+    for (name, a, tls) in [
+        ("imap", running.imap, "STARTTLS"),
+        ("imaps", running.imaps, "implicit TLS"),
+        ("pop3", running.pop3, "STLS"),
+        ("pop3s", running.pop3s, "implicit TLS"),
+    ] {
+        if let Some(a) = a {
+            println!("listening {name} {a} ({tls})");
+        }
+    }
     println!("ready");
 }
 

@@ -10,6 +10,7 @@
 //! * Signing runs on the blocking pool, never on the async threads.
 
 pub mod admin;
+mod boxes;
 mod delivery;
 mod ids;
 mod start;

@@ -22,6 +22,14 @@ pub struct Running {
     pub submission: Option<SocketAddr>,
     /// The implicit-TLS submission listener's address, when enabled.
     pub submissions: Option<SocketAddr>,
+    /// The IMAP (STARTTLS) listener's address, when enabled.
+    pub imap: Option<SocketAddr>,
+    /// The IMAP (implicit TLS) listener's address, when enabled.
+    pub imaps: Option<SocketAddr>,
+    /// The POP3 (STLS) listener's address, when enabled.
+    pub pop3: Option<SocketAddr>,
+    /// The POP3 (implicit TLS) listener's address, when enabled.
+    pub pop3s: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -81,6 +89,11 @@ pub async fn start(config: Config) -> Result<Running> {
         max_recipients: config.limits.max_recipients,
         ..Limits::default()
     };
+    let hostname = config
+        .tls_hostnames
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "localhost".into());
     let mut bound = [None, None];
     for (i, (addr, mode)) in [
         (config.submission, TlsMode::StartTls),
@@ -95,11 +108,7 @@ pub async fn start(config: Config) -> Result<Running> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         bound[i] = Some(listener.local_addr()?);
         let cfg = SubmissionConfig {
-            hostname: config
-                .tls_hostnames
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "localhost".into()),
+            hostname: hostname.clone(),
             mode,
             limits: limits.clone(),
         };
@@ -107,6 +116,49 @@ pub async fn start(config: Config) -> Result<Running> {
         tasks.spawn(async move {
             if let Err(e) = pec_smtp::serve_submission(listener, tls, cfg, backend, stop).await {
                 eprintln!("gestore: listener {addr}: {e}");
+            }
+        });
+    }
+    // Mailbox access: IMAP and POP3, each in its STARTTLS and implicit-TLS flavour.
+    let mut access = [None, None, None, None];
+    for (i, (addr, pop, mode)) in [
+        (config.imap, false, pec_imap::TlsMode::StartTls),
+        (config.imaps, false, pec_imap::TlsMode::Implicit),
+        (config.pop3, true, pec_imap::TlsMode::StartTls),
+        (config.pop3s, true, pec_imap::TlsMode::Implicit),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Some(addr) = addr else { continue };
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        access[i] = Some(listener.local_addr()?);
+        let (tls, backend, stop) = (tls.clone(), gestore.clone(), stop.clone());
+        let hostname = hostname.clone();
+        tasks.spawn(async move {
+            let served = if pop {
+                let cfg = pec_imap::Pop3Config {
+                    hostname,
+                    mode,
+                    limits: Default::default(),
+                };
+                pec_imap::serve_pop3(listener, tls, cfg, backend, stop)
+                    .await
+                    .map_err(anyhow::Error::from)
+            } else {
+                let cfg = pec_imap::ImapConfig {
+                    hostname,
+                    mode,
+                    limits: Default::default(),
+                };
+                pec_imap::serve_imap(listener, tls, cfg, backend, stop)
+                    .await
+                    .map_err(anyhow::Error::from)
+            };
+            if let Err(e) = served {
+                eprintln!("gestore: listener {addr}: {e:#}");
             }
         });
     }
@@ -121,6 +173,10 @@ pub async fn start(config: Config) -> Result<Running> {
         gestore,
         submission: bound[0],
         submissions: bound[1],
+        imap: access[0],
+        imaps: access[1],
+        pop3: access[2],
+        pop3s: access[3],
         shutdown,
         tasks,
     })

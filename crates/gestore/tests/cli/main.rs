@@ -1,6 +1,7 @@
 //! End-to-end tests of the `gestore` binary with real outside tools (openssl, NSS cmsutil,
 //! xmllint) and the genuine samples in `../shared/samples/real/`.
 
+mod access;
 mod bad_input;
 mod crash;
 mod provider;

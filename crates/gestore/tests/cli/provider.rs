@@ -2,6 +2,7 @@
 //! event trail collected from its standard output, killed when dropped (also on failure).
 
 use crate::support::*;
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,6 +17,10 @@ pub struct Provider {
     child: Option<Child>,
     pub submission: u16,
     pub submissions: u16,
+    pub imap: u16,
+    pub imaps: u16,
+    pub pop3: u16,
+    pub pop3s: u16,
     events: Arc<Mutex<Vec<String>>>,
 }
 
@@ -33,11 +38,13 @@ impl Provider {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("gestore.toml");
         let (p1, p2) = (free_port(), free_port());
+        let (p3, p4, p5, p6) = (free_port(), free_port(), free_port(), free_port());
         std::fs::write(
             &config,
             format!(
                 "[provider]\nname = \"Gestore di Prova S.p.A.\"\nservice_address = \"posta-certificata@{DOMAIN}\"\n\
                  domains = [\"{DOMAIN}\"]\n[listen]\nsubmission = \"127.0.0.1:{p1}\"\nsubmissions = \"127.0.0.1:{p2}\"\n\
+                 imap = \"127.0.0.1:{p3}\"\nimaps = \"127.0.0.1:{p4}\"\npop3 = \"127.0.0.1:{p5}\"\npop3s = \"127.0.0.1:{p6}\"\n\
                  [data]\ndir = \"data\"\n"
             ),
         )
@@ -48,6 +55,10 @@ impl Provider {
             child: None,
             submission: p1,
             submissions: p2,
+            imap: p3,
+            imaps: p4,
+            pop3: p5,
+            pop3s: p6,
             events: Default::default(),
         };
         for b in boxes {
@@ -257,5 +268,50 @@ pub fn curl_submit(
             "-T",
             &path(&file),
         ],
+    )
+}
+
+/// Checks a stored message with `openssl smime -verify` and `gestore verify` against the
+/// provider's dev CA; returns its kind and daticert consegna.
+pub fn verified(p: &Provider, raw: &[u8]) -> (String, Option<String>) {
+    let file = p.dir.path().join("check.eml");
+    std::fs::write(&file, raw).unwrap();
+    let ca = path(&p.data().join("pki/ca.pem"));
+    if have("openssl") {
+        let o = run(
+            "openssl",
+            &[
+                "smime",
+                "-verify",
+                "-CAfile",
+                &ca,
+                "-in",
+                &path(&file),
+                "-out",
+                "/dev/null",
+            ],
+        );
+        assert!(o.status.success(), "openssl: {}", text(&o.stderr));
+    }
+    let trust = p.dir.path().join("trust");
+    std::fs::create_dir_all(&trust).unwrap();
+    std::fs::copy(&ca, trust.join("ca.pem")).unwrap();
+    let out = gestore(
+        &[
+            "verify",
+            "--json",
+            "--strict",
+            "--trust",
+            &path(&trust),
+            &path(&file),
+        ],
+        None,
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(code(&out), 0, "{json}");
+    let r = &json[0];
+    (
+        r["kind"].as_str().unwrap().to_string(),
+        r["daticert"]["consegna"].as_str().map(str::to_string),
     )
 }

@@ -3,51 +3,6 @@
 
 use crate::provider::*;
 use crate::support::*;
-use serde_json::Value;
-
-/// The kind and daticert `consegna` of a stored message, checked with openssl and gestore.
-fn verified(p: &Provider, raw: &[u8]) -> (String, Option<String>) {
-    let file = p.dir.path().join("check.eml");
-    std::fs::write(&file, raw).unwrap();
-    let ca = path(&p.data().join("pki/ca.pem"));
-    if have("openssl") {
-        let o = run(
-            "openssl",
-            &[
-                "smime",
-                "-verify",
-                "-CAfile",
-                &ca,
-                "-in",
-                &path(&file),
-                "-out",
-                "/dev/null",
-            ],
-        );
-        assert!(o.status.success(), "openssl: {}", text(&o.stderr));
-    }
-    let trust = p.dir.path().join("trust");
-    std::fs::create_dir_all(&trust).unwrap();
-    std::fs::copy(&ca, trust.join("ca.pem")).unwrap();
-    let out = gestore(
-        &[
-            "verify",
-            "--json",
-            "--strict",
-            "--trust",
-            &path(&trust),
-            &path(&file),
-        ],
-        None,
-    );
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(code(&out), 0, "{json}");
-    let r = &json[0];
-    (
-        r["kind"].as_str().unwrap().to_string(),
-        r["daticert"]["consegna"].as_str().map(str::to_string),
-    )
-}
 
 /// The verified kinds (and daticert consegna) of a box's INBOX, sorted.
 fn sorted_kinds(p: &Provider, user: &str) -> Vec<(String, Option<String>)> {
@@ -255,6 +210,14 @@ fn the_demo_sends_a_message_and_prints_its_receipts() {
             "--submission-port",
             "0",
             "--submissions-port",
+            "0",
+            "--imap-port",
+            "0",
+            "--imaps-port",
+            "0",
+            "--pop3-port",
+            "0",
+            "--pop3s-port",
             "0",
             "--once",
         ],
