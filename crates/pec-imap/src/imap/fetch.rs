@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::message::{body_start, body_structure, envelope, literal, section};
 use super::session::{bad, no, ok, Session};
-use super::view::{fetch_flags, has_flag, seq};
+use super::view::{fetch_flags, seq};
 use super::Error;
 use crate::backend::{Backend, FlagOp, MessageEntry};
 
@@ -55,11 +55,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         let folder = view.folder.clone();
         let indices = view.resolve(&set, uid);
         let needs_bytes = names.iter().any(needs_bytes);
+        let needs_meta = names.iter().any(|n| {
+            matches!(
+                n,
+                MessageDataItemName::InternalDate | MessageDataItemName::Rfc822Size
+            )
+        });
         let sets_seen = !view.read_only && names.iter().any(sets_seen);
         let newly_seen = if sets_seen {
             self.mark_seen(&user, &folder, &indices).await
         } else {
             Vec::new()
+        };
+        let meta = if needs_meta {
+            match self.ctx.backend.snapshot(&user, &folder).await {
+                Ok(s) => Some(s.messages),
+                Err(e) => return Ok(no(tag, None, &e.to_string())),
+            }
+        } else {
+            None
         };
         for index in indices {
             let Some(entry) = self
@@ -67,7 +81,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
                 .as_ref()
                 .and_then(|v| v.messages.get(index))
                 .filter(|m| !m.gone)
-                .map(|m| m.entry.clone())
+                .map(|m| m.entry(meta.as_deref()))
             else {
                 continue;
             };
@@ -109,8 +123,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         let unseen: Vec<u32> = indices
             .iter()
             .filter_map(|i| view.messages.get(*i))
-            .filter(|m| !m.gone && !has_flag(&m.entry.flags, "\\Seen"))
-            .map(|m| m.entry.uid)
+            .filter(|m| !m.gone && !m.has("\\Seen"))
+            .map(|m| m.uid)
             .collect();
         if unseen.is_empty() {
             return unseen;
@@ -127,7 +141,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         let mut uids = Vec::with_capacity(changed.len());
         for (uid, flags) in changed {
             if let Some(i) = view.index_of(uid) {
-                view.messages[i].entry.flags = flags;
+                view.messages[i].set_flags(&flags);
             }
             uids.push(uid);
         }

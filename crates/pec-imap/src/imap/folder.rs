@@ -86,11 +86,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             u32::try_from(view.messages.len()).unwrap_or(u32::MAX),
         ));
         self.conn.data(Data::Recent(0));
-        if let Some(first) = view
-            .messages
-            .iter()
-            .position(|m| !has_flag(&m.entry.flags, "\\Seen"))
-        {
+        if let Some(first) = view.messages.iter().position(|m| !m.has("\\Seen")) {
             self.conn
                 .status(untagged_ok(Code::Unseen(seq(first)), "First unseen"));
         }
@@ -129,8 +125,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
                 let deleted: Vec<u32> = view
                     .messages
                     .iter()
-                    .filter(|m| !m.gone && has_flag(&m.entry.flags, "\\Deleted"))
-                    .map(|m| m.entry.uid)
+                    .filter(|m| !m.gone && m.has("\\Deleted"))
+                    .map(|m| m.uid)
                     .collect();
                 if !deleted.is_empty() {
                     if let Err(e) = self

@@ -47,6 +47,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         };
         let folder = view.folder.clone();
         let content = needs_content(&key);
+        let meta = if needs_meta(&key) {
+            match self.ctx.backend.snapshot(&user, &folder).await {
+                Ok(s) => Some(s.messages),
+                Err(e) => return Ok(no(tag, None, &e.to_string())),
+            }
+        } else {
+            None
+        };
         let mut hits = Vec::new();
         for index in 0..view.messages.len() {
             let Some(view) = self.selected.as_ref() else {
@@ -56,7 +64,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             if m.gone {
                 continue;
             }
-            let entry = m.entry.clone();
+            let entry = m.entry(meta.as_deref());
             let bytes = if content {
                 match self.ctx.backend.fetch(&user, &folder, entry.uid).await {
                     Ok(Some(b)) => Some(b),
@@ -100,6 +108,21 @@ fn depth(key: &SearchKey<'_>, d: usize) -> usize {
         SearchKey::Not(k) => depth(k, d + 1),
         SearchKey::Or(a, b) => depth(a, d + 1).max(depth(b, d + 1)),
         _ => d,
+    }
+}
+
+/// Keys on size or INTERNALDATE, which the view does not keep.
+fn needs_meta(key: &SearchKey<'_>) -> bool {
+    match key {
+        SearchKey::And(keys) => keys.as_ref().iter().any(needs_meta),
+        SearchKey::Not(k) => needs_meta(k),
+        SearchKey::Or(a, b) => needs_meta(a) || needs_meta(b),
+        SearchKey::Larger(_)
+        | SearchKey::Smaller(_)
+        | SearchKey::Before(_)
+        | SearchKey::On(_)
+        | SearchKey::Since(_) => true,
+        _ => false,
     }
 }
 

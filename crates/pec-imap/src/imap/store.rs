@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::folder::folder_name;
 use super::session::{backend_no, no, ok, untagged_ok, Session};
-use super::view::{flags_fetch, has_flag, seq};
+use super::view::{flags_fetch, seq};
 use super::Error;
 use crate::backend::{Backend, FlagOp};
 
@@ -31,7 +31,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             .into_iter()
             .filter_map(|i| view.messages.get(i))
             .filter(|m| !m.gone)
-            .map(|m| m.entry.uid)
+            .map(|m| m.uid)
             .collect()
     }
 
@@ -84,9 +84,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         let mut replies = Vec::new();
         for (uid_changed, new_flags) in changed {
             if let Some(i) = view.index_of(uid_changed) {
-                view.messages[i].entry.flags = new_flags;
+                view.messages[i].set_flags(&new_flags);
                 if response == StoreResponse::Answer {
-                    replies.push(flags_fetch(seq(i), &view.messages[i].entry, uid));
+                    replies.push(flags_fetch(seq(i), &view.messages[i].entry(None), uid));
                 }
             }
         }
@@ -184,8 +184,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         let deleted: Vec<u32> = view
             .messages
             .iter()
-            .filter(|m| !m.gone && has_flag(&m.entry.flags, "\\Deleted"))
-            .map(|m| m.entry.uid)
+            .filter(|m| !m.gone && m.has("\\Deleted"))
+            .map(|m| m.uid)
             .filter(|u| within.as_ref().is_none_or(|w| w.binary_search(u).is_ok()))
             .collect();
         if deleted.is_empty() {

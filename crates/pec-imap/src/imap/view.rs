@@ -16,14 +16,108 @@ use tokio::sync::watch;
 
 use crate::backend::{FolderSnapshot, MessageEntry};
 
-/// One message of the view.
+/// System flags as bits: a view holds one of these per message per session, so it is kept
+/// small (a thousand sessions on a thousand-message folder hold a million).
+const SYSTEM_FLAGS: [&str; 5] = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"];
+
+/// One message of the view, compact: 16 bytes unless it has keywords. Size and date are not
+/// kept (they never change): FETCH and SEARCH read them from a fresh snapshot when asked.
 #[derive(Debug, Clone)]
 pub(super) struct Message {
-    pub(super) entry: MessageEntry,
+    pub(super) uid: u32,
+    system: u8,
+    /// A thin pointer on purpose: `Box<[String]>` would make every message 8 bytes larger.
+    #[allow(clippy::box_collection)]
+    keywords: Option<Box<Vec<String>>>,
     /// Expunged in the backend, not yet announced to this client.
     pub(super) gone: bool,
     /// Flags changed by someone else, not yet announced.
     flags_changed: bool,
+}
+
+impl Message {
+    fn new(entry: MessageEntry) -> Self {
+        let mut m = Message {
+            uid: entry.uid,
+            system: 0,
+            keywords: None,
+            gone: false,
+            flags_changed: false,
+        };
+        m.set_flags(&entry.flags);
+        m
+    }
+
+    /// Replaces the flags.
+    pub(super) fn set_flags(&mut self, flags: &[String]) {
+        self.system = 0;
+        let mut keywords = Vec::new();
+        for f in flags {
+            match SYSTEM_FLAGS.iter().position(|s| s.eq_ignore_ascii_case(f)) {
+                Some(bit) => self.system |= 1 << bit,
+                None => keywords.push(f.clone()),
+            }
+        }
+        self.keywords = (!keywords.is_empty()).then(|| Box::new(keywords));
+    }
+
+    pub(super) fn flags(&self) -> Vec<String> {
+        let mut out: Vec<String> = SYSTEM_FLAGS
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| self.system & (1 << bit) != 0)
+            .map(|(_, f)| f.to_string())
+            .collect();
+        if let Some(k) = &self.keywords {
+            out.extend(k.iter().cloned());
+        }
+        out
+    }
+
+    pub(super) fn has(&self, flag: &str) -> bool {
+        match SYSTEM_FLAGS
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case(flag))
+        {
+            Some(bit) => self.system & (1 << bit) != 0,
+            None => self
+                .keywords
+                .as_ref()
+                .is_some_and(|k| k.iter().any(|f| f.eq_ignore_ascii_case(flag))),
+        }
+    }
+
+    fn same_flags(&self, flags: &[String]) -> bool {
+        let mut other = Message::new(MessageEntry {
+            uid: 0,
+            size: 0,
+            internal_date: chrono::DateTime::UNIX_EPOCH,
+            flags: Vec::new(),
+        });
+        other.set_flags(flags);
+        self.system == other.system
+            && match (&self.keywords, &other.keywords) {
+                (None, None) => true,
+                (Some(a), Some(b)) => same_flags(a, b),
+                _ => false,
+            }
+    }
+
+    /// The message with the flags this session knows, size and date taken from `meta` (a
+    /// snapshot's messages, by UID), or zero when not given.
+    pub(super) fn entry(&self, meta: Option<&[MessageEntry]>) -> MessageEntry {
+        let found = meta.and_then(|m| {
+            m.binary_search_by_key(&self.uid, |e| e.uid)
+                .ok()
+                .map(|i| &m[i])
+        });
+        MessageEntry {
+            uid: self.uid,
+            size: found.map_or(0, |e| e.size),
+            internal_date: found.map_or(chrono::DateTime::UNIX_EPOCH, |e| e.internal_date),
+            flags: self.flags(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -48,15 +142,10 @@ impl View {
         snapshot: FolderSnapshot,
         watch: watch::Receiver<u64>,
     ) -> Self {
-        let messages: Vec<Message> = snapshot
-            .messages
-            .into_iter()
-            .map(|entry| Message {
-                entry,
-                gone: false,
-                flags_changed: false,
-            })
-            .collect();
+        // A fresh allocation of the exact size: `collect` would reuse the snapshot's larger
+        // buffer in place, keeping its whole size alive for the life of the selection.
+        let mut messages = Vec::with_capacity(snapshot.messages.len());
+        messages.extend(snapshot.messages.into_iter().map(Message::new));
         View {
             folder,
             read_only,
@@ -80,30 +169,22 @@ impl View {
         let fresh = snapshot.messages;
         let mut j = 0;
         for m in self.messages.iter_mut() {
-            while j < fresh.len() && fresh[j].uid < m.entry.uid {
+            while j < fresh.len() && fresh[j].uid < m.uid {
                 j += 1;
             }
             match fresh.get(j) {
-                Some(f) if f.uid == m.entry.uid => {
-                    if !m.gone && !same_flags(&f.flags, &m.entry.flags) {
-                        m.entry.flags = f.flags.clone();
+                Some(f) if f.uid == m.uid => {
+                    if !m.gone && !m.same_flags(&f.flags) {
+                        m.set_flags(&f.flags);
                         m.flags_changed = true;
                     }
                 }
                 _ => m.gone = true,
             }
         }
-        let last = self.messages.last().map_or(0, |m| m.entry.uid);
-        self.messages.extend(
-            fresh
-                .into_iter()
-                .filter(|f| f.uid > last)
-                .map(|entry| Message {
-                    entry,
-                    gone: false,
-                    flags_changed: false,
-                }),
-        );
+        let last = self.messages.last().map_or(0, |m| m.uid);
+        self.messages
+            .extend(fresh.into_iter().filter(|f| f.uid > last).map(Message::new));
         self.uidnext = snapshot.uidnext.max(self.uidnext);
     }
 
@@ -121,7 +202,7 @@ impl View {
         for (i, m) in self.messages.iter_mut().enumerate() {
             if m.flags_changed && !m.gone {
                 m.flags_changed = false;
-                out.push(flags_fetch(seq(i), &m.entry, true));
+                out.push(flags_fetch(seq(i), &m.entry(None), true));
             }
         }
         if may_expunge && self.messages.iter().any(|m| m.gone) {
@@ -144,7 +225,7 @@ impl View {
     /// Marks messages expunged by this session (EXPUNGE, MOVE) so [`View::updates`] announces them.
     pub(super) fn mark_gone(&mut self, uids: &[u32]) {
         for m in &mut self.messages {
-            if uids.binary_search(&m.entry.uid).is_ok() {
+            if uids.binary_search(&m.uid).is_ok() {
                 m.gone = true;
             }
         }
@@ -152,9 +233,7 @@ impl View {
 
     /// Index of a UID in the view.
     pub(super) fn index_of(&self, uid: u32) -> Option<usize> {
-        self.messages
-            .binary_search_by_key(&uid, |m| m.entry.uid)
-            .ok()
+        self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
     }
 
     /// The indices a sequence set names, ascending and without duplicates, in time
@@ -192,7 +271,7 @@ impl View {
             return None;
         }
         let largest = if uid {
-            self.messages[n - 1].entry.uid
+            self.messages[n - 1].uid
         } else {
             len_u32(n)
         };
@@ -206,8 +285,8 @@ impl View {
         };
         let (lo, hi) = (a.min(b), a.max(b));
         if uid {
-            let start = self.messages.partition_point(|m| m.entry.uid < lo);
-            let end = self.messages.partition_point(|m| m.entry.uid <= hi);
+            let start = self.messages.partition_point(|m| m.uid < lo);
+            let end = self.messages.partition_point(|m| m.uid <= hi);
             (start < end).then_some((start, end))
         } else {
             let start = (lo as usize).saturating_sub(1);

@@ -88,3 +88,31 @@ async fn examine_is_read_only_and_fetch_body_does_not_set_seen() {
     let body = c.ok("f FETCH 1 BODY[]").await;
     assert!(body.iter().any(|l| l.contains("\\Seen")), "{body:?}");
 }
+
+#[tokio::test]
+async fn size_and_internaldate_come_from_the_backend() {
+    let server = TestServer::implicit().await;
+    let small = sample_message(1);
+    let mut big = sample_message(2);
+    big.resize(big.len() + 5000, b'x');
+    server.deliver(&small);
+    server.deliver(&big);
+    let mut c = server.selected().await;
+    let lines = c.ok("f FETCH 1:* FAST").await;
+    assert!(
+        lines[0].contains(&format!("RFC822.SIZE {}", small.len())),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains(&format!("RFC822.SIZE {}", big.len())),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains("INTERNALDATE \""), "{lines:?}");
+    assert!(!lines[0].contains("1970"), "{lines:?}");
+    let found = c.ok(&format!("s SEARCH LARGER {}", small.len())).await;
+    assert_eq!(found[0], "* SEARCH 2");
+    let found = c
+        .ok("t SEARCH SINCE 1-Jan-2020 NOT BEFORE 1-Jan-2020")
+        .await;
+    assert_eq!(found[0], "* SEARCH 1 2");
+}
