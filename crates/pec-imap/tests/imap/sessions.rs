@@ -116,3 +116,30 @@ async fn size_and_internaldate_come_from_the_backend() {
         .await;
     assert_eq!(found[0], "* SEARCH 1 2");
 }
+
+#[tokio::test]
+async fn authenticate_plain_with_and_without_initial_response() {
+    let server = TestServer::implicit().await;
+    // base64("\0mario@pec.gestore.test\0segreto")
+    let response = "AG1hcmlvQHBlYy5nZXN0b3JlLnRlc3QAc2VncmV0bw==";
+    let mut c = server.client().await;
+    c.ok(&format!("a AUTHENTICATE PLAIN {response}")).await;
+    c.ok("s SELECT INBOX").await;
+    let mut c = server.client().await;
+    c.send(b"b AUTHENTICATE PLAIN\r\n").await;
+    assert!(c.line().await.starts_with('+'));
+    c.send(format!("{response}\r\n").as_bytes()).await;
+    let lines = c.until_tagged("b").await;
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("b OK")),
+        "{lines:?}"
+    );
+    let mut c = server.client().await;
+    let lines = c
+        .cmd("c AUTHENTICATE PLAIN AG1hcmlvQHBlYy5nZXN0b3JlLnRlc3QAbm8=")
+        .await;
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("c NO")),
+        "{lines:?}"
+    );
+}
