@@ -16,11 +16,11 @@ pub mod imap;
 pub mod memory;
 pub mod pop3;
 
-pub use crate::imap::{serve_imap, Error as ImapError, ImapConfig, ImapLimits};
 pub use crate::backend::{
     AppendResult, Backend, BackendError, CopyResult, FlagOp, FolderSnapshot, FolderStatus,
     MessageEntry,
 };
+pub use crate::imap::{serve_imap, Error as ImapError, ImapConfig, ImapLimits};
 
 /// How a listener speaks TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
