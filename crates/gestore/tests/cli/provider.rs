@@ -24,43 +24,26 @@ pub struct Provider {
     events: Arc<Mutex<Vec<String>>>,
 }
 
-/// A free loopback port (bound then released; the server binds it again with SO_REUSEADDR).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 impl Provider {
     /// Boxes `name@DOMAIN` with password `pw-name`.
     pub fn new(boxes: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("gestore.toml");
-        let (p1, p2) = (free_port(), free_port());
-        let (p3, p4, p5, p6) = (free_port(), free_port(), free_port(), free_port());
-        std::fs::write(
-            &config,
-            format!(
-                "[provider]\nname = \"Gestore di Prova S.p.A.\"\nservice_address = \"posta-certificata@{DOMAIN}\"\n\
-                 domains = [\"{DOMAIN}\"]\n[listen]\nsubmission = \"127.0.0.1:{p1}\"\nsubmissions = \"127.0.0.1:{p2}\"\n\
-                 imap = \"127.0.0.1:{p3}\"\nimaps = \"127.0.0.1:{p4}\"\npop3 = \"127.0.0.1:{p5}\"\npop3s = \"127.0.0.1:{p6}\"\n\
-                 [data]\ndir = \"data\"\n"
-            ),
-        )
-        .unwrap();
+        // Port 0 everywhere: the server picks free ports and prints them; `start` reads them
+        // and pins them in the config, so a restart listens where the clients already point.
         let p = Provider {
             dir,
             config,
             child: None,
-            submission: p1,
-            submissions: p2,
-            imap: p3,
-            imaps: p4,
-            pop3: p5,
-            pop3s: p6,
+            submission: 0,
+            submissions: 0,
+            imap: 0,
+            imaps: 0,
+            pop3: 0,
+            pop3s: 0,
             events: Default::default(),
         };
+        p.write_config();
         for b in boxes {
             let out = gestore(
                 &[
@@ -77,6 +60,28 @@ impl Provider {
             assert_eq!(code(&out), 0, "mailbox add: {}", text(&out.stderr));
         }
         p
+    }
+
+    fn write_config(&self) {
+        let listen = [
+            ("submission", self.submission),
+            ("submissions", self.submissions),
+            ("imap", self.imap),
+            ("imaps", self.imaps),
+            ("pop3", self.pop3),
+            ("pop3s", self.pop3s),
+        ]
+        .iter()
+        .map(|(name, port)| format!("{name} = \"127.0.0.1:{port}\"\n"))
+        .collect::<String>();
+        std::fs::write(
+            &self.config,
+            format!(
+                "[provider]\nname = \"Gestore di Prova S.p.A.\"\nservice_address = \"posta-certificata@{DOMAIN}\"\n\
+                 domains = [\"{DOMAIN}\"]\n[listen]\n{listen}[data]\ndir = \"data\"\n"
+            ),
+        )
+        .unwrap();
     }
 
     pub fn data(&self) -> PathBuf {
@@ -97,7 +102,16 @@ impl Provider {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line == "ready" {
-                    let _ = ready_tx.send(());
+                    let _ = ready_tx.send(None);
+                }
+                // "listening NAME ADDR (...)"
+                let mut words = line.split_whitespace();
+                if words.next() == Some("listening") {
+                    if let (Some(name), Some(addr)) = (words.next(), words.next()) {
+                        if let Ok(a) = addr.parse::<std::net::SocketAddr>() {
+                            let _ = ready_tx.send(Some((name.to_string(), a.port())));
+                        }
+                    }
                 }
                 if let Some(e) = line.strip_prefix("event ") {
                     events.lock().unwrap().push(e.to_string());
@@ -105,9 +119,22 @@ impl Provider {
             }
         });
         self.child = Some(child);
-        ready_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("gestore serve did not become ready");
+        loop {
+            let listening = ready_rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("gestore serve did not become ready");
+            let Some((name, port)) = listening else { break };
+            match name.as_str() {
+                "submission" => self.submission = port,
+                "submissions" => self.submissions = port,
+                "imap" => self.imap = port,
+                "imaps" => self.imaps = port,
+                "pop3" => self.pop3 = port,
+                "pop3s" => self.pop3s = port,
+                _ => {}
+            }
+        }
+        self.write_config();
     }
 
     /// SIGKILL: the crash the durability promise is about.
