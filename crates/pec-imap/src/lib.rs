@@ -13,6 +13,7 @@
 
 pub mod backend;
 pub mod imap;
+mod listener;
 pub mod memory;
 pub mod pop3;
 

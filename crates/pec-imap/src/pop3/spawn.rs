@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::backend::Backend;
@@ -32,48 +31,21 @@ pub async fn serve_pop3<B: Backend>(
     tls: Arc<rustls::ServerConfig>,
     config: Pop3Config,
     backend: Arc<B>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(), Pop3Error> {
-    let slots = Arc::new(Semaphore::new(config.limits.max_connections));
+    let (max, mode) = (config.limits.max_connections, config.mode);
     let ctx = Arc::new(Context {
         config,
         tls: TlsAcceptor::from(tls),
         backend,
     });
-    let mut sessions = JoinSet::new();
-    let session_shutdown = shutdown.clone();
-    loop {
-        tokio::select! {
-            _ = async { let _ = shutdown.wait_for(|&stop| stop).await; } => break,
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-            accepted = listener.accept() => {
-                let socket = match accepted {
-                    Ok((socket, _peer)) => socket,
-                    Err(_) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = socket.set_nodelay(true);
-                let ctx = ctx.clone();
-                let shutdown = session_shutdown.clone();
-                match slots.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        sessions.spawn(async move {
-                            let _permit = permit;
-                            let _ = serve_connection(socket, ctx, shutdown).await;
-                        });
-                    }
-                    Err(_) => {
-                        sessions.spawn(refuse_busy(socket, ctx.config.mode));
-                    }
-                }
-            }
+    let serve = |socket, stop| {
+        let ctx = ctx.clone();
+        async move {
+            let _ = serve_connection(socket, ctx, stop).await;
         }
-    }
-    drop(listener);
-    while sessions.join_next().await.is_some() {}
+    };
+    crate::listener::accept_loop(listener, max, shutdown, serve, |s| refuse_busy(s, mode)).await;
     Ok(())
 }
 
