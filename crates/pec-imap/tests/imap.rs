@@ -9,5 +9,7 @@ mod curl;
 mod python;
 #[path = "imap/sessions.rs"]
 mod sessions;
+#[path = "common/tls.rs"]
+mod tls;
 #[path = "imap/util.rs"]
 mod util;

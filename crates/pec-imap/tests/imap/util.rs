@@ -4,13 +4,12 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pec_imap::memory::MemoryBackend;
 use pec_imap::{serve_imap, ImapConfig, ImapLimits, TlsMode};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -47,39 +46,7 @@ pub fn sample_message(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-fn dev_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pec-imap-dev-tls")
-}
-
-pub fn server_tls() -> Arc<rustls::ServerConfig> {
-    static TLS: OnceLock<Arc<rustls::ServerConfig>> = OnceLock::new();
-    TLS.get_or_init(|| {
-        let names = ["localhost".to_string(), "127.0.0.1".to_string()];
-        pec_smtp::dev_tls(&dev_dir(), &names).expect("dev tls")
-    })
-    .clone()
-}
-
-pub fn client_tls() -> Arc<rustls::ClientConfig> {
-    static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    TLS.get_or_init(|| {
-        use rustls::pki_types::pem::PemObject;
-        server_tls();
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(dev_dir().join("dev-smtp-cert.pem")).expect("pem")
-        {
-            roots.add(cert.expect("cert")).expect("root");
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(config)
-    })
-    .clone()
-}
+pub use crate::tls::{client_tls, server_tls};
 
 /// Production shape, test speed.
 pub fn test_limits() -> ImapLimits {

@@ -5,12 +5,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pec_imap::memory::MemoryBackend;
 use pec_imap::{serve_pop3, Backend, Pop3Config, Pop3Limits, TlsMode};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -34,41 +34,7 @@ const REPLY_WAIT: Duration = Duration::from_secs(10);
 
 // --- TLS -----------------------------------------------------------------------------------
 
-fn dev_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pec-imap-pop3-dev-tls")
-}
-
-/// The dev certificate, made once per test process with `pec_smtp::dev_tls`.
-pub fn server_tls() -> Arc<rustls::ServerConfig> {
-    static TLS: OnceLock<Arc<rustls::ServerConfig>> = OnceLock::new();
-    TLS.get_or_init(|| {
-        let names = ["localhost".to_string(), "127.0.0.1".to_string()];
-        pec_smtp::dev_tls(&dev_dir(), &names).expect("dev tls")
-    })
-    .clone()
-}
-
-/// A client configuration trusting exactly the dev certificate.
-pub fn client_tls() -> Arc<rustls::ClientConfig> {
-    static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    TLS.get_or_init(|| {
-        use rustls::pki_types::pem::PemObject;
-        server_tls();
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(dev_dir().join("dev-smtp-cert.pem")).expect("pem")
-        {
-            roots.add(cert.expect("cert")).expect("root");
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(config)
-    })
-    .clone()
-}
+pub use crate::tls::{client_tls, server_tls};
 
 // --- Server --------------------------------------------------------------------------------
 
