@@ -226,6 +226,24 @@ fn the_demo_sends_a_message_and_prints_its_receipts() {
     let stdout = text(&out.stdout);
     assert_eq!(code(&out), 0, "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("<- ricevuta di accettazione"), "{stdout}");
+    // How to connect a reader: the printed IMAP and POP3 ports are the ones listening.
+    let listening = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("listening {name} 127.0.0.1:")))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {name} listener in {stdout}"))
+            .to_string()
+    };
+    for (label, starttls, tls) in [("(IMAP)", "imap", "imaps"), ("(POP3)", "pop3", "pop3s")] {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(&format!("reading {label}")))
+            .unwrap_or_else(|| panic!("no {label} line in {stdout}"));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert!(words.contains(&listening(starttls).as_str()), "{line}");
+        assert!(words.contains(&listening(tls).as_str()), "{line}");
+    }
     assert_eq!(
         stdout.matches("<- ricevuta di avvenuta consegna").count(),
         2,
