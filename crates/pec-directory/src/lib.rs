@@ -1,0 +1,1 @@
+//! # pec-directory — the providers' index (IGPEC, PEC-SPEC §7)
