@@ -72,11 +72,16 @@ fn read_provider(entry: &Entry, warnings: &mut Vec<WarningKind>) -> Result<Gesto
     if listed.is_empty() {
         return Err(WarningKind::MissingAttribute("managedDomains"));
     }
+    // Sets alongside the lists: a record may hold many thousands of values, never O(n²).
     let mut domini = Vec::new();
+    let mut seen = HashSet::new();
     for value in listed {
         match normalize_domain(&value) {
-            Some(d) if !domini.contains(&d) => domini.push(d),
-            Some(_) => {}
+            Some(d) => {
+                if seen.insert(d.clone()) {
+                    domini.push(d);
+                }
+            }
             None => warnings.push(WarningKind::InvalidDomain(value)),
         }
     }
@@ -103,6 +108,7 @@ fn read_provider(entry: &Entry, warnings: &mut Vec<WarningKind>) -> Result<Gesto
 /// The `providerCertificate` values (with `;binary` or no option), DER, without repeats.
 fn certificates(entry: &Entry) -> Result<Vec<Vec<u8>>, WarningKind> {
     let mut certificati: Vec<Vec<u8>> = Vec::new();
+    let mut seen: HashSet<&[u8]> = HashSet::new();
     let binary_or_plain =
         |a: &&Attribute| a.options.iter().all(|o| o.eq_ignore_ascii_case("binary"));
     for value in entry.values("providerCertificate").filter(binary_or_plain) {
@@ -113,7 +119,7 @@ fn certificates(entry: &Entry) -> Result<Vec<Vec<u8>>, WarningKind> {
                 reason,
             });
         }
-        if !certificati.contains(&value.value) {
+        if seen.insert(&value.value) {
             certificati.push(value.value.clone());
         }
     }
@@ -131,6 +137,8 @@ fn hashes(
     warnings: &mut Vec<WarningKind>,
 ) -> Result<Vec<String>, WarningKind> {
     let computed: Vec<String> = certificati.iter().map(|c| sha1_hex(c)).collect();
+    let known: HashSet<&String> = computed.iter().collect();
+    let mut seen = HashSet::new();
     let listed = texts(entry, "providerCertificateHash")?;
     if listed.is_empty() {
         return Err(WarningKind::MissingAttribute("providerCertificateHash"));
@@ -138,16 +146,15 @@ fn hashes(
     let mut hash = Vec::new();
     for value in listed {
         match normalize_hash(&value) {
-            Some(h) if computed.contains(&h) => {
-                if !hash.contains(&h) {
+            Some(h) if known.contains(&h) => {
+                if seen.insert(h.clone()) {
                     hash.push(h);
                 }
             }
             _ => return Err(WarningKind::HashMismatch { hash: value }),
         }
     }
-    let listed: HashSet<&String> = hash.iter().collect();
-    for sha1 in computed.iter().filter(|c| !listed.contains(c)) {
+    for sha1 in computed.iter().filter(|c| !seen.contains(*c)) {
         warnings.push(WarningKind::CertificateWithoutHash { sha1: sha1.clone() });
     }
     Ok(hash)
