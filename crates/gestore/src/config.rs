@@ -27,6 +27,120 @@ pub struct RawConfig {
     /// Limits of the access point and of the boxes.
     #[serde(default)]
     pub limits: RawLimits,
+    /// The providers' index (IGPEC).
+    #[serde(default)]
+    pub index: RawIndex,
+    /// Sending to other providers.
+    #[serde(default)]
+    pub relay: RawRelay,
+    /// The receiving point's policy.
+    #[serde(default)]
+    pub receiving: RawReceiving,
+    /// Development switches.
+    #[serde(default)]
+    pub dev: RawDev,
+}
+
+/// `[index]`: the providers' index (PEC-SPEC §7).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIndex {
+    /// The index as an LDIF file (IGPEC's download, or a file of our own); re-read when it
+    /// changes. Without it only our own domains are certified and no other provider's
+    /// signature is recognised.
+    pub file: Option<PathBuf>,
+    /// CA certificates (PEM) that sign providers' certificates, e.g. AgID CA1. The
+    /// certificates listed in the index are always trusted as they are (pinned).
+    #[serde(default)]
+    pub trust_anchors: Vec<PathBuf>,
+}
+
+/// `[relay]`: the SMTP client towards other providers (PEC-SPEC §9.2).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRelay {
+    /// Static routes: destination domain → `host:port`. Other domains are looked up by MX.
+    pub routes: std::collections::BTreeMap<String, String>,
+    /// Look domains without a route up by DNS MX. Default true.
+    pub mx: bool,
+    /// Port of MX hosts. Default 25.
+    pub mx_port: u16,
+    /// CA certificates (PEM) trusted for STARTTLS besides the public web roots.
+    pub tls_roots: Vec<PathBuf>,
+    /// Seconds to wait for a connection and for each reply. Default 60.
+    pub timeout_seconds: u64,
+}
+
+impl Default for RawRelay {
+    fn default() -> Self {
+        Self {
+            routes: Default::default(),
+            mx: true,
+            mx_port: 25,
+            tls_roots: Vec::new(),
+            timeout_seconds: 60,
+        }
+    }
+}
+
+/// `[receiving]`: what the receiving point does with mail it cannot certify.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawReceiving {
+    /// `"anomaly"`: ordinary (unsigned or badly signed) mail reaches the boxes inside a busta
+    /// di anomalia; `"refuse"`: it is refused at SMTP level (PEC-SPEC §2.3, a policy choice).
+    pub ordinary_mail: String,
+}
+
+impl Default for RawReceiving {
+    fn default() -> Self {
+        Self {
+            ordinary_mail: "anomaly".into(),
+        }
+    }
+}
+
+/// `[dev]`: switches for tests and demos, never for production.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDev {
+    /// Let `gestore clock advance` move the provider's clock forward (tests of the 12 h /
+    /// 24 h deadlines). Default false.
+    #[serde(default)]
+    pub adjustable_clock: bool,
+}
+
+/// What the receiving point does with ordinary mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrdinaryMail {
+    /// Wrap it in a busta di anomalia.
+    Anomaly,
+    /// Refuse it at SMTP level.
+    Refuse,
+}
+
+/// One static relay route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Host name (also the TLS server name) or IP address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+/// The validated `[relay]`.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Destination domain (lower case) → route.
+    pub routes: std::collections::BTreeMap<String, Route>,
+    /// MX lookups for other domains.
+    pub mx: bool,
+    /// Port of MX hosts.
+    pub mx_port: u16,
+    /// Extra TLS roots.
+    pub tls_roots: Vec<PathBuf>,
+    /// Connect and reply timeout.
+    pub timeout: std::time::Duration,
 }
 
 /// `[provider]`.
@@ -61,6 +175,9 @@ pub struct RawListen {
     pub pop3: String,
     /// POP3 over implicit TLS (port 995 style). Default `127.0.0.1:10995`.
     pub pop3s: String,
+    /// The receiving point: SMTP from other providers and the Internet, STARTTLS offered
+    /// (port 25 style). Default `127.0.0.1:10025`.
+    pub inbound: String,
 }
 
 impl Default for RawListen {
@@ -72,6 +189,7 @@ impl Default for RawListen {
             imaps: "127.0.0.1:10993".into(),
             pop3: "127.0.0.1:10110".into(),
             pop3s: "127.0.0.1:10995".into(),
+            inbound: "127.0.0.1:10025".into(),
         }
     }
 }
@@ -159,6 +277,8 @@ pub struct Config {
     pub pop3: Option<SocketAddr>,
     /// POP3 listener over implicit TLS.
     pub pop3s: Option<SocketAddr>,
+    /// The receiving point's SMTP listener.
+    pub inbound: Option<SocketAddr>,
     /// TLS certificate and key; `None` means the dev certificate in `data_dir/tls`.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Host names for the dev TLS certificate.
@@ -167,6 +287,16 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Limits.
     pub limits: RawLimits,
+    /// The providers' index file.
+    pub index_file: Option<PathBuf>,
+    /// CAs of providers' certificates.
+    pub trust_anchors: Vec<PathBuf>,
+    /// Sending to other providers.
+    pub relay: RelayConfig,
+    /// Ordinary mail at the receiving point.
+    pub ordinary_mail: OrdinaryMail,
+    /// `gestore clock advance` allowed.
+    pub adjustable_clock: bool,
 }
 
 /// Every problem found in a configuration file, one per line.
@@ -228,6 +358,18 @@ impl Config {
         let imaps = listen(&raw.listen.imaps, "listen.imaps", &mut errors);
         let pop3 = listen(&raw.listen.pop3, "listen.pop3", &mut errors);
         let pop3s = listen(&raw.listen.pop3s, "listen.pop3s", &mut errors);
+        let inbound = listen(&raw.listen.inbound, "listen.inbound", &mut errors);
+        let relay = relay(&raw.relay, base, &mut errors);
+        let ordinary_mail = match raw.receiving.ordinary_mail.trim() {
+            "anomaly" => OrdinaryMail::Anomaly,
+            "refuse" => OrdinaryMail::Refuse,
+            other => {
+                errors.push(format!(
+                    "receiving.ordinary_mail: {other:?} is neither \"anomaly\" nor \"refuse\""
+                ));
+                OrdinaryMail::Anomaly
+            }
+        };
         let l = &raw.limits;
         if l.max_recipients < MIN_RECIPIENTS {
             errors.push(format!(
@@ -265,6 +407,22 @@ impl Config {
                 .unwrap_or_else(|| vec!["localhost".into()]),
             data_dir: absolute(base, &raw.data.dir),
             limits: raw.limits,
+            inbound,
+            index_file: raw
+                .index
+                .file
+                .as_deref()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| absolute(base, p)),
+            trust_anchors: raw
+                .index
+                .trust_anchors
+                .iter()
+                .map(|p| absolute(base, p))
+                .collect(),
+            relay,
+            ordinary_mail,
+            adjustable_clock: raw.dev.adjustable_clock,
         })
     }
 
@@ -301,6 +459,7 @@ imap        = "127.0.0.1:10143"   # IMAP, STARTTLS (port 143 style)
 imaps       = "127.0.0.1:10993"   # IMAP, implicit TLS (port 993 style)
 pop3        = "127.0.0.1:10110"   # POP3, STLS (port 110 style)
 pop3s       = "127.0.0.1:10995"   # POP3, implicit TLS (port 995 style)
+inbound     = "127.0.0.1:10025"   # receiving point: other providers and Internet mail (port 25 style)
 
 [tls]
 # cert = "/etc/gestore/tls.pem"   # default: self-signed dev certificate in DATA/tls
@@ -315,6 +474,30 @@ max_recipients = 50            # never below 50 (PEC rules)
 max_total_size = 31457280      # bytes of size x recipients; never below 30 MB
 max_message_size = 52428800    # SMTP SIZE limit
 default_quota = 1073741824     # bytes per new box
+
+[index]
+# The providers' index (IGPEC) as LDIF, re-read when it changes; without it only our own
+# domains are certified. `gestore index export` writes our own record.
+# file = "providers.ldif"
+# CAs that sign providers' certificates (e.g. AgID CA1); index certificates are always pinned.
+# trust_anchors = ["agid-ca1.pem"]
+
+[relay]
+# Static routes, domain = "host:port"; other domains are looked up by DNS MX.
+# routes = { "pec.other.test" = "localhost:20025" }
+mx = true
+mx_port = 25
+# CA certificates trusted for STARTTLS besides the public web roots.
+# tls_roots = ["peer-ca.pem"]
+timeout_seconds = 60
+
+[receiving]
+# Unsigned or badly signed mail: "anomaly" (busta di anomalia) or "refuse" (SMTP 5xx).
+ordinary_mail = "anomaly"
+
+[dev]
+# Lets `gestore clock advance` move the clock forward (tests of the 12 h / 24 h rules).
+adjustable_clock = false
 "#;
 
 fn is_address(s: &str) -> bool {
@@ -346,6 +529,41 @@ fn pair(
             errors.push(format!("{an} and {bn} go together"));
             None
         }
+    }
+}
+
+fn relay(raw: &RawRelay, base: &Path, errors: &mut Vec<String>) -> RelayConfig {
+    let mut routes = std::collections::BTreeMap::new();
+    for (domain, target) in &raw.routes {
+        let parsed = target
+            .trim()
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.trim_matches(['[', ']']), p.parse::<u16>().ok()?)))
+            .filter(|(h, _)| !h.is_empty());
+        match parsed {
+            Some((host, port)) => {
+                routes.insert(
+                    domain.trim().to_ascii_lowercase(),
+                    Route {
+                        host: host.to_string(),
+                        port,
+                    },
+                );
+            }
+            None => errors.push(format!(
+                "relay.routes.{domain}: {target:?} is not host:port"
+            )),
+        }
+    }
+    if raw.timeout_seconds == 0 {
+        errors.push("relay.timeout_seconds must be at least 1".into());
+    }
+    RelayConfig {
+        routes,
+        mx: raw.mx,
+        mx_port: raw.mx_port,
+        tls_roots: raw.tls_roots.iter().map(|p| absolute(base, p)).collect(),
+        timeout: std::time::Duration::from_secs(raw.timeout_seconds.max(1)),
     }
 }
 

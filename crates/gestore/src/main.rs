@@ -42,6 +42,10 @@ enum Command {
         #[command(subcommand)]
         command: cmd::config::Command,
     },
+    /// The providers' index: show it, look a domain up, export our own record.
+    Index(cmd::index::Args),
+    /// Move a running provider's clock forward (tests and demos of the 12 h / 24 h rules).
+    Clock(cmd::clock::Args),
     /// Show what gestore does today: make a dev PKI, write and verify every kind of message.
     Demo(cmd::demo::Args),
 }
@@ -70,6 +74,8 @@ fn main() -> ExitCode {
         Command::Log(args) => cmd::log::run(&args),
         Command::Config { command } => cmd::config::run(&command).map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => cmd::demo::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Index(args) => cmd::index::run(&args),
+        Command::Clock(args) => cmd::clock::run(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod index;
 pub mod log;
 pub mod mailbox;
 pub mod pki;

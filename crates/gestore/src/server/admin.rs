@@ -5,6 +5,7 @@
 //!
 //! Protocol: one JSON [`Request`] line, one JSON [`Reply`] line.
 
+use super::clock::Clock;
 use crate::config::Config;
 use anyhow::{Context, Result};
 use pec_store::{Address, LogQuery, SqliteStore, Store, StoreError};
@@ -73,6 +74,11 @@ pub enum Request {
     },
     /// Check the log chain.
     LogVerify,
+    /// Move the running provider's clock forward (only with `[dev] adjustable_clock`).
+    ClockAdvance {
+        /// Seconds.
+        seconds: u64,
+    },
 }
 
 /// One box in a listing.
@@ -118,6 +124,11 @@ pub enum Reply {
         /// What is wrong.
         reason: String,
     },
+    /// The provider's clock after the change.
+    Clock {
+        /// Now, RFC 3339.
+        now: String,
+    },
     /// The request failed.
     Error {
         /// One line.
@@ -126,8 +137,13 @@ pub enum Reply {
 }
 
 /// Runs one request against the store.
-pub async fn execute(store: &SqliteStore, config: &Config, request: Request) -> Reply {
-    match run(store, config, request).await {
+pub async fn execute(
+    store: &SqliteStore,
+    config: &Config,
+    clock: Option<&Clock>,
+    request: Request,
+) -> Reply {
+    match run(store, config, clock, request).await {
         Ok(reply) => reply,
         Err(e) => Reply::Error {
             error: format!("{e:#}").replace('\n', " "),
@@ -135,7 +151,12 @@ pub async fn execute(store: &SqliteStore, config: &Config, request: Request) -> 
     }
 }
 
-async fn run(store: &SqliteStore, config: &Config, request: Request) -> Result<Reply> {
+async fn run(
+    store: &SqliteStore,
+    config: &Config,
+    clock: Option<&Clock>,
+    request: Request,
+) -> Result<Reply> {
     let addr = |a: &str| Address::parse(a).map_err(|e| anyhow::anyhow!("{a:?}: {e}"));
     Ok(match request {
         Request::Add {
@@ -215,6 +236,13 @@ async fn run(store: &SqliteStore, config: &Config, request: Request) -> Result<R
             },
             Err(e) => return Err(e.into()),
         },
+        Request::ClockAdvance { seconds } => {
+            let clock = clock.context("no provider is running on this data folder")?;
+            clock.advance(std::time::Duration::from_secs(seconds))?;
+            Reply::Clock {
+                now: clock.now().to_rfc3339(),
+            }
+        }
     })
 }
 
@@ -222,6 +250,8 @@ async fn run(store: &SqliteStore, config: &Config, request: Request) -> Result<R
 pub async fn serve(
     store: SqliteStore,
     config: Arc<Config>,
+    clock: Arc<Clock>,
+    work: Arc<tokio::sync::Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let path = config.data_dir.join(SOCKET);
@@ -236,8 +266,13 @@ pub async fn serve(
             _ = shutdown.changed() => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let (store, config) = (store.clone(), config.clone());
-                tokio::spawn(async move { let _ = answer(&store, &config, stream).await; });
+                let (store, config, clock, work) =
+                    (store.clone(), config.clone(), clock.clone(), work.clone());
+                tokio::spawn(async move {
+                    let _ = answer(&store, &config, &clock, stream).await;
+                    // A moved clock may have made queue items due.
+                    work.notify_one();
+                });
             }
         }
     }
@@ -245,13 +280,18 @@ pub async fn serve(
     Ok(())
 }
 
-async fn answer(store: &SqliteStore, config: &Config, stream: UnixStream) -> Result<()> {
+async fn answer(
+    store: &SqliteStore,
+    config: &Config,
+    clock: &Clock,
+    stream: UnixStream,
+) -> Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read).take(MAX_REQUEST as u64);
     reader.read_line(&mut line).await?;
     let reply = match serde_json::from_str::<Request>(&line) {
-        Ok(request) => execute(store, config, request).await,
+        Ok(request) => execute(store, config, Some(clock), request).await,
         Err(e) => Reply::Error {
             error: format!("bad request: {e}"),
         },
@@ -275,7 +315,7 @@ pub async fn request(config: &Config, request: Request) -> Result<Reply> {
         return serde_json::from_str(&answer).context("the server's answer");
     }
     let store = super::open_store(&config.data_dir).await?;
-    let reply = execute(&store, config, request).await;
+    let reply = execute(&store, config, None, request).await;
     Ok(reply)
 }
 

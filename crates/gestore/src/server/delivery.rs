@@ -44,7 +44,7 @@ pub async fn run(g: Arc<Gestore>, mut shutdown: watch::Receiver<bool>) {
         let free = slots.available_permits();
         let mut claimed = 0;
         if free > 0 {
-            match g.store.claim_due(chrono::Utc::now(), free, LEASE).await {
+            match g.store.claim_due(g.clock.now(), free, LEASE).await {
                 Ok(items) => {
                     claimed = items.len();
                     for item in items {
@@ -95,7 +95,7 @@ impl Gestore {
             } else {
                 Operation::RetryQueueItem {
                     key: item.key.clone(),
-                    due: chrono::Utc::now() + backoff(item.attempts),
+                    due: self.clock.now() + backoff(item.attempts),
                     error,
                 }
             };
@@ -131,7 +131,7 @@ impl Gestore {
         busta: &BustaRicevuta,
         stato: StatoCasella,
     ) -> Result<()> {
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let mut batch = Batch::new();
         let recapiti = [(d.recipient.clone(), stato)];
         let env = Envelope {

@@ -11,13 +11,16 @@
 
 pub mod admin;
 mod boxes;
+pub mod clock;
 mod delivery;
 mod ids;
+pub mod index;
+pub mod route;
 mod start;
 mod submit;
 
 pub use ids::Ids;
-pub use start::{open_store, start, Running};
+pub use start::{open_store, signer, start, Running};
 
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -41,11 +44,15 @@ pub struct Gestore {
     /// PEC msgids and receipt Message-IDs.
     pub ids: Ids,
     /// Wakes the delivery worker when new work is queued.
-    pub work: Notify,
+    pub work: Arc<Notify>,
     /// Print each committed legal event on standard output (`serve` does; the demo does not).
     pub trail: std::sync::atomic::AtomicBool,
     /// Delivery steps committed since start (receipt or notice stored): the bench's finish line.
     pub delivered: std::sync::atomic::AtomicU64,
+    /// The provider's clock (adjustable in tests of the 12 h / 24 h deadlines).
+    pub clock: Arc<clock::Clock>,
+    /// The providers' index in force.
+    pub directory: index::Directory,
 }
 
 impl Gestore {
@@ -53,22 +60,30 @@ impl Gestore {
     pub fn new(config: Arc<Config>, store: SqliteStore, signer: Signer) -> Result<Arc<Self>> {
         let provider = signer.provider().context("the signing certificate")?;
         let domain = provider.dominio().to_string();
+        let clock = Arc::new(if config.adjustable_clock {
+            clock::Clock::adjustable(&config.data_dir)?
+        } else {
+            clock::Clock::system()
+        });
+        let directory = index::Directory::open(&config)?;
         Ok(Arc::new(Gestore {
             config,
             store,
             signer: Arc::new(signer),
             provider,
             ids: Ids::new(&domain),
-            work: Notify::new(),
+            work: Arc::new(Notify::new()),
             trail: std::sync::atomic::AtomicBool::new(true),
             delivered: std::sync::atomic::AtomicU64::new(0),
+            clock,
+            directory,
         }))
     }
 
-    /// certificato for our own PEC domains; esterno otherwise. (The providers' index of
-    /// issue 5 will add the other providers' domains.)
+    /// certificato for our own PEC domains and those of the providers' index; esterno
+    /// otherwise (PEC-SPEC §7.3).
     pub fn classifica(&self, address: &str) -> TipoDestinatario {
-        if self.config.is_local(address) {
+        if self.config.is_local(address) || self.directory.indice().is_certificato(address) {
             TipoDestinatario::Certificato
         } else {
             TipoDestinatario::Esterno

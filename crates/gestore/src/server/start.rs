@@ -66,6 +66,36 @@ fn tls(config: &Config) -> Result<Arc<rustls::ServerConfig>> {
     }
 }
 
+/// The service box (PEC-SPEC §2.1: presa in carico and rilevazione virus from other providers
+/// arrive there), made on first start with a random password the operator can change with
+/// `gestore mailbox passwd`.
+async fn service_box(g: &Gestore) -> Result<()> {
+    use pec_store::Store;
+    let address = super::address(&g.config.service_address)?;
+    if g.store.mailbox(&address).await?.is_none() {
+        let mut secret = [0u8; 18];
+        getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+        let password: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        g.store.add_mailbox(&address, &password, 0).await?;
+    }
+    Ok(())
+}
+
+/// How often the index file is checked for changes.
+const INDEX_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Re-reads the providers' index when its file changes, until shutdown.
+async fn refresh_index(g: Arc<Gestore>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(INDEX_REFRESH) => {}
+        }
+        let g = g.clone();
+        let _ = tokio::task::spawn_blocking(move || g.directory.refresh()).await;
+    }
+}
+
 /// Opens the store (waiting for the data folder lock).
 pub async fn open_store(data_dir: &Path) -> Result<SqliteStore> {
     SqliteStore::open(data_dir)
@@ -82,6 +112,7 @@ pub async fn start(config: Config) -> Result<Running> {
     let signer = signer(&config)?;
     let tls = tls(&config)?;
     let gestore = Gestore::new(config.clone(), store, signer)?;
+    service_box(&gestore).await?;
     let (shutdown, stop) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let limits = Limits {
@@ -163,11 +194,13 @@ pub async fn start(config: Config) -> Result<Running> {
         });
     }
     let (store, admin_config, admin_stop) = (gestore.store.clone(), config.clone(), stop.clone());
+    let (clock, work) = (gestore.clock.clone(), gestore.work.clone());
     tasks.spawn(async move {
-        if let Err(e) = super::admin::serve(store, admin_config, admin_stop).await {
+        if let Err(e) = super::admin::serve(store, admin_config, clock, work, admin_stop).await {
             eprintln!("gestore: admin socket: {e:#}");
         }
     });
+    tasks.spawn(refresh_index(gestore.clone(), stop.clone()));
     tasks.spawn(delivery::run(gestore.clone(), stop));
     Ok(Running {
         gestore,

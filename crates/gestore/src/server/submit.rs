@@ -134,7 +134,7 @@ impl Gestore {
 
     /// Runs the access point on one submission and commits its outcome.
     async fn accept(&self, s: Submission) -> Result<()> {
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let data = RiferimentoTemporale::from_utc(now);
         let identificativo = self.ids.next(now);
         let ricevuta_id = self.ids.next(now);
