@@ -26,7 +26,8 @@ pub enum AuthResult {
 /// One message as received, handed to [`Backend::submit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submission {
-    /// The mailbox returned by [`AuthResult::Accepted`].
+    /// The mailbox returned by [`AuthResult::Accepted`]; empty on an inbound listener, where
+    /// nobody logs in.
     pub authenticated: String,
     /// The reverse-path of MAIL FROM, without angle brackets (may be empty for `<>`).
     pub mail_from: String,
@@ -39,6 +40,10 @@ pub struct Submission {
     pub peer: SocketAddr,
     /// The name the client gave in EHLO/HELO, for the Received header.
     pub helo: String,
+    /// Whether the message came over TLS (implicit or after STARTTLS). Always `true` on a
+    /// submission listener (AUTH needs TLS); on the inbound listener plaintext is allowed for
+    /// ordinary mail (PEC-SPEC §9.2), so the backend may weigh it (and log it).
+    pub tls: bool,
 }
 
 /// Why a recipient or a message was refused, as the client will see it.
@@ -102,11 +107,19 @@ fn one_line(s: &str) -> String {
 /// runs on its own task.
 pub trait Backend: Send + Sync + 'static {
     /// Checks a login. `user` and `password` come from AUTH PLAIN or AUTH LOGIN, already
-    /// base64-decoded; the password must never be logged.
-    fn authenticate(&self, user: &str, password: &str) -> impl Future<Output = AuthResult> + Send;
+    /// base64-decoded; the password must never be logged. Never called by an inbound
+    /// listener; the default refuses every login, so a backend serving only inbound mail
+    /// need not implement it.
+    fn authenticate(&self, user: &str, password: &str) -> impl Future<Output = AuthResult> + Send {
+        let _ = (user, password);
+        async { AuthResult::Rejected }
+    }
 
-    /// Decides on one RCPT TO for an authenticated user. The default accepts every recipient
-    /// (PEC checks happen on the whole message in [`Backend::submit`]).
+    /// Decides on one RCPT TO. On a submission listener `authenticated` is the logged-in
+    /// mailbox; on an inbound listener it is empty, and this is where the backend refuses
+    /// domains that are not ours (`550 5.7.1`, no open relay). The default accepts every
+    /// recipient (PEC checks happen on the whole message in [`Backend::submit`]) — an inbound
+    /// backend must override it.
     fn check_rcpt(
         &self,
         authenticated: &str,

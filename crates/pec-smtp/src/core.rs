@@ -82,10 +82,37 @@ pub struct SubmissionConfig {
     pub limits: Limits,
 }
 
+/// Settings of one inbound listener (the receiving point, "port 25": mail from other
+/// providers and from the Internet; PEC-SPEC §2.3 "Incoming point").
+///
+/// There is no TLS mode to choose: the greeting is plain, STARTTLS is offered and not
+/// required, and AUTH is never offered (PEC-SPEC §2.3 InP 1, §9.2).
+#[derive(Debug, Clone)]
+pub struct InboundConfig {
+    /// Our host name, in the greeting and the EHLO reply (the MX name peers connect to).
+    pub hostname: String,
+    /// Sizes, counts and timeouts (the AUTH-related ones are unused here).
+    pub limits: Limits,
+}
+
+/// Which of the two SMTP services a listener provides. The session engine is the same; the
+/// role decides what is advertised and whether MAIL FROM needs a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Role {
+    /// Submission by our users (RFC 6409): AUTH over TLS required before MAIL FROM.
+    Submission,
+    /// The receiving point: anyone may send, no AUTH, STARTTLS offered but optional.
+    Inbound,
+}
+
 /// What every session of a listener shares: its settings, the TLS acceptor and the backend.
 pub struct SessionContext<B> {
-    /// The listener's settings.
+    /// The listener's settings. For an inbound listener `mode` is always
+    /// [`TlsMode::StartTls`] (plain greeting, STARTTLS offered).
     pub config: SubmissionConfig,
+    /// Submission or inbound.
+    pub role: Role,
     /// Accepts TLS with the listener's certificate.
     pub tls: TlsAcceptor,
     /// The binary's side.
@@ -97,6 +124,27 @@ impl<B: Backend> SessionContext<B> {
     pub fn new(config: SubmissionConfig, tls: Arc<rustls::ServerConfig>, backend: Arc<B>) -> Self {
         SessionContext {
             config,
+            role: Role::Submission,
+            tls: TlsAcceptor::from(tls),
+            backend,
+        }
+    }
+
+    /// Bundles an inbound listener's settings, the rustls server configuration (offered with
+    /// STARTTLS) and the backend.
+    pub fn new_inbound(
+        config: InboundConfig,
+        tls: Arc<rustls::ServerConfig>,
+        backend: Arc<B>,
+    ) -> Self {
+        let config = SubmissionConfig {
+            hostname: config.hostname,
+            mode: TlsMode::StartTls,
+            limits: config.limits,
+        };
+        SessionContext {
+            config,
+            role: Role::Inbound,
             tls: TlsAcceptor::from(tls),
             backend,
         }
@@ -198,6 +246,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
 
     pub fn limits(&self) -> &Limits {
         &self.ctx.config.limits
+    }
+
+    /// True on the receiving point (no AUTH, MAIL FROM from anyone).
+    pub fn is_inbound(&self) -> bool {
+        self.ctx.role == Role::Inbound
     }
 
     /// Queues one reply line: `code enhanced text`, or `code text` when `enhanced` is empty.

@@ -1,21 +1,27 @@
-//! SMTP submission server for the PEC access point (*punto di accesso*).
+//! SMTP for the PEC provider: the access point's submission server (*punto di accesso*) and
+//! the receiving point's inbound listener (*punto di ricezione*).
 //!
-//! This crate is the access point's front door: it speaks SMTP submission (RFC 6409) over TLS
-//! (STARTTLS on port 587, implicit TLS on port 465), authenticates the user through a
-//! [`Backend`], collects one envelope and the message bytes exactly as received, and hands
-//! them to [`Backend::submit`]. The wire side (line framing, `Request::parse`, dot-unstuffing and
-//! the end-of-data marker) is done by [`smtp_proto`]; the loop, the states and the replies are
-//! ours.
+//! [`serve_submission`] speaks SMTP submission (RFC 6409) over TLS (STARTTLS on port 587,
+//! implicit TLS on port 465), authenticates the user through a [`Backend`], collects one
+//! envelope and the message bytes exactly as received, and hands them to [`Backend::submit`].
+//! [`serve_inbound`] is the same session engine in a second [`Role`]: mail from other
+//! providers and from the Internet ("port 25"), no AUTH, MAIL FROM (`<>` included) from
+//! anyone, STARTTLS offered but not required (PEC-SPEC §2.3 InP 1, §9.2); each RCPT TO is
+//! asked of [`Backend::check_rcpt`] and [`Submission::tls`] says whether the message came
+//! encrypted. The wire side (line framing, `Request::parse`, dot-unstuffing and the
+//! end-of-data marker) is done by [`smtp_proto`]; the loop, the states and the replies are ours.
 //!
 //! What it does **not** do: no PEC rules (MAIL FROM == From == authenticated mailbox, `Bcc`
-//! empty, RCPT TO ⊆ To ∪ Cc, the *avviso di non accettazione*, antivirus — PEC-SPEC §2.3, §9.4)
-//! — those live in pec-core and are applied by the binary's [`Backend`]; no storage; no relay
-//! to other providers and no inbound MX (receiving point) yet; no BDAT/CHUNKING, DSN or SMTPUTF8.
+//! empty, RCPT TO ⊆ To ∪ Cc, the *avviso di non accettazione*, antivirus, the signature checks
+//! of the receiving point — PEC-SPEC §2.3, §9.4) — those live in pec-core and are applied by
+//! the binary's [`Backend`], which also decides which domains are ours (no open relay); no
+//! storage; no relay to other providers yet; no BDAT/CHUNKING, DSN or SMTPUTF8.
 //!
 //! The hard choice: **authentication is only offered over TLS, with no switch to turn that
 //! off** (PEC-SPEC §9.2, "all PEC communications on secure channels"). Tests therefore run TLS
 //! end to end, with a throw-away certificate from [`dev_tls`]. The cost is that every test
-//! touching AUTH pays a handshake and needs a TLS-capable client.
+//! touching AUTH pays a handshake and needs a TLS-capable client. (The inbound listener must
+//! accept plaintext for ordinary mail, so it never offers AUTH at all.)
 //!
 //! A second choice worth knowing: a reply `250` to the end of DATA is written only after
 //! [`Backend::submit`] returned `Ok`, which by contract means the message is durably committed
@@ -36,7 +42,7 @@ mod inbound;
 mod tls;
 
 pub use crate::backend::{AuthResult, Backend, Submission, SubmitError};
-pub use crate::core::{Limits, SessionContext, SubmissionConfig, TlsMode};
+pub use crate::core::{InboundConfig, Limits, Role, SessionContext, SubmissionConfig, TlsMode};
 pub use crate::error::Error;
-pub use crate::inbound::spawn::{serve_stream, serve_submission};
+pub use crate::inbound::spawn::{serve_inbound, serve_stream, serve_submission};
 pub use crate::tls::{dev_tls, load_tls};

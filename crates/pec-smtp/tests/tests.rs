@@ -9,6 +9,7 @@ mod inbound {
     mod ehlo;
     mod mail;
     mod rcpt;
+    mod receiving;
     mod session;
     mod spawn;
 }

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use pec_smtp::{
-    serve_stream, serve_submission, AuthResult, Backend, Limits, SessionContext, Submission,
-    SubmissionConfig, SubmitError, TlsMode,
+    serve_inbound, serve_stream, serve_submission, AuthResult, Backend, InboundConfig, Limits,
+    SessionContext, Submission, SubmissionConfig, SubmitError, TlsMode,
 };
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -431,6 +431,31 @@ impl TestServer {
             listener,
             server_tls(),
             config(mode, limits),
+            backend.clone(),
+            rx,
+        ));
+        TestServer {
+            addr,
+            backend,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// The receiving point (inbound, "port 25") on 127.0.0.1, port 0.
+    pub async fn start_inbound(limits: Limits) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let backend = MemoryBackend::new();
+        let (shutdown, rx) = watch::channel(false);
+        let config = InboundConfig {
+            hostname: HOSTNAME.to_string(),
+            limits,
+        };
+        let task = tokio::spawn(serve_inbound(
+            listener,
+            server_tls(),
+            config,
             backend.clone(),
             rx,
         ));

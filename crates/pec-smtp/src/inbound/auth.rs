@@ -57,6 +57,14 @@ fn split_plain(bytes: &[u8]) -> Option<(String, String)> {
 impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
     /// `AUTH mechanism [initial-response]`.
     pub(super) async fn handle_auth(&mut self, mechanism: u64, initial: String) -> Flow {
+        if self.is_inbound() {
+            // The receiving point takes mail from anyone and never asks for credentials.
+            return self.bad_command(
+                C502_NOT_IMPLEMENTED,
+                E551_INVALID_COMMAND,
+                "AUTH not available on this service",
+            );
+        }
         if !self.is_tls {
             // RFC 3207 §4; PEC-SPEC §9.2: no credentials in clear.
             self.reply(

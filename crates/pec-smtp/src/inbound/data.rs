@@ -100,6 +100,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             data: message,
             peer: self.peer,
             helo: self.data.helo.clone().unwrap_or_default(),
+            tls: self.is_tls,
         };
         match self.ctx.backend.submit(submission).await {
             // Committed: only now may the client hear 250 (STYLE §2).

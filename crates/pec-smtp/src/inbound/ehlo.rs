@@ -26,7 +26,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         if !self.is_tls && self.ctx.config.mode == TlsMode::StartTls {
             lines.push("STARTTLS".to_string()); // RFC 3207
         }
-        if self.is_tls {
+        if self.is_tls && !self.is_inbound() {
             // PEC-SPEC §9.2: credentials only on a secure channel.
             lines.push("AUTH PLAIN LOGIN".to_string()); // RFC 4954, RFC 4616
         }

@@ -1,4 +1,5 @@
-//! MAIL FROM: only after AUTH (PEC-SPEC §9.4), with the declared SIZE checked up front.
+//! MAIL FROM: on submission only after AUTH (PEC-SPEC §9.4); on the inbound listener from
+//! anyone, `<>` included (PEC-SPEC §2.3 InP 1). The declared SIZE is checked up front.
 //!
 //! Whether the reverse-path matches the authenticated mailbox and the `From:` header is a PEC
 //! rule, decided in pec-core on the whole message (a mismatch yields an *avviso di non
@@ -16,7 +17,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
     pub(super) fn handle_mail_from(&mut self, from: MailFrom<String>) -> Flow {
         if self.data.helo.is_none() {
             self.reply(C503_BAD_SEQUENCE, E551_INVALID_COMMAND, "Send EHLO first");
-        } else if self.data.authenticated.is_none() {
+        } else if !self.is_inbound() && self.data.authenticated.is_none() {
             // RFC 4954 §6.
             self.reply(
                 C530_SECURITY_REQUIRED,

@@ -1,4 +1,5 @@
-//! The submission server: one file per stage of the SMTP dialogue.
+//! The SMTP server (submission and the inbound receiving point share it): one file per stage
+//! of the dialogue.
 
 mod auth;
 mod data;

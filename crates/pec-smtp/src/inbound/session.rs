@@ -27,7 +27,12 @@ const READ_CHUNK: usize = 8192;
 impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
     /// Sends the `220` greeting, then runs.
     pub async fn greet_and_run(mut self) -> std::io::Result<Exit<S>> {
-        let text = format!("{} ESMTP gestore PEC submission", self.ctx.config.hostname);
+        let service = if self.is_inbound() {
+            "ESMTP gestore PEC"
+        } else {
+            "ESMTP gestore PEC submission"
+        };
+        let text = format!("{} {service}", self.ctx.config.hostname);
         self.reply(C220_SERVICE_READY, "", &text);
         self.run().await
     }
@@ -183,11 +188,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
                 Flow::Continue
             }
             Request::Help { .. } => {
-                self.reply(
-                    C214_HELP,
-                    E200_OK,
-                    "Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT",
-                );
+                let text = if self.is_inbound() {
+                    "Commands: EHLO HELO STARTTLS MAIL RCPT DATA RSET NOOP VRFY HELP QUIT"
+                } else {
+                    "Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT"
+                };
+                self.reply(C214_HELP, E200_OK, text);
                 Flow::Continue
             }
             Request::Lhlo { .. } => {

@@ -3,7 +3,7 @@
 //! Each connection runs on its own task, so a client stalled in DATA holds only its own task.
 //! Shutdown: send `true` on the `watch` channel (or drop its sender); the listener stops
 //! accepting, idle sessions answer `421 4.3.2` and close, a commit in progress finishes first,
-//! and [`serve_submission`] returns once every session is gone.
+//! and [`serve_submission`] / [`serve_inbound`] return once every session is gone.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::backend::Backend;
 use crate::codes::*;
-use crate::core::{Flow, Session, SessionContext, SubmissionConfig, TlsMode};
+use crate::core::{Flow, InboundConfig, Session, SessionContext, SubmissionConfig, TlsMode};
 use crate::error::Error;
 use crate::inbound::session::Exit;
 
@@ -30,10 +30,38 @@ pub async fn serve_submission<B: Backend>(
     tls: Arc<rustls::ServerConfig>,
     config: SubmissionConfig,
     backend: Arc<B>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let ctx = Arc::new(SessionContext::new(config, tls, backend));
+    serve(listener, ctx, shutdown).await
+}
+
+/// Serves the receiving point (inbound SMTP from other providers and the Internet, "port 25")
+/// on `listener` until `shutdown` turns `true`: plain greeting, STARTTLS offered with `tls`
+/// but not required, no AUTH, MAIL FROM from anyone (PEC-SPEC §2.3 InP 1, §9.2). Every
+/// RCPT TO goes to [`Backend::check_rcpt`] with an empty `authenticated`; that is where the
+/// backend refuses domains that are not ours.
+///
+/// Same limits, timeouts, shutdown and "250 only after commit" contract as
+/// [`serve_submission`].
+pub async fn serve_inbound<B: Backend>(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    config: InboundConfig,
+    backend: Arc<B>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let ctx = Arc::new(SessionContext::new_inbound(config, tls, backend));
+    serve(listener, ctx, shutdown).await
+}
+
+/// The accept loop both roles share.
+async fn serve<B: Backend>(
+    listener: TcpListener,
+    ctx: Arc<SessionContext<B>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    let slots = Arc::new(Semaphore::new(config.limits.max_connections));
-    let ctx = Arc::new(SessionContext::new(config, tls, backend));
+    let slots = Arc::new(Semaphore::new(ctx.config.limits.max_connections));
     let mut sessions = JoinSet::new();
     let session_shutdown = shutdown.clone();
     loop {
