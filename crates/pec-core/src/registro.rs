@@ -75,6 +75,64 @@ pub enum TipoEvento {
         /// The mailbox it was stored in.
         casella: String,
     },
+    /// A valid busta di trasporto from another provider passed the incoming point
+    /// (PEC-SPEC §2.3, incoming point): it goes on to the delivery point for `caselle`.
+    BustaRicevuta {
+        /// The local recipients of the SMTP transaction (RCPT TO on our domains).
+        caselle: Vec<String>,
+    },
+    /// The ricevuta di presa in carico was emitted to the sender provider (PEC-SPEC §4.6).
+    PresaInCaricoEmessa {
+        /// The recipients it covers (daticert `<ricezione>`).
+        ricezione: Vec<String>,
+        /// Where it was sent: the `mailReceipt` of the provider that signed the envelope.
+        mail_receipt: String,
+    },
+    /// A valid receipt or notice from another provider passed the incoming point and is
+    /// delivered unchanged (PEC-SPEC §2.3, incoming point).
+    RicevutaRicevuta {
+        /// The kind, as [`crate::MessageKind::name`] (`presa-in-carico`, `consegna-breve`…).
+        ricevuta: String,
+        /// The recipients it is about (`<ricezione>` or `<consegna>`).
+        riguarda: Vec<String>,
+        /// The local mailboxes it is delivered to.
+        caselle: Vec<String>,
+    },
+    /// A busta di anomalia was built around a received message (PEC-SPEC §4.2).
+    AnomaliaEmessa {
+        /// Why the message could not be certified (the text of the envelope).
+        motivo: String,
+        /// The local mailboxes it is delivered to.
+        caselle: Vec<String>,
+    },
+    /// A received message was refused at the incoming point (ordinary mail under a policy
+    /// that refuses it, PEC-SPEC §2.3): the SMTP layer answered 5xx.
+    MessaggioRifiutato {
+        /// The reason given in the SMTP reply.
+        motivo: String,
+    },
+    /// The busta di trasporto was accepted by the recipient's server for one recipient
+    /// (the SMTP relay answered 250).
+    BustaInoltrata {
+        /// The recipient it was relayed for.
+        destinatario: String,
+        /// The recipient's provider, when the providers' index names one (certificato).
+        gestore: Option<String>,
+    },
+    /// Relaying the busta di trasporto to one recipient failed for good.
+    InoltroFallito {
+        /// The recipient it could not be relayed for.
+        destinatario: String,
+        /// The error, e.g. the SMTP reply.
+        errore: String,
+    },
+    /// A 12 h or 24 h notice was emitted for one recipient (PEC-SPEC §4.9).
+    ScadenzaEmessa {
+        /// `12h` or `24h`.
+        scadenza: crate::builder::Scadenza,
+        /// The recipient the notice is about (daticert `<consegna>`).
+        destinatario: String,
+    },
 }
 
 impl TipoEvento {
@@ -88,6 +146,14 @@ impl TipoEvento {
             TipoEvento::ConsegnaEmessa { .. } => "consegna-emessa",
             TipoEvento::MancataConsegnaEmessa { .. } => "mancata-consegna-emessa",
             TipoEvento::MessaggioConsegnato { .. } => "messaggio-consegnato",
+            TipoEvento::BustaRicevuta { .. } => "busta-ricevuta",
+            TipoEvento::PresaInCaricoEmessa { .. } => "presa-in-carico-emessa",
+            TipoEvento::RicevutaRicevuta { .. } => "ricevuta-ricevuta",
+            TipoEvento::AnomaliaEmessa { .. } => "anomalia-emessa",
+            TipoEvento::MessaggioRifiutato { .. } => "messaggio-rifiutato",
+            TipoEvento::BustaInoltrata { .. } => "busta-inoltrata",
+            TipoEvento::InoltroFallito { .. } => "inoltro-fallito",
+            TipoEvento::ScadenzaEmessa { .. } => "scadenza-emessa",
         }
     }
 }

@@ -90,11 +90,15 @@ pub fn avviso_mancata_consegna(
 /// notice and with [`Scadenza::PREFISSO_24H`] (`"Superamento del tempo massimo di 24 ore"`) on
 /// the 24 h one. Only the 24 h text contains "24 ore"; [`Scadenza::da_errore_esteso`] reads it
 /// back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// In the log ([`crate::registro::TipoEvento::ScadenzaEmessa`]) they are written `12h` / `24h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Scadenza {
     /// Preavviso: not delivered within 12 hours, may still arrive.
+    #[serde(rename = "12h")]
     Ore12,
     /// Not delivered within 24 hours: the transaction is closed with a negative outcome.
+    #[serde(rename = "24h")]
     Ore24,
 }
 

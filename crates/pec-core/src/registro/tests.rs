@@ -63,6 +63,45 @@ fn tutti_i_tipi() -> Vec<TipoEvento> {
         TipoEvento::MessaggioConsegnato {
             casella: "a@pec.altro.it".into(),
         },
+        TipoEvento::BustaRicevuta {
+            caselle: vec!["a@pec.altro.it".into()],
+        },
+        TipoEvento::PresaInCaricoEmessa {
+            ricezione: vec!["a@pec.altro.it".into()],
+            mail_receipt: "ricevute@pec.example.it".into(),
+        },
+        TipoEvento::RicevutaRicevuta {
+            ricevuta: "presa-in-carico".into(),
+            riguarda: vec!["a@pec.altro.it".into()],
+            caselle: vec!["ricevute@pec.gestore.example".into()],
+        },
+        TipoEvento::AnomaliaEmessa {
+            motivo: "firma non valida".into(),
+            caselle: vec!["a@pec.altro.it".into()],
+        },
+        TipoEvento::MessaggioRifiutato {
+            motivo: "posta ordinaria non accettata".into(),
+        },
+        TipoEvento::BustaInoltrata {
+            destinatario: "a@pec.altro.it".into(),
+            gestore: Some("Altro Gestore S.p.A.".into()),
+        },
+        TipoEvento::BustaInoltrata {
+            destinatario: "b@mail.it".into(),
+            gestore: None,
+        },
+        TipoEvento::InoltroFallito {
+            destinatario: "a@pec.altro.it".into(),
+            errore: "550 5.1.1 no such user".into(),
+        },
+        TipoEvento::ScadenzaEmessa {
+            scadenza: crate::builder::Scadenza::Ore12,
+            destinatario: "a@pec.altro.it".into(),
+        },
+        TipoEvento::ScadenzaEmessa {
+            scadenza: crate::builder::Scadenza::Ore24,
+            destinatario: "a@pec.altro.it".into(),
+        },
     ]
 }
 
@@ -96,6 +135,17 @@ fn every_event_type_round_trips_and_is_one_stable_line() {
         assert_eq!(letto, e);
         assert_eq!(letto.riga(), riga, "read back and rewritten: same bytes");
     }
+}
+
+#[test]
+fn scadenza_is_written_as_12h_or_24h() {
+    let e = evento(TipoEvento::ScadenzaEmessa {
+        scadenza: crate::builder::Scadenza::Ore24,
+        destinatario: "a@pec.altro.it".into(),
+    });
+    assert!(e.riga().contains(
+        "\"evento\":{\"tipo\":\"scadenza-emessa\",\"scadenza\":\"24h\",\"destinatario\":\"a@pec.altro.it\"}"
+    ), "{}", e.riga());
 }
 
 #[test]
