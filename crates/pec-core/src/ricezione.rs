@@ -1,0 +1,515 @@
+//! The incoming point (*punto di ricezione*, PEC-SPEC §2.3): what happens to a message that
+//! arrives over SMTP from outside for recipients on our domains.
+//!
+//! The adapter has already checked the S/MIME signature (openssl) and looked the signer up in
+//! the providers' index (PEC-SPEC §7.3); it passes those facts in as [`Firma`]. From them and
+//! the message, [`punto_ricezione`] decides (PEC-SPEC §2.3 "Incoming point", step 3):
+//!
+//! | Signature | Message | Outcome |
+//! |---|---|---|
+//! | valid, provider in the index | busta di trasporto, well formed | [`EsitoRicezione::Busta`]: presa in carico to the sender provider's `mailReceipt`, envelope to the delivery point |
+//! | valid | receipt or notice, well formed | [`EsitoRicezione::Ricevuta`]: delivered unchanged, no receipt |
+//! | valid | anything else, or a format error | [`EsitoRicezione::Anomalia`] ("signed by a PEC provider but malformed") |
+//! | absent, unreadable, altered, unknown or invalid | — (ordinary mail) | [`Politica::Anomalia`] ⇒ [`EsitoRicezione::Anomalia`], [`Politica::Rifiuta`] ⇒ [`EsitoRicezione::Rifiutata`] |
+//!
+//! Invariants:
+//! * **one** presa in carico per SMTP transaction, listing every local recipient of it in
+//!   `<ricezione>` (PEC-SPEC §4.6); the adapter calls this once per DATA;
+//! * every outcome carries its log events (PEC-SPEC §8), and the time reference passed in is
+//!   the one of every artefact built (§9.1);
+//! * hostile input never panics and never errors: what cannot be read is still wrapped in an
+//!   anomaly envelope (or refused, per policy). [`RicezioneError`] is only the caller's
+//!   mistake (no local recipient) or an envelope no builder can write;
+//! * the decision is taken on the XML and the PEC headers, never on the human text
+//!   (PEC-SPEC §3.1).
+//!
+//! Choices (ours):
+//! * **From domain rule (UNCONFIRMED, PEC-SPEC §7.2, §11.2):** the domain of the `From:`
+//!   address (the signer's service address) must be among the signer's `managedDomains`, and
+//!   for an envelope so must the domain of the daticert `<mittente>` (the sender the envelope
+//!   certifies). A provider that signs as `posta-certificata@pec.provider.it` must then list
+//!   `pec.provider.it` in its `managedDomains`; if real index data shows otherwise, this is the
+//!   rule to relax. Failing it gives an anomaly, not a refusal: the message still reaches the
+//!   user, uncertified.
+//! * **`X-Trasporto: errore`** arriving from outside: an anomaly envelope is built by the
+//!   recipient's provider for its own users and never travels between providers (PEC-SPEC
+//!   §4.2), so one signed by another provider is "signed but malformed" and is wrapped in our
+//!   own anomaly envelope; the user sees it, nothing is certified.
+//! * every well-formed receipt kind is delivered unchanged (PEC-SPEC §2.3 "valid
+//!   receipt/notice ⇒ pass to DP"), even kinds that normally stay inside one provider
+//!   (accettazione, 12 h / 24 h notices): correlating it with our own envelopes is the
+//!   sender side's job, with [`EsitoRicezione::Ricevuta::identificativo`].
+//! * the reasons are Italian and single-line (control characters from peer or adapter text
+//!   become spaces): they are the "error" line of the anomaly text (PEC-SPEC §4.2); the 5xx
+//!   reason is also made ASCII.
+//!
+//! Not here: antivirus (PEC-SPEC §4.10 has its own builder), signature verification
+//! (`pec-smime`), the 24 h idleness of SMTP retries (the queue's job), duplicate detection.
+//! An opaque S/MIME message (`application/pkcs7-mime`) is not read here: its content is
+//! inside the signature, so it ends as "malformed" — PEC providers use `multipart/signed`.
+
+mod controlli;
+
+use crate::builder::{
+    busta_anomalia, ricevuta_presa_in_carico, senza_parentesi, BuildError, DatiMessaggio,
+    Emissione, Originale,
+};
+use crate::consegna::BustaRicevuta;
+use crate::daticert::{Destinatario, TipoDestinatario, TipoRicevuta};
+use crate::kind::MessageKind;
+use crate::message::{Provider, UnsignedMessage};
+use crate::registro::{Evento, TipoEvento};
+use crate::tempo::RiferimentoTemporale;
+use controlli::{classifica, Classe};
+
+/// What the signature check and the index lookup found: facts the adapter established
+/// (PEC-SPEC §2.3 incoming point, step 2; §7.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Firma {
+    /// No S/MIME structure: ordinary mail.
+    Assente,
+    /// An S/MIME structure that cannot be parsed; the text says what failed.
+    Illeggibile(String),
+    /// The signature does not match the content (altered in transit, or forged).
+    Alterata(String),
+    /// The signer certificate's SHA-1 is not in the providers' index.
+    Sconosciuta {
+        /// The SHA-1 of the signer certificate (DER), hex.
+        hash: String,
+    },
+    /// The hash is in the index, but the certificate differs from the stored one, is expired
+    /// or revoked, or its chain does not validate.
+    NonValida {
+        /// The provider the index names for that hash.
+        gestore: String,
+        /// What failed.
+        motivo: String,
+    },
+    /// A provider of the index signed it, and the signature is valid.
+    Valida(GestoreMittente),
+}
+
+impl Firma {
+    /// Why this signature does not make the message PEC, for the anomaly text or the 5xx
+    /// reply; `None` for [`Firma::Valida`].
+    pub fn problema(&self) -> Option<String> {
+        Some(match self {
+            Firma::Valida(_) => return None,
+            Firma::Assente => "messaggio non firmato da un gestore di posta certificata".into(),
+            Firma::Illeggibile(d) => format!("firma illeggibile: {d}"),
+            Firma::Alterata(d) => {
+                format!("firma non valida: il contenuto non corrisponde alla firma ({d})")
+            }
+            Firma::Sconosciuta { hash } => format!(
+                "firma non valida: certificato non presente nell'indice dei gestori (SHA-1 {hash})"
+            ),
+            Firma::NonValida { gestore, motivo } => {
+                format!("firma non valida: certificato del gestore {gestore} non valido ({motivo})")
+            }
+        })
+    }
+}
+
+/// The record of the provider that signed, from the providers' index (PEC-SPEC §7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GestoreMittente {
+    /// `providerName`: shown in reasons and logged as the sending provider.
+    pub nome: String,
+    /// `mailReceipt`: where presa in carico and rilevazione virus go (PEC-SPEC §4.6, §4.10).
+    pub mail_receipt: String,
+    /// `managedDomains`: the domains it answers for (PEC-SPEC §7.2 From domain rule).
+    pub domini: Vec<String>,
+}
+
+impl GestoreMittente {
+    /// Whether `dominio` is one of its `managedDomains`: exact, case-insensitive, a trailing
+    /// dot ignored, no sub-domain wildcarding (PEC-SPEC §7.3, §11.7).
+    pub fn gestisce(&self, dominio: &str) -> bool {
+        let d = dominio.trim().trim_end_matches('.');
+        !d.is_empty()
+            && self
+                .domini
+                .iter()
+                .any(|m| m.trim().trim_end_matches('.').eq_ignore_ascii_case(d))
+    }
+}
+
+/// What to do with ordinary mail (no valid PEC signature) sent to PEC mailboxes: a provider's
+/// policy choice (PEC-SPEC §2.3 incoming point, step 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Politica {
+    /// Wrap it in a busta di anomalia and deliver it (PEC-SPEC §4.2).
+    #[default]
+    Anomalia,
+    /// Refuse it at SMTP level (5xx).
+    Rifiuta,
+}
+
+/// A message received over SMTP for our domains, with the facts the adapter established.
+#[derive(Debug, Clone)]
+pub struct Arrivo<'a> {
+    /// The message exactly as received after DATA.
+    pub raw: &'a [u8],
+    /// The SMTP reverse-path, with or without angle brackets (`<>` for bounces).
+    pub mail_from: &'a str,
+    /// The RCPT TO recipients that are ours (the SMTP layer refused or relayed the others).
+    pub destinatari: &'a [String],
+    /// What the signature check found.
+    pub firma: Firma,
+}
+
+/// The Message-IDs of what the incoming point may build, drawn by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct IdRicezione<'a> {
+    /// The ricevuta di presa in carico's `Message-ID` (PEC-SPEC §4.6).
+    pub presa_in_carico: &'a str,
+    /// The anomaly envelope's `Message-ID`, used only when the received message has none
+    /// (the envelope inherits it, PEC-SPEC §4.2).
+    pub anomalia: &'a str,
+}
+
+/// What the incoming point decided.
+#[derive(Debug, Clone)]
+#[must_use]
+pub enum EsitoRicezione {
+    /// A valid busta di trasporto (PEC-SPEC §2.3, §4.6): sign and send `presa_in_carico` to
+    /// `mail_receipt`, and pass `busta` to the delivery point for each of `destinatari`.
+    Busta {
+        /// The ricevuta di presa in carico, one for the whole transaction.
+        presa_in_carico: UnsignedMessage,
+        /// The sender provider's `mailReceipt`, from the index: the presa in carico's RCPT TO.
+        mail_receipt: String,
+        /// The envelope, read once, for [`crate::consegna::punto_consegna`].
+        busta: Box<BustaRicevuta>,
+        /// The local recipients, without repeats: the presa in carico's `<ricezione>`.
+        destinatari: Vec<String>,
+        /// Log events: busta-ricevuta, presa-in-carico-emessa.
+        eventi: Vec<Evento>,
+    },
+    /// A valid receipt or notice from another provider: deliver the message unchanged to each
+    /// of `destinatari` (a user or our service mailbox); no receipt (PEC-SPEC §2.3).
+    Ricevuta {
+        /// Which receipt: the sender side stops its timers with
+        /// [`crate::scadenze::annullate`].
+        kind: MessageKind,
+        /// The PEC msgid of **our** envelope it is about (daticert `<identificativo>`).
+        identificativo: String,
+        /// The recipients it is about: `<ricezione>` of a presa in carico, `<consegna>` of the
+        /// others.
+        riguarda: Vec<String>,
+        /// The local recipients, without repeats.
+        destinatari: Vec<String>,
+        /// Log events: ricevuta-ricevuta.
+        eventi: Vec<Evento>,
+    },
+    /// A busta di anomalia around the received message (PEC-SPEC §4.2): sign it and deliver
+    /// it to each of `destinatari`; no receipt.
+    Anomalia {
+        /// The anomaly envelope.
+        busta: UnsignedMessage,
+        /// Why the message could not be certified (also in the envelope's text).
+        motivo: String,
+        /// The local recipients, without repeats.
+        destinatari: Vec<String>,
+        /// Log events: anomalia-emessa.
+        eventi: Vec<Evento>,
+    },
+    /// Refused: ordinary mail under [`Politica::Rifiuta`]. The SMTP layer answers 5xx with
+    /// `motivo` (single line, ASCII).
+    Rifiutata {
+        /// The reason.
+        motivo: String,
+        /// Log events: messaggio-rifiutato.
+        eventi: Vec<Evento>,
+    },
+}
+
+impl EsitoRicezione {
+    /// The log events of the decision, whichever it is.
+    pub fn eventi(&self) -> &[Evento] {
+        match self {
+            EsitoRicezione::Busta { eventi, .. }
+            | EsitoRicezione::Ricevuta { eventi, .. }
+            | EsitoRicezione::Anomalia { eventi, .. }
+            | EsitoRicezione::Rifiutata { eventi, .. } => eventi,
+        }
+    }
+}
+
+/// Why the incoming point could not decide. Never the remote side's fault: hostile input gives
+/// an anomaly or a refusal instead.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RicezioneError {
+    /// No local recipient was passed: nothing to deliver, no `<ricezione>` to write.
+    #[error("incoming point: no local recipient")]
+    NessunDestinatario,
+    /// The presa in carico or the anomaly envelope could not be built.
+    #[error("incoming point: {0}")]
+    Costruzione(#[from] BuildError),
+}
+
+/// Decides on one received message (PEC-SPEC §2.3, incoming point) and builds what it calls
+/// for, with the log events. See the module docs for the table.
+///
+/// `provider` is ours (signer of the presa in carico and of the anomaly envelope); `data` the
+/// time reference of the reception.
+pub fn punto_ricezione(
+    a: &Arrivo<'_>,
+    provider: &Provider,
+    data: RiferimentoTemporale,
+    ids: &IdRicezione<'_>,
+    politica: Politica,
+) -> Result<EsitoRicezione, RicezioneError> {
+    let destinatari = locali(a.destinatari)?;
+    let gestore = match (&a.firma, a.firma.problema()) {
+        (Firma::Valida(g), _) => g,
+        (_, problema) => {
+            // PEC-SPEC §2.3: not from a PEC provider ⇒ ordinary mail, per policy.
+            let motivo = problema.unwrap_or_default();
+            return match politica {
+                Politica::Anomalia => anomalia(a, provider, data, ids.anomalia, &motivo),
+                Politica::Rifiuta => Ok(rifiuta(a, data, ids, &motivo)),
+            };
+        }
+    };
+    match classifica(a.raw, gestore) {
+        Classe::Busta(busta) => presa_in_carico(busta, gestore, provider, data, ids, destinatari),
+        Classe::Ricevuta(r) => {
+            let r = *r;
+            let dati = DatiMessaggio::da_daticert(&r.daticert);
+            let eventi = vec![Evento::di(
+                TipoEvento::RicevutaRicevuta {
+                    ricevuta: r.kind.name().to_string(),
+                    riguarda: r.riguarda.clone(),
+                    caselle: destinatari.clone(),
+                },
+                data,
+                &dati,
+                &r.daticert.dati.gestore_emittente, // PEC-SPEC §8 field 8: who sent it
+                Vec::new(),
+            )];
+            Ok(EsitoRicezione::Ricevuta {
+                kind: r.kind,
+                identificativo: dati.identificativo,
+                riguarda: r.riguarda,
+                destinatari,
+                eventi,
+            })
+        }
+        Classe::Malformato(dettaglio) => {
+            // PEC-SPEC §2.3: signed by a PEC provider but malformed ⇒ busta di anomalia.
+            let motivo = format!(
+                "messaggio firmato dal gestore {} ma non conforme: {dettaglio}",
+                gestore.nome
+            );
+            anomalia(a, provider, data, ids.anomalia, &motivo)
+        }
+    }
+}
+
+/// Builds the busta di anomalia of a received message (PEC-SPEC §4.2), whatever its content:
+/// also for a message the adapter rejects after [`punto_ricezione`] (e.g. a receipt about an
+/// envelope we never sent). `id` is the envelope's `Message-ID` when the message has none;
+/// `motivo` the short error shown in its text.
+pub fn anomalia(
+    a: &Arrivo<'_>,
+    provider: &Provider,
+    data: RiferimentoTemporale,
+    id: &str,
+    motivo: &str,
+) -> Result<EsitoRicezione, RicezioneError> {
+    let destinatari = locali(a.destinatari)?;
+    let motivo = riga(motivo);
+    let ricevuto = ricevuto(a);
+    let e = Emissione {
+        provider,
+        data, // PEC-SPEC §4.2: Date = arrival date
+        message_id: id,
+    };
+    let busta = busta_anomalia(&e, &ricevuto, &motivo)?; // PEC-SPEC §4.2
+    let generato = busta
+        .header("Message-ID")
+        .map(|m| senza_parentesi(m).to_string())
+        .unwrap_or_else(|| senza_parentesi(id).to_string());
+    let dati = dati_ricevuto(&ricevuto, &generato);
+    let eventi = vec![Evento::di(
+        TipoEvento::AnomaliaEmessa {
+            motivo: motivo.clone(),
+            caselle: destinatari.clone(),
+        },
+        data,
+        &dati,
+        &gestore_di(&a.firma),
+        vec![generato],
+    )];
+    Ok(EsitoRicezione::Anomalia {
+        busta,
+        motivo,
+        destinatari,
+        eventi,
+    })
+}
+
+/// The valid envelope: one presa in carico for every local recipient (PEC-SPEC §4.6).
+fn presa_in_carico(
+    busta: Box<BustaRicevuta>,
+    gestore: &GestoreMittente,
+    provider: &Provider,
+    data: RiferimentoTemporale,
+    ids: &IdRicezione<'_>,
+    destinatari: Vec<String>,
+) -> Result<EsitoRicezione, RicezioneError> {
+    let dati = busta.dati();
+    let e = Emissione {
+        provider,
+        data,
+        message_id: ids.presa_in_carico,
+    };
+    // PEC-SPEC §4.6: To = the sender provider's mailReceipt, one <ricezione> per recipient.
+    let presa = ricevuta_presa_in_carico(&e, &dati, &destinatari, &gestore.mail_receipt)?;
+    let mittente_gestore = busta.daticert.dati.gestore_emittente.clone(); // PEC-SPEC §8 f. 8
+    let eventi = vec![
+        Evento::di(
+            TipoEvento::BustaRicevuta {
+                caselle: destinatari.clone(),
+            },
+            data,
+            &dati,
+            &mittente_gestore,
+            Vec::new(),
+        ),
+        Evento::di(
+            TipoEvento::PresaInCaricoEmessa {
+                ricezione: destinatari.clone(),
+                mail_receipt: gestore.mail_receipt.clone(),
+            },
+            data,
+            &dati,
+            &mittente_gestore,
+            vec![senza_parentesi(ids.presa_in_carico).to_string()],
+        ),
+    ];
+    Ok(EsitoRicezione::Busta {
+        presa_in_carico: presa,
+        mail_receipt: gestore.mail_receipt.clone(),
+        busta,
+        destinatari,
+        eventi,
+    })
+}
+
+/// Ordinary mail under [`Politica::Rifiuta`].
+fn rifiuta(
+    a: &Arrivo<'_>,
+    data: RiferimentoTemporale,
+    ids: &IdRicezione<'_>,
+    motivo: &str,
+) -> EsitoRicezione {
+    // An SMTP reply is ASCII (RFC 5321 §4.2): anything else becomes '?'.
+    let motivo: String = riga(motivo)
+        .chars()
+        .map(|c| if c.is_ascii() { c } else { '?' })
+        .collect();
+    let ricevuto = ricevuto(a);
+    let dati = dati_ricevuto(&ricevuto, ids.anomalia);
+    let eventi = vec![Evento::di(
+        TipoEvento::MessaggioRifiutato {
+            motivo: motivo.clone(),
+        },
+        data,
+        &dati,
+        &gestore_di(&a.firma),
+        Vec::new(),
+    )];
+    EsitoRicezione::Rifiutata { motivo, eventi }
+}
+
+/// The received message as an [`Originale`] for the anomaly envelope: parsed when possible,
+/// else the raw bytes with the SMTP envelope standing in for sender and recipients.
+fn ricevuto(a: &Arrivo<'_>) -> Originale {
+    let mail_from = nudo(a.mail_from);
+    if let Ok(o) = Originale::parse_ricevuto(a.raw, mail_from) {
+        return o;
+    }
+    Originale {
+        raw: a.raw.to_vec(),
+        mittente: mail_from.to_string(),
+        to: a.destinatari.iter().map(|d| nudo(d).to_string()).collect(),
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        bcc_presente: false,
+        oggetto: None,
+        msgid: None,
+        reply_to: Vec::new(),
+        tipo_ricevuta: TipoRicevuta::Completa,
+    }
+}
+
+/// What the log records about a message that is not certified: its own headers, with the
+/// message's id (or the one we assigned) as identifier.
+fn dati_ricevuto(o: &Originale, id: &str) -> DatiMessaggio {
+    let destinatari = o
+        .destinatari(|_| TipoDestinatario::Certificato)
+        .into_iter()
+        .collect::<Vec<Destinatario>>();
+    let identificativo = o
+        .msgid
+        .as_deref()
+        .map(senza_parentesi)
+        .unwrap_or_else(|| senza_parentesi(id));
+    DatiMessaggio {
+        mittente: o.mittente.clone(),
+        destinatari,
+        risposte: o.risposte(),
+        oggetto: o.oggetto.clone(),
+        identificativo: identificativo.to_string(),
+        msgid: o.msgid.clone(),
+        tipo_ricevuta: TipoRicevuta::Completa,
+    }
+}
+
+/// The sending provider for the log: the signer when known, else empty (ordinary mail).
+fn gestore_di(firma: &Firma) -> String {
+    match firma {
+        Firma::Valida(g) => g.nome.clone(),
+        Firma::NonValida { gestore, .. } => gestore.clone(),
+        _ => String::new(),
+    }
+}
+
+/// The local recipients, bare and without repeats (case-insensitive), in RCPT TO order.
+fn locali(rcpt: &[String]) -> Result<Vec<String>, RicezioneError> {
+    let mut out: Vec<String> = Vec::new();
+    for r in rcpt.iter().map(|r| nudo(r)).filter(|r| !r.is_empty()) {
+        if !out.iter().any(|d| d.eq_ignore_ascii_case(r)) {
+            out.push(r.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(RicezioneError::NessunDestinatario);
+    }
+    Ok(out)
+}
+
+/// A reason fit for one text line and an SMTP reply: control characters become spaces
+/// (no CRLF injection from adapter or peer text), runs of spaces collapse, at most 300 chars.
+fn riga(testo: &str) -> String {
+    let pulito: String = testo
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut out = pulito.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((i, _)) = out.char_indices().nth(300) {
+        out.truncate(i);
+    }
+    out
+}
+
+/// `a@b` from ` <a@b> `.
+fn nudo(indirizzo: &str) -> &str {
+    senza_parentesi(indirizzo).trim()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,186 @@
+//! The formal checks on a message signed by a PEC provider (PEC-SPEC §2.3 incoming point,
+//! step 2 "formal correctness"; §7.2 From domain rule): is it a well-formed envelope, a
+//! well-formed receipt, or neither?
+
+use super::GestoreMittente;
+use crate::consegna::{BustaRicevuta, ConsegnaError};
+use crate::daticert::{Daticert, Tipo};
+use crate::inspect::{inspect, Inspection};
+use crate::kind::MessageKind;
+
+/// What a validly signed message turned out to be.
+pub(super) enum Classe {
+    /// A well-formed busta di trasporto (PEC-SPEC §4.1).
+    Busta(Box<BustaRicevuta>),
+    /// A well-formed receipt or notice.
+    Ricevuta(Box<Ricevuta>),
+    /// Signed by a PEC provider but malformed: the detail for the anomaly text.
+    Malformato(String),
+}
+
+/// A well-formed receipt or notice from another provider.
+pub(super) struct Ricevuta {
+    pub(super) kind: MessageKind,
+    pub(super) daticert: Daticert,
+    /// `<ricezione>` of a presa in carico, `<consegna>` of the others.
+    pub(super) riguarda: Vec<String>,
+}
+
+/// Classifies a message whose signature `gestore` made.
+pub(super) fn classifica(raw: &[u8], gestore: &GestoreMittente) -> Classe {
+    let ins = match inspect(raw) {
+        Ok(i) => i,
+        Err(e) => return Classe::Malformato(format!("messaggio illeggibile ({e})")),
+    };
+    if let Err(d) = dominio_from(&ins, gestore) {
+        return Classe::Malformato(d);
+    }
+    match ins.kind {
+        MessageKind::BustaTrasporto => busta(raw, gestore),
+        // Module docs: anomaly envelopes never travel between providers (PEC-SPEC §4.2).
+        MessageKind::BustaAnomalia => {
+            Classe::Malformato("busta di anomalia (X-Trasporto: errore) di un altro gestore".into())
+        }
+        MessageKind::Ordinaria => Classe::Malformato(
+            "intestazione X-Trasporto o X-Ricevuta assente o con valore sconosciuto".into(),
+        ),
+        kind => ricevuta(kind, ins),
+    }
+}
+
+/// A busta di trasporto: readable (daticert, postacert.eml), daticert `tipo` posta-certificata,
+/// the certified sender on a domain of the signer (PEC-SPEC §4.1, §5, §7.2).
+fn busta(raw: &[u8], gestore: &GestoreMittente) -> Classe {
+    let b = match BustaRicevuta::leggi(raw) {
+        Ok(b) => b,
+        Err(ConsegnaError::PostacertAssente) => {
+            return Classe::Malformato("busta di trasporto senza postacert.eml".into())
+        }
+        Err(ConsegnaError::Daticert(d)) => {
+            return Classe::Malformato(format!(
+                "busta di trasporto con daticert.xml non valido: {d}"
+            ))
+        }
+        Err(e) => return Classe::Malformato(format!("busta di trasporto illeggibile: {e}")),
+    };
+    if b.daticert.tipo != Tipo::PostaCertificata {
+        return Classe::Malformato(format!(
+            "X-Trasporto posta-certificata ma daticert di tipo {}",
+            b.daticert.tipo
+        )); // PEC-SPEC §4.12
+    }
+    if b.daticert.dati.identificativo.trim().is_empty() {
+        return Classe::Malformato("daticert senza identificativo".into()); // PEC-SPEC §5.2
+    }
+    let mittente = &b.daticert.intestazione.mittente;
+    if !gestore.gestisce(dominio(mittente)) {
+        // PEC-SPEC §7.2, §11.2 (UNCONFIRMED, module docs): the certified sender's domain.
+        return Classe::Malformato(format!(
+            "il mittente certificato {mittente} non appartiene a un dominio del gestore {}",
+            gestore.nome
+        ));
+    }
+    Classe::Busta(Box::new(b))
+}
+
+/// A receipt or notice: daticert present and readable, its `tipo` the one of the header,
+/// an identificativo, and the recipients it is about (PEC-SPEC §4.6–§4.11).
+fn ricevuta(kind: MessageKind, ins: Inspection) -> Classe {
+    let daticert = match ins.daticert {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => return Classe::Malformato(format!("{kind}: {e}")),
+        None => return Classe::Malformato(format!("{kind} senza daticert.xml")),
+    };
+    if Some(&daticert.tipo) != kind.daticert_tipo().as_ref() {
+        return Classe::Malformato(format!(
+            "X-Ricevuta di {kind} ma daticert di tipo {}",
+            daticert.tipo
+        )); // PEC-SPEC §4.12
+    }
+    if daticert.dati.identificativo.trim().is_empty() {
+        return Classe::Malformato(format!("{kind}: daticert senza identificativo"));
+    }
+    let riguarda: Vec<String> = match kind {
+        MessageKind::PresaInCarico => daticert.dati.ricezione.clone(), // PEC-SPEC §4.6
+        _ => daticert.dati.consegna.iter().cloned().collect(),
+    };
+    let riguarda: Vec<String> = riguarda
+        .into_iter()
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    // The sender side needs to know whom it is about to stop the right timers (PEC-SPEC §4.9);
+    // accettazione and non accettazione are about the whole message and name nobody.
+    let per_destinatario = !matches!(
+        kind,
+        MessageKind::Accettazione
+            | MessageKind::NonAccettazione
+            | MessageKind::NonAccettazioneVirus
+    );
+    if per_destinatario && riguarda.is_empty() {
+        let elemento = if kind == MessageKind::PresaInCarico {
+            "<ricezione>"
+        } else {
+            "<consegna>"
+        };
+        return Classe::Malformato(format!("{kind}: daticert senza {elemento}"));
+    }
+    Classe::Ricevuta(Box::new(Ricevuta {
+        kind,
+        daticert,
+        riguarda,
+    }))
+}
+
+/// The From domain rule (PEC-SPEC §7.2, §11.2, UNCONFIRMED): the signer's service address
+/// must be on one of its `managedDomains`.
+fn dominio_from(ins: &Inspection, gestore: &GestoreMittente) -> Result<(), String> {
+    let Some(from) = ins.from.as_deref() else {
+        return Err("intestazione From assente".into());
+    };
+    let indirizzo = indirizzo(from);
+    if gestore.gestisce(dominio(indirizzo)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "il mittente {indirizzo} non appartiene a un dominio del gestore {}",
+            gestore.nome
+        ))
+    }
+}
+
+/// The address of a `From:` value: inside the last `<…>`, else the whole value.
+fn indirizzo(from: &str) -> &str {
+    match from.rfind('<') {
+        Some(i) => {
+            let resto = &from[i + 1..];
+            resto.split('>').next().unwrap_or(resto).trim()
+        }
+        None => from.trim(),
+    }
+}
+
+/// The domain of an address (after the last `@`), empty when there is none.
+fn dominio(indirizzo: &str) -> &str {
+    indirizzo
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_is_read_from_the_angle_brackets() {
+        assert_eq!(
+            indirizzo("\"Per conto di: a@b.it\" <posta-certificata@pec.x.it>"),
+            "posta-certificata@pec.x.it"
+        );
+        assert_eq!(indirizzo(" a@b.it "), "a@b.it");
+        assert_eq!(indirizzo("<a@b.it"), "a@b.it");
+        assert_eq!(dominio("a@B.it"), "B.it");
+        assert_eq!(dominio("nessuno"), "");
+    }
+}

@@ -1,0 +1,719 @@
+//! Incoming point: envelopes and receipts built by another provider's builders arrive here
+//! with each signature fact, and each bad case gives the right outcome and reason
+//! (PEC-SPEC §2.3, §4.2, §4.6).
+
+use super::*;
+use crate::builder::sample::{self, DESTINATARIO_CC, DESTINATARIO_TO};
+use crate::builder::{busta_trasporto, ricevuta_consegna, Consegna};
+use crate::daticert::{Daticert, Tipo};
+use crate::inspect::{inspect, Inspection};
+use chrono::{TimeZone, Utc};
+
+/// The PEC msgid provider A gave its envelope.
+const IDENTIFICATIVO: &str = "opec1.20240315103000.42@pec.mittente.example";
+const MITTENTE: &str = "mario.rossi@pec.example.it";
+const MAIL_RECEIPT_A: &str = "ricevute@pec.mittente.example";
+const PRESA: &str = "opec7.20240315103005.1@pec.destinatario.example";
+const ANOMALIA: &str = "opec7.20240315103005.2@pec.destinatario.example";
+
+/// Provider A: the sender's, signs envelopes as posta-certificata@pec.mittente.example.
+fn gestore_a() -> Provider {
+    Provider {
+        nome: "Gestore Mittente S.p.A.".into(),
+        indirizzo_servizio: "posta-certificata@pec.mittente.example".into(),
+    }
+}
+
+/// A's record in the providers' index.
+fn indice_a() -> GestoreMittente {
+    GestoreMittente {
+        nome: "Gestore Mittente S.p.A.".into(),
+        mail_receipt: MAIL_RECEIPT_A.into(),
+        domini: vec!["PEC.Mittente.example".into(), "pec.example.it".into()],
+    }
+}
+
+/// Provider B: the recipients' (ours in most tests).
+fn gestore_b() -> Provider {
+    Provider {
+        nome: "Gestore Destinatario S.p.A.".into(),
+        indirizzo_servizio: "posta-certificata@pec.destinatario.example".into(),
+    }
+}
+
+fn indice_b() -> GestoreMittente {
+    GestoreMittente {
+        nome: "Gestore Destinatario S.p.A.".into(),
+        mail_receipt: "ricevute@pec.destinatario.example".into(),
+        domini: vec![
+            "pec.destinatario.example".into(),
+            "pec.cliente.example".into(),
+        ],
+    }
+}
+
+fn quando(s: u32) -> RiferimentoTemporale {
+    RiferimentoTemporale::from_utc(Utc.with_ymd_and_hms(2024, 3, 15, 9, 30, s).unwrap())
+}
+
+const IDS: IdRicezione<'static> = IdRicezione {
+    presa_in_carico: PRESA,
+    anomalia: ANOMALIA,
+};
+
+/// The message as it travels: outer headers over a `multipart/signed` whose first part is the
+/// content (the signature is a stand-in: the adapter verified it, here it is a [`Firma`]).
+fn firmato(u: &UnsignedMessage) -> Vec<u8> {
+    let mut w = Vec::new();
+    for (n, v) in &u.headers {
+        w.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+    }
+    w.extend_from_slice(
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/signed; \
+protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"firma-0\"\r\n\r\n\
+--firma-0\r\n",
+    );
+    w.extend_from_slice(&u.content);
+    w.extend_from_slice(
+        b"\r\n--firma-0\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n\
+Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=smime.p7s\r\n\
+\r\nAAAA\r\n--firma-0--\r\n",
+    );
+    w
+}
+
+fn wire(u: &UnsignedMessage) -> Vec<u8> {
+    let mut w = Vec::new();
+    for (n, v) in &u.headers {
+        w.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+    }
+    w.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    w.extend_from_slice(&u.content);
+    w
+}
+
+fn leggi(u: &UnsignedMessage) -> (Inspection, Daticert) {
+    let ins = inspect(&wire(u)).unwrap();
+    let d = ins.daticert.clone().unwrap().unwrap();
+    (ins, d)
+}
+
+/// The sample original's envelope, as provider A builds it.
+fn busta_di_a() -> UnsignedMessage {
+    let a = gestore_a();
+    let e = Emissione {
+        provider: &a,
+        data: quando(0),
+        message_id: IDENTIFICATIVO,
+    };
+    let o = sample::originale();
+    busta_trasporto(&e, &o, &sample::dati(IDENTIFICATIVO).destinatari).unwrap()
+}
+
+/// A header replaced (or removed with `None`) in a built message.
+fn con_intestazione(mut u: UnsignedMessage, nome: &str, valore: Option<&str>) -> UnsignedMessage {
+    u.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(nome));
+    if let Some(v) = valore {
+        u.headers.push((nome.into(), v.into()));
+    }
+    u
+}
+
+/// What our provider B decides on `raw` for `destinatari`.
+fn ricevi(
+    raw: &[u8],
+    destinatari: &[&str],
+    firma: Firma,
+    politica: Politica,
+) -> Result<EsitoRicezione, RicezioneError> {
+    let destinatari: Vec<String> = destinatari.iter().map(|d| d.to_string()).collect();
+    punto_ricezione(
+        &Arrivo {
+            raw,
+            mail_from: MITTENTE,
+            destinatari: &destinatari,
+            firma,
+        },
+        &gestore_b(),
+        quando(5),
+        &IDS,
+        politica,
+    )
+}
+
+/// The anomaly outcome's reason, envelope and recipients; panics on any other outcome.
+fn anomalia_di(esito: EsitoRicezione) -> (String, UnsignedMessage, Vec<String>, Vec<Evento>) {
+    match esito {
+        EsitoRicezione::Anomalia {
+            busta,
+            motivo,
+            destinatari,
+            eventi,
+        } => (motivo, busta, destinatari, eventi),
+        altro => panic!("expected an anomaly, got {altro:?}"),
+    }
+}
+
+#[test]
+fn a_valid_envelope_gives_one_presa_in_carico_to_the_sender_providers_mail_receipt() {
+    let raw = firmato(&busta_di_a());
+    let esito = ricevi(
+        &raw,
+        &[
+            "<ufficio.acquisti@pec.cliente.example>",
+            "altro@pec.cliente.example",
+            "UFFICIO.ACQUISTI@pec.cliente.example",
+        ],
+        Firma::Valida(indice_a()),
+        Politica::Rifiuta,
+    )
+    .unwrap();
+    let EsitoRicezione::Busta {
+        presa_in_carico,
+        mail_receipt,
+        busta,
+        destinatari,
+        eventi,
+    } = esito
+    else {
+        panic!("expected a busta: {esito:?}");
+    };
+    let locali = [DESTINATARIO_TO, "altro@pec.cliente.example"];
+    assert_eq!(destinatari, locali, "bare, without repeats, in RCPT order");
+    assert_eq!(mail_receipt, MAIL_RECEIPT_A);
+    assert_eq!(busta.daticert.dati.identificativo, IDENTIFICATIVO);
+
+    let (ins, d) = leggi(&presa_in_carico);
+    assert_eq!(ins.kind, MessageKind::PresaInCarico);
+    assert_eq!(ins.to, [MAIL_RECEIPT_A]); // PEC-SPEC §4.6
+    assert_eq!(ins.message_id.as_deref(), Some(PRESA));
+    assert_eq!(d.tipo, Tipo::PresaInCarico);
+    assert_eq!(d.dati.ricezione, locali); // PEC-SPEC §4.6: every local recipient
+    assert_eq!(d.dati.identificativo, IDENTIFICATIVO);
+    assert_eq!(d.dati.gestore_emittente, gestore_b().nome);
+    assert_eq!(d.dati.data, quando(5));
+    assert_eq!(d.intestazione.mittente, MITTENTE);
+
+    let nomi: Vec<_> = eventi.iter().map(|e| e.evento.nome()).collect();
+    assert_eq!(nomi, ["busta-ricevuta", "presa-in-carico-emessa"]);
+    assert!(eventi.iter().all(|e| e.identificativo == IDENTIFICATIVO));
+    assert!(eventi.iter().all(|e| e.gestore == gestore_a().nome));
+    assert_eq!(eventi[1].generati, [PRESA]);
+}
+
+#[test]
+fn the_envelope_goes_on_to_the_delivery_point() {
+    let raw = firmato(&busta_di_a());
+    let esito = ricevi(
+        &raw,
+        &[DESTINATARIO_TO],
+        Firma::Valida(indice_a()),
+        Politica::Anomalia,
+    )
+    .unwrap();
+    let EsitoRicezione::Busta { busta, .. } = esito else {
+        panic!("expected a busta");
+    };
+    let b = gestore_b();
+    let e = Emissione {
+        provider: &b,
+        data: quando(6),
+        message_id: "opec7.3@pec.destinatario.example",
+    };
+    let r = crate::consegna::punto_consegna(
+        &busta,
+        &crate::consegna::Recapito {
+            destinatario: DESTINATARIO_TO,
+            stato: crate::consegna::StatoCasella::Attiva,
+        },
+        &e,
+    )
+    .unwrap();
+    assert!(matches!(
+        r,
+        crate::consegna::EsitoConsegna::Consegnata { .. }
+    ));
+}
+
+#[test]
+fn an_envelope_signed_for_a_foreign_from_domain_is_an_anomaly() {
+    // Provider B's certificate, but A's envelope: the From domain is not B's (PEC-SPEC §7.2).
+    let raw = firmato(&busta_di_a());
+    let esito = ricevi(
+        &raw,
+        &[DESTINATARIO_TO],
+        Firma::Valida(indice_b()),
+        Politica::Rifiuta,
+    )
+    .unwrap();
+    let (motivo, busta, destinatari, _) = anomalia_di(esito);
+    assert!(
+        motivo.contains("firmato dal gestore Gestore Destinatario"),
+        "{motivo}"
+    );
+    assert!(
+        motivo.contains("posta-certificata@pec.mittente.example non appartiene"),
+        "{motivo}"
+    );
+    assert_eq!(destinatari, [DESTINATARIO_TO]);
+    assert_eq!(
+        inspect(&wire(&busta)).unwrap().kind,
+        MessageKind::BustaAnomalia
+    );
+}
+
+#[test]
+fn an_envelope_certifying_a_sender_of_another_provider_is_an_anomaly() {
+    let mut indice = indice_a();
+    indice.domini = vec!["pec.mittente.example".into()]; // not pec.example.it
+    let raw = firmato(&busta_di_a());
+    let esito = ricevi(
+        &raw,
+        &[DESTINATARIO_TO],
+        Firma::Valida(indice),
+        Politica::Anomalia,
+    )
+    .unwrap();
+    let (motivo, ..) = anomalia_di(esito);
+    assert!(
+        motivo.contains(&format!("mittente certificato {MITTENTE} non appartiene")),
+        "{motivo}"
+    );
+}
+
+#[test]
+fn an_envelope_whose_daticert_has_another_tipo_is_an_anomaly() {
+    // X-Trasporto says envelope, the daticert says delivery receipt.
+    let b = gestore_b();
+    let e = Emissione {
+        provider: &b,
+        data: quando(1),
+        message_id: "opec7.9@pec.destinatario.example",
+    };
+    let postacert = sample::originale().postacert(IDENTIFICATIVO);
+    let r = ricevuta_consegna(
+        &e,
+        &sample::dati(IDENTIFICATIVO),
+        &Consegna {
+            destinatario: DESTINATARIO_TO,
+            tipo: &TipoRicevuta::Completa,
+            postacert: &postacert,
+        },
+    )
+    .unwrap();
+    let r = con_intestazione(r, "X-Ricevuta", None);
+    let r = con_intestazione(r, "X-Trasporto", Some("posta-certificata"));
+    let esito = ricevi(
+        &firmato(&r),
+        &[DESTINATARIO_TO],
+        Firma::Valida(indice_b()),
+        Politica::Anomalia,
+    )
+    .unwrap();
+    let (motivo, ..) = anomalia_di(esito);
+    assert!(
+        motivo.contains("daticert di tipo avvenuta-consegna"),
+        "{motivo}"
+    );
+}
+
+#[test]
+fn a_signed_message_without_pec_headers_is_an_anomaly() {
+    let u = con_intestazione(busta_di_a(), "X-Trasporto", None);
+    let esito = ricevi(
+        &firmato(&u),
+        &[DESTINATARIO_TO],
+        Firma::Valida(indice_a()),
+        Politica::Rifiuta, // the policy is for ordinary mail only
+    )
+    .unwrap();
+    let (motivo, ..) = anomalia_di(esito);
+    assert!(motivo.contains("X-Trasporto o X-Ricevuta"), "{motivo}");
+}
+
+#[test]
+fn another_providers_anomaly_envelope_is_wrapped_in_ours() {
+    let a = gestore_a();
+    let e = Emissione {
+        provider: &a,
+        data: quando(0),
+        message_id: "opec1.7@pec.mittente.example",
+    };
+    let loro = busta_anomalia(&e, &sample::originale(), "firma assente").unwrap();
+    let raw = firmato(&loro);
+    let esito = ricevi(
+        &raw,
+        &[DESTINATARIO_TO],
+        Firma::Valida(indice_a()),
+        Politica::Anomalia,
+    )
+    .unwrap();
+    let (motivo, busta, ..) = anomalia_di(esito);
+    assert!(motivo.contains("busta di anomalia"), "{motivo}");
+    let ins = inspect(&wire(&busta)).unwrap();
+    assert_eq!(ins.kind, MessageKind::BustaAnomalia);
+    assert_eq!(ins.postacert.as_deref(), Some(raw.as_slice()));
+}
+
+/// Provider B's delivery receipt for A's envelope, as it arrives back at A.
+fn consegna_di_b() -> UnsignedMessage {
+    let b = gestore_b();
+    let e = Emissione {
+        provider: &b,
+        data: quando(6),
+        message_id: "opec7.3@pec.destinatario.example",
+    };
+    let postacert = sample::originale().postacert(IDENTIFICATIVO);
+    ricevuta_consegna(
+        &e,
+        &sample::dati(IDENTIFICATIVO),
+        &Consegna {
+            destinatario: DESTINATARIO_TO,
+            tipo: &TipoRicevuta::Breve,
+            postacert: &postacert,
+        },
+    )
+    .unwrap()
+}
+
+/// What provider A decides on `raw` for its user.
+fn ricevi_in_a(raw: &[u8], firma: Firma) -> EsitoRicezione {
+    let destinatari = vec![MITTENTE.to_string()];
+    punto_ricezione(
+        &Arrivo {
+            raw,
+            mail_from: "posta-certificata@pec.destinatario.example",
+            destinatari: &destinatari,
+            firma,
+        },
+        &gestore_a(),
+        quando(7),
+        &IDS,
+        Politica::Rifiuta,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_valid_delivery_receipt_is_delivered_unchanged_and_names_our_envelope() {
+    let esito = ricevi_in_a(&firmato(&consegna_di_b()), Firma::Valida(indice_b()));
+    let EsitoRicezione::Ricevuta {
+        kind,
+        identificativo,
+        riguarda,
+        destinatari,
+        eventi,
+    } = esito
+    else {
+        panic!("expected a receipt: {esito:?}");
+    };
+    assert_eq!(kind, MessageKind::ConsegnaBreve);
+    assert_eq!(identificativo, IDENTIFICATIVO);
+    assert_eq!(riguarda, [DESTINATARIO_TO]);
+    assert_eq!(destinatari, [MITTENTE]);
+    assert_eq!(eventi.len(), 1);
+    assert_eq!(
+        eventi[0].evento,
+        TipoEvento::RicevutaRicevuta {
+            ricevuta: "consegna-breve".into(),
+            riguarda: vec![DESTINATARIO_TO.into()],
+            caselle: vec![MITTENTE.into()],
+        }
+    );
+    assert_eq!(eventi[0].gestore, gestore_b().nome);
+}
+
+#[test]
+fn a_valid_presa_in_carico_names_the_recipients_it_covers() {
+    let b = gestore_b();
+    let e = Emissione {
+        provider: &b,
+        data: quando(5),
+        message_id: PRESA,
+    };
+    let ricezione = [DESTINATARIO_TO.to_string(), DESTINATARIO_CC.to_string()];
+    let presa = ricevuta_presa_in_carico(
+        &e,
+        &sample::dati(IDENTIFICATIVO),
+        &ricezione,
+        MAIL_RECEIPT_A,
+    )
+    .unwrap();
+    let destinatari = vec![MAIL_RECEIPT_A.to_string()];
+    let esito = punto_ricezione(
+        &Arrivo {
+            raw: &firmato(&presa),
+            mail_from: "posta-certificata@pec.destinatario.example",
+            destinatari: &destinatari,
+            firma: Firma::Valida(indice_b()),
+        },
+        &gestore_a(),
+        quando(6),
+        &IDS,
+        Politica::Anomalia,
+    )
+    .unwrap();
+    let EsitoRicezione::Ricevuta {
+        kind,
+        riguarda,
+        destinatari,
+        ..
+    } = esito
+    else {
+        panic!("expected a receipt: {esito:?}");
+    };
+    assert_eq!(kind, MessageKind::PresaInCarico);
+    assert_eq!(riguarda, ricezione);
+    assert_eq!(destinatari, [MAIL_RECEIPT_A]);
+}
+
+#[test]
+fn a_presa_in_carico_covering_nobody_is_an_anomaly() {
+    let b = gestore_b();
+    let e = Emissione {
+        provider: &b,
+        data: quando(5),
+        message_id: PRESA,
+    };
+    let presa =
+        ricevuta_presa_in_carico(&e, &sample::dati(IDENTIFICATIVO), &[], MAIL_RECEIPT_A).unwrap();
+    let (motivo, ..) = anomalia_di(ricevi_in_a(&firmato(&presa), Firma::Valida(indice_b())));
+    assert!(
+        motivo.contains("presa-in-carico: daticert senza <ricezione>"),
+        "{motivo}"
+    );
+}
+
+#[test]
+fn a_receipt_whose_header_and_daticert_disagree_is_an_anomaly() {
+    let u = con_intestazione(consegna_di_b(), "X-Ricevuta", Some("presa-in-carico"));
+    let (motivo, ..) = anomalia_di(ricevi_in_a(&firmato(&u), Firma::Valida(indice_b())));
+    assert!(
+        motivo.contains("X-Ricevuta di presa-in-carico ma daticert di tipo avvenuta-consegna"),
+        "{motivo}"
+    );
+}
+
+#[test]
+fn a_receipt_without_daticert_is_an_anomaly() {
+    // The canned original, signed by B, pretending to be a receipt.
+    let mut raw = b"X-Ricevuta: avvenuta-consegna\r\n".to_vec();
+    raw.extend_from_slice(
+        &sample::ORIGINALE
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.starts_with(b"From:"))
+            .collect::<Vec<_>>()
+            .join(&b'\n'),
+    );
+    raw.splice(
+        0..0,
+        *b"From: posta-certificata@pec.destinatario.example\r\n",
+    );
+    let (motivo, ..) = anomalia_di(ricevi_in_a(&raw, Firma::Valida(indice_b())));
+    assert!(motivo.contains("senza daticert.xml"), "{motivo}");
+}
+
+#[test]
+fn a_receipt_signed_by_a_provider_for_another_domain_is_an_anomaly() {
+    let (motivo, ..) = anomalia_di(ricevi_in_a(
+        &firmato(&consegna_di_b()),
+        Firma::Valida(indice_a()),
+    ));
+    assert!(motivo.contains("non appartiene a un dominio"), "{motivo}");
+}
+
+#[test]
+fn ordinary_mail_is_wrapped_in_an_anomaly_envelope_under_that_policy() {
+    let esito = ricevi(
+        sample::ORIGINALE,
+        &[DESTINATARIO_TO],
+        Firma::Assente,
+        Politica::Anomalia,
+    )
+    .unwrap();
+    let (motivo, busta, destinatari, eventi) = anomalia_di(esito);
+    assert_eq!(motivo, Firma::Assente.problema().unwrap());
+    assert_eq!(destinatari, [DESTINATARIO_TO]);
+    let ins = inspect(&wire(&busta)).unwrap();
+    assert_eq!(ins.kind, MessageKind::BustaAnomalia);
+    assert!(ins.daticert.is_none(), "PEC-SPEC §4.2: no daticert");
+    assert_eq!(ins.postacert.as_deref(), Some(sample::ORIGINALE));
+    // PEC-SPEC §4.2: the received Message-ID is inherited.
+    assert_eq!(
+        ins.message_id.as_deref(),
+        Some("fattura-12.20240315@studio.example.it")
+    );
+    assert_eq!(eventi.len(), 1);
+    assert_eq!(eventi[0].evento.nome(), "anomalia-emessa");
+    assert_eq!(
+        eventi[0].identificativo,
+        "fattura-12.20240315@studio.example.it"
+    );
+    assert_eq!(
+        eventi[0].generati,
+        ["fattura-12.20240315@studio.example.it"]
+    );
+}
+
+#[test]
+fn ordinary_mail_is_refused_under_that_policy() {
+    let esito = ricevi(
+        sample::ORIGINALE,
+        &[DESTINATARIO_TO],
+        Firma::Assente,
+        Politica::Rifiuta,
+    )
+    .unwrap();
+    let EsitoRicezione::Rifiutata { motivo, eventi } = esito else {
+        panic!("expected a refusal: {esito:?}");
+    };
+    assert!(motivo.contains("non firmato"), "{motivo}");
+    assert_eq!(
+        eventi[0].evento,
+        TipoEvento::MessaggioRifiutato {
+            motivo: motivo.clone()
+        }
+    );
+}
+
+#[test]
+fn each_signature_problem_is_named_in_the_reason() {
+    let casi = [
+        (
+            Firma::Illeggibile("PKCS7 troncato".into()),
+            "firma illeggibile: PKCS7 troncato",
+        ),
+        (
+            Firma::Alterata("digest diverso".into()),
+            "il contenuto non corrisponde alla firma",
+        ),
+        (
+            Firma::Sconosciuta {
+                hash: "06B2539D".into(),
+            },
+            "firma non valida: certificato non presente nell'indice dei gestori (SHA-1 06B2539D)",
+        ),
+        (
+            Firma::NonValida {
+                gestore: "Gestore Mittente S.p.A.".into(),
+                motivo: "certificato scaduto".into(),
+            },
+            "certificato del gestore Gestore Mittente S.p.A. non valido (certificato scaduto)",
+        ),
+    ];
+    for (firma, atteso) in casi {
+        // Even a perfect envelope is ordinary mail without a valid signature.
+        let raw = firmato(&busta_di_a());
+        let (motivo, ..) = anomalia_di(
+            ricevi(&raw, &[DESTINATARIO_TO], firma.clone(), Politica::Anomalia).unwrap(),
+        );
+        assert!(motivo.contains(atteso), "{firma:?}: {motivo}");
+        let r = ricevi(&raw, &[DESTINATARIO_TO], firma, Politica::Rifiuta).unwrap();
+        assert!(matches!(r, EsitoRicezione::Rifiutata { .. }));
+    }
+}
+
+#[test]
+fn a_refusal_reason_is_one_ascii_line() {
+    let firma = Firma::Illeggibile("rotta\r\n250 OK\r\ncittà".into());
+    let r = ricevi(
+        sample::ORIGINALE,
+        &[DESTINATARIO_TO],
+        firma,
+        Politica::Rifiuta,
+    )
+    .unwrap();
+    let EsitoRicezione::Rifiutata { motivo, .. } = r else {
+        panic!("expected a refusal");
+    };
+    assert_eq!(motivo, "firma illeggibile: rotta 250 OK citt?");
+}
+
+#[test]
+fn garbage_never_panics_and_is_still_wrapped() {
+    for raw in [
+        &b""[..],
+        b"\x00\x01\x02 garbage",
+        b"no header at all\r\n\r\nbody",
+        b"From: <>\r\n\r\n",
+        b"Subject: nessun mittente\r\n\r\ncorpo\r\n",
+    ] {
+        for firma in [Firma::Assente, Firma::Valida(indice_a())] {
+            let esito = ricevi(raw, &[DESTINATARIO_TO], firma, Politica::Anomalia).unwrap();
+            let (_, busta, ..) = anomalia_di(esito);
+            let ins = inspect(&wire(&busta)).unwrap();
+            assert_eq!(ins.kind, MessageKind::BustaAnomalia, "{raw:?}");
+            assert!(busta.header("Message-ID").is_some());
+        }
+    }
+}
+
+#[test]
+fn a_message_without_message_id_gets_the_anomaly_id() {
+    let esito = ricevi(
+        b"From: a@b.it\r\nTo: ufficio.acquisti@pec.cliente.example\r\n\r\nciao\r\n",
+        &[DESTINATARIO_TO],
+        Firma::Assente,
+        Politica::Anomalia,
+    )
+    .unwrap();
+    let (_, busta, _, eventi) = anomalia_di(esito);
+    assert_eq!(
+        busta.header("Message-ID"),
+        Some(format!("<{ANOMALIA}>").as_str())
+    );
+    assert_eq!(eventi[0].generati, [ANOMALIA]);
+    assert_eq!(eventi[0].mittente, "a@b.it");
+}
+
+#[test]
+fn the_adapter_can_wrap_a_message_after_the_fact() {
+    let raw = firmato(&consegna_di_b());
+    let destinatari = vec![MITTENTE.to_string()];
+    let esito = anomalia(
+        &Arrivo {
+            raw: &raw,
+            mail_from: "posta-certificata@pec.destinatario.example",
+            destinatari: &destinatari,
+            firma: Firma::Valida(indice_b()),
+        },
+        &gestore_a(),
+        quando(7),
+        ANOMALIA,
+        "ricevuta relativa a un messaggio non inviato da questo gestore",
+    )
+    .unwrap();
+    let (motivo, busta, destinatari, eventi) = anomalia_di(esito);
+    assert_eq!(
+        motivo,
+        "ricevuta relativa a un messaggio non inviato da questo gestore"
+    );
+    assert_eq!(destinatari, [MITTENTE]);
+    assert_eq!(eventi[0].gestore, gestore_b().nome);
+    assert_eq!(
+        inspect(&wire(&busta)).unwrap().kind,
+        MessageKind::BustaAnomalia
+    );
+}
+
+#[test]
+fn no_local_recipient_is_the_callers_error() {
+    let r = ricevi(sample::ORIGINALE, &[], Firma::Assente, Politica::Anomalia);
+    assert_eq!(r.unwrap_err(), RicezioneError::NessunDestinatario);
+    let r = ricevi(
+        sample::ORIGINALE,
+        &["<>"],
+        Firma::Assente,
+        Politica::Anomalia,
+    );
+    assert_eq!(r.unwrap_err(), RicezioneError::NessunDestinatario);
+}
+
+#[test]
+fn managed_domains_match_without_case_or_trailing_dot() {
+    let g = indice_a();
+    assert!(g.gestisce("pec.mittente.EXAMPLE"));
+    assert!(g.gestisce("pec.example.it."));
+    assert!(!g.gestisce("sub.pec.example.it"));
+    assert!(!g.gestisce(""));
+}
