@@ -21,11 +21,11 @@ pub mod message;
 #[cfg(test)]
 mod prova;
 pub mod registro;
-/// The incoming point: classify what another provider (or anyone) sent us, and answer with a
-/// presa in carico, an unchanged delivery, an anomaly envelope or a refusal (PEC-SPEC §2.3).
+// The incoming point: classifies what another provider (or anyone) sent us and answers with a
+// presa in carico, an unchanged delivery, an anomaly envelope or a refusal (PEC-SPEC §2.3).
 pub mod ricezione;
-/// The 12 h / 24 h rules as data, so the sender side's timers are tested on a virtual clock
-/// (PEC-SPEC §4.9).
+// The 12 h / 24 h rules as data, so the sender side's timers are tested on a virtual clock
+// (PEC-SPEC §4.9).
 pub mod scadenze;
 pub mod tempo;
 
