@@ -11,11 +11,18 @@
 //! encrypted. The wire side (line framing, `Request::parse`, dot-unstuffing and the
 //! end-of-data marker) is done by [`smtp_proto`]; the loop, the states and the replies are ours.
 //!
+//! The other direction is [`relay`]: the SMTP client that carries our signed envelopes to other
+//! providers' receiving points (STARTTLS mandatory, [`relay::TlsPolicy::Required`]) and ordinary
+//! mail to the Internet (opportunistic TLS), with one [`relay::RcptOutcome`] per recipient and
+//! bounded, timed reads. It is hand-written (small) rather than mail-send, to get per-recipient
+//! outcomes and our own rustls configuration.
+//!
 //! What it does **not** do: no PEC rules (MAIL FROM == From == authenticated mailbox, `Bcc`
 //! empty, RCPT TO ⊆ To ∪ Cc, the *avviso di non accettazione*, antivirus, the signature checks
 //! of the receiving point — PEC-SPEC §2.3, §9.4) — those live in pec-core and are applied by
 //! the binary's [`Backend`], which also decides which domains are ours (no open relay); no
-//! storage; no relay to other providers yet; no BDAT/CHUNKING, DSN or SMTPUTF8.
+//! storage; no MX lookup, queue or retry schedule for the relay (the caller's); no BDAT/CHUNKING,
+//! DSN or SMTPUTF8, in either direction.
 //!
 //! The hard choice: **authentication is only offered over TLS, with no switch to turn that
 //! off** (PEC-SPEC §9.2, "all PEC communications on secure channels"). Tests therefore run TLS
@@ -39,10 +46,11 @@ pub mod codes;
 mod core;
 mod error;
 mod inbound;
+pub mod relay;
 mod tls;
 
 pub use crate::backend::{AuthResult, Backend, Submission, SubmitError};
 pub use crate::core::{InboundConfig, Limits, Role, SessionContext, SubmissionConfig, TlsMode};
-pub use crate::error::Error;
+pub use crate::error::{Error, RelayError};
 pub use crate::inbound::spawn::{serve_inbound, serve_stream, serve_submission};
 pub use crate::tls::{dev_tls, load_tls};

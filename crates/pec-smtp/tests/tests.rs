@@ -1,5 +1,5 @@
-//! pec-smtp integration tests: one binary, modules mirroring `src/inbound/`, then real
-//! clients (Python smtplib, curl, swaks) against a real listener on 127.0.0.1.
+//! pec-smtp integration tests: one binary, modules mirroring `src/inbound/` and `src/relay/`,
+//! then real clients (Python smtplib, curl, swaks) against a real listener on 127.0.0.1.
 
 mod util;
 
@@ -12,6 +12,11 @@ mod inbound {
     mod receiving;
     mod session;
     mod spawn;
+}
+
+mod relay {
+    mod fake;
+    mod inbound;
 }
 
 mod clients {
