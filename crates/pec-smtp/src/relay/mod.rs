@@ -33,6 +33,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use crate::codes::{C220_SERVICE_READY, C250_OK, C500_SYNTAX_ERROR, C502_NOT_IMPLEMENTED};
 pub use crate::error::{RelayError, Stage};
 use reply::{Reply, Wire};
 pub use reply::{MAX_REPLY_LINE, MAX_REPLY_LINES};
@@ -237,7 +238,7 @@ pub async fn connect(
     let mut wire: Wire<Box<dyn Io>> = Wire::new(Box::new(tcp));
 
     let greeting = wire.read_reply(Stage::Greeting, timeouts.greeting).await?;
-    if greeting.code != 220 {
+    if greeting.code != C220_SERVICE_READY {
         return Err(refused(Stage::Greeting, &greeting));
     }
     let required = matches!(tls, TlsPolicy::Required(..));
@@ -254,7 +255,7 @@ pub async fn connect(
             wire.write(b"STARTTLS\r\n", Stage::StartTls, timeouts.command)
                 .await?;
             let reply = wire.read_reply(Stage::StartTls, timeouts.command).await?;
-            if reply.code == 220 {
+            if reply.code == C220_SERVICE_READY {
                 if !wire.rbuf.is_empty() {
                     return Err(RelayError::MalformedReply {
                         stage: Stage::StartTls,
@@ -292,15 +293,15 @@ async fn ehlo(
     wire.write(command.as_bytes(), Stage::Ehlo, timeouts.command)
         .await?;
     let reply = wire.read_reply(Stage::Ehlo, timeouts.command).await?;
-    if reply.code == 250 {
+    if reply.code == C250_OK {
         return Ok(Capabilities::from_ehlo(&reply));
     }
-    if helo_fallback && matches!(reply.code, 500 | 502) {
+    if helo_fallback && matches!(reply.code, C500_SYNTAX_ERROR | C502_NOT_IMPLEMENTED) {
         let command = format!("HELO {helo}\r\n");
         wire.write(command.as_bytes(), Stage::Ehlo, timeouts.command)
             .await?;
         let reply = wire.read_reply(Stage::Ehlo, timeouts.command).await?;
-        if reply.code == 250 {
+        if reply.code == C250_OK {
             return Ok(Capabilities::default());
         }
         return Err(refused(Stage::Ehlo, &reply));

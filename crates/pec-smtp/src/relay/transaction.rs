@@ -8,6 +8,7 @@
 use super::dot::{self, DotStuffer};
 use super::reply::Reply;
 use super::{refused, Connection, RcptOutcome};
+use crate::codes::C354_START_INPUT;
 use crate::error::{RelayError, Stage};
 
 /// Message bytes per write (each write has the `data_block` timeout).
@@ -66,26 +67,33 @@ impl Connection {
     ) -> Result<Vec<RcptOutcome>, RelayError> {
         let command = self.timeouts.command;
         let pipelining = self.capabilities.pipelining;
-        if std::mem::take(&mut self.needs_rset) {
-            self.wire.write(b"RSET\r\n", Stage::Rset, command).await?;
-            let reply = self.wire.read_reply(Stage::Rset, command).await?;
-            if !reply.is_positive() {
-                return Err(refused(Stage::Rset, &reply));
-            }
-        }
+        let rset = std::mem::take(&mut self.needs_rset);
         let mail = self.mail_command(mail_from, data);
         let rcpts: Vec<String> = rcpt_to
             .iter()
             .map(|r| format!("RCPT TO:<{r}>\r\n"))
             .collect();
         if pipelining {
-            let mut batch = mail.clone().into_bytes();
+            // RFC 2920 §3.1: RSET, MAIL and RCPT may all be pipelined, DATA last.
+            let mut batch = if rset {
+                b"RSET\r\n".to_vec()
+            } else {
+                Vec::new()
+            };
+            batch.extend_from_slice(mail.as_bytes());
             rcpts
                 .iter()
                 .for_each(|r| batch.extend_from_slice(r.as_bytes()));
             batch.extend_from_slice(b"DATA\r\n");
             self.wire.write(&batch, Stage::MailFrom, command).await?;
+            if rset {
+                self.check_rset().await?;
+            }
         } else {
+            if rset {
+                self.wire.write(b"RSET\r\n", Stage::Rset, command).await?;
+                self.check_rset().await?;
+            }
             self.wire
                 .write(mail.as_bytes(), Stage::MailFrom, command)
                 .await?;
@@ -127,7 +135,7 @@ impl Connection {
             .wire
             .read_reply(Stage::Data, self.timeouts.data_start)
             .await?;
-        if reply.code == 354 && !any_accepted {
+        if reply.code == C354_START_INPUT && !any_accepted {
             // RFC 2920 §3.1: a server that says 354 with no recipient gets an empty message,
             // whose reply does not matter.
             self.wire
@@ -139,7 +147,7 @@ impl Connection {
             self.needs_rset = true;
             return Ok(outcomes.into_iter().flatten().collect());
         }
-        if reply.code != 354 {
+        if reply.code != C354_START_INPUT {
             if reply.is_positive() {
                 return Err(refused(Stage::Data, &reply));
             }
@@ -161,6 +169,19 @@ impl Connection {
         }
         // The server's transaction ended with its refusal (RFC 5321 §4.1.1.4): no RSET needed.
         settle(outcomes, &reply, Stage::DataEnd)
+    }
+
+    /// The reply to RSET must be positive, or the session is in a state we do not know.
+    async fn check_rset(&mut self) -> Result<(), RelayError> {
+        let reply = self
+            .wire
+            .read_reply(Stage::Rset, self.timeouts.command)
+            .await?;
+        if reply.is_positive() {
+            Ok(())
+        } else {
+            Err(refused(Stage::Rset, &reply))
+        }
     }
 
     /// `MAIL FROM:<path>` with `SIZE=` and `BODY=8BITMIME` when the server understands them.

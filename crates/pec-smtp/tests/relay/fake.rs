@@ -426,3 +426,95 @@ async fn injected_address_is_refused_before_sending() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!server.seen().iter().any(|l| l.starts_with("MAIL")));
 }
+
+#[tokio::test]
+async fn refusal_at_data_command_applies_to_accepted_and_next_transaction_resets() {
+    let server = FakeServer::start(|mut p| async move {
+        p.greet(&["PIPELINING"]).await;
+        for _ in 0..3 {
+            p.line().await;
+        }
+        p.send("250 ok\r\n250 ok\r\n554 5.6.0 no thanks\r\n").await;
+        // Second transaction: RSET first, then the pipelined batch.
+        for _ in 0..4 {
+            p.line().await;
+        }
+        p.send("250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n").await;
+        p.data_lines().await;
+        p.send("250 ok\r\n").await;
+        p.line().await;
+    })
+    .await;
+    let mut conn = relay::connect(server.addr, "relay.test", TlsPolicy::None, quick())
+        .await
+        .expect("connect");
+    let to = rcpts(&["x@b.test"]);
+    let outcomes = conn.send("a@x.test", &to, MESSAGE).await.expect("first");
+    assert_eq!(
+        outcomes,
+        vec![RcptOutcome::Permanent {
+            code: 554,
+            enhanced: Some("5.6.0".into()),
+            text: "no thanks".into()
+        }]
+    );
+    let outcomes = conn.send("a@x.test", &to, MESSAGE).await.expect("second");
+    assert_eq!(outcomes, vec![RcptOutcome::Accepted]);
+    let seen = server.seen();
+    assert_eq!(seen[4], "RSET", "{seen:?}");
+    assert_eq!(seen[5], "MAIL FROM:<a@x.test>");
+}
+
+#[tokio::test]
+async fn without_pipelining_rset_waits_for_its_reply() {
+    let server = FakeServer::start(|mut p| async move {
+        p.greet(&[]).await;
+        p.line().await; // MAIL
+        p.send("250 ok\r\n").await;
+        p.line().await; // RCPT
+        p.send("550 5.1.1 unknown\r\n").await;
+        // The client must now RSET and wait, before MAIL.
+        p.line().await;
+        let mut peek = [0u8; 64];
+        let pending =
+            tokio::time::timeout(Duration::from_millis(200), p.io.get_mut().peek(&mut peek))
+                .await
+                .map_or(0, |n| n.unwrap_or(0));
+        let early = p.io.buffer().len() + pending;
+        p.seen
+            .lock()
+            .expect("lock")
+            .push(format!("sent before the RSET reply: {early}"));
+        p.send("250 reset\r\n").await;
+        p.line().await; // MAIL
+        p.send("250 ok\r\n").await;
+        p.line().await; // RCPT
+        p.send("250 ok\r\n").await;
+        p.line().await; // DATA
+        p.send("354 go\r\n").await;
+        p.data_lines().await;
+        p.send("250 ok\r\n").await;
+        p.line().await;
+    })
+    .await;
+    let mut conn = relay::connect(server.addr, "relay.test", TlsPolicy::None, quick())
+        .await
+        .expect("connect");
+    let outcomes = conn
+        .send("a@x.test", &rcpts(&["x@b.test"]), MESSAGE)
+        .await
+        .expect("first");
+    assert!(matches!(
+        outcomes[..],
+        [RcptOutcome::Permanent { code: 550, .. }]
+    ));
+    let outcomes = conn
+        .send("a@x.test", &rcpts(&["y@b.test"]), MESSAGE)
+        .await
+        .expect("second");
+    assert_eq!(outcomes, vec![RcptOutcome::Accepted]);
+    let seen = server.seen();
+    assert_eq!(seen[3], "RSET", "{seen:?}");
+    assert_eq!(seen[4], "sent before the RSET reply: 0", "{seen:?}");
+    assert_eq!(seen[5], "MAIL FROM:<a@x.test>", "{seen:?}");
+}
