@@ -39,6 +39,7 @@ pub fn announce(running: &server::Running) {
         ("imaps", running.imaps, "implicit TLS"),
         ("pop3", running.pop3, "STLS"),
         ("pop3s", running.pop3s, "implicit TLS"),
+        ("inbound", running.inbound, "STARTTLS offered"),
     ] {
         if let Some(a) = a {
             println!("listening {name} {a} ({tls})");

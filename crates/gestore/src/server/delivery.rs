@@ -6,6 +6,7 @@
 //! the sender's INBOX, the queue item completed and the log events, together. Keys make a
 //! replay after a crash store nothing twice.
 
+use super::relay::Inoltro;
 use super::submit::{log_all, put, tracing_line, Delivery, DELIVER};
 use super::{address, Gestore};
 use anyhow::{Context, Result};
@@ -78,8 +79,9 @@ impl Gestore {
     async fn step(&self, item: QueueItem) {
         let outcome = match item.kind.as_str() {
             DELIVER => self.deliver(&item).await,
-            // Relay to other providers comes with issue 5: leave the item for it.
-            _ => return,
+            super::relay::RELAY => self.inoltra(&item).await,
+            super::relay::SCADENZA => self.controlla(&item).await,
+            other => Err(anyhow::anyhow!("unknown queue item kind {other:?}")),
         };
         if let Err(e) = outcome {
             let error = format!("{e:#}");
@@ -212,7 +214,13 @@ impl Gestore {
                 outcomes.len()
             );
         }
+        let sender_local = self.config.is_local(sender);
         for ((recipient, consegnata), bytes) in outcomes.into_iter().zip(signed) {
+            let what = if consegnata {
+                "consegna"
+            } else {
+                "mancata-consegna"
+            };
             if consegnata {
                 batch.push(Operation::PutMessage(NewMessage {
                     key: format!("box:{recipient}:{id}:busta"),
@@ -223,21 +231,25 @@ impl Gestore {
                     flags: Vec::new(),
                     admission: Admission::Enforce,
                 }));
+            }
+            if sender_local {
                 batch.push(put(
                     &sender_box,
                     "INBOX",
-                    format!("box:{sender_box}:{id}:consegna:{recipient}"),
+                    format!("box:{sender_box}:{id}:{what}:{recipient}"),
                     bytes,
                     now,
                 ));
             } else {
-                batch.push(put(
-                    &sender_box,
-                    "INBOX",
-                    format!("box:{sender_box}:{id}:mancata-consegna:{recipient}"),
-                    bytes,
-                    now,
-                ));
+                // Another provider's user: the receipt goes back over SMTP (PEC-SPEC §4.7).
+                let inoltro = Inoltro {
+                    recipient: sender_box.to_string(),
+                    mail_from: self.config.service_address.clone(),
+                    identificativo: id.to_string(),
+                    busta: false,
+                    accepted_ms: now.timestamp_millis(),
+                };
+                batch.push(inoltro.item(&bytes, now, Some(&format!("{what}:{recipient}")))?);
             }
         }
         log_all(batch, &eventi, sender);

@@ -15,6 +15,8 @@ pub mod clock;
 mod delivery;
 mod ids;
 pub mod index;
+pub mod relay;
+mod ricezione;
 pub mod route;
 mod start;
 mod submit;
@@ -53,6 +55,8 @@ pub struct Gestore {
     pub clock: Arc<clock::Clock>,
     /// The providers' index in force.
     pub directory: index::Directory,
+    /// The SMTP client towards other providers.
+    pub relay: relay::Relay,
 }
 
 impl Gestore {
@@ -66,6 +70,7 @@ impl Gestore {
             clock::Clock::system()
         });
         let directory = index::Directory::open(&config)?;
+        let relay = relay::Relay::new(&config)?;
         Ok(Arc::new(Gestore {
             config,
             store,
@@ -77,6 +82,7 @@ impl Gestore {
             delivered: std::sync::atomic::AtomicU64::new(0),
             clock,
             directory,
+            relay,
         }))
     }
 

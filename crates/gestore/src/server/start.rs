@@ -30,6 +30,8 @@ pub struct Running {
     pub pop3: Option<SocketAddr>,
     /// The POP3 (implicit TLS) listener's address, when enabled.
     pub pop3s: Option<SocketAddr>,
+    /// The receiving point's SMTP listener, when enabled.
+    pub inbound: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -193,6 +195,25 @@ pub async fn start(config: Config) -> Result<Running> {
             }
         });
     }
+    // The receiving point: other providers and Internet mail (PEC-SPEC §2.3).
+    let mut inbound = None;
+    if let Some(addr) = config.inbound {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        inbound = Some(listener.local_addr()?);
+        let cfg = pec_smtp::InboundConfig {
+            hostname: hostname.clone(),
+            limits: limits.clone(),
+        };
+        let backend = Arc::new(super::ricezione::Ricezione(gestore.clone()));
+        let (tls, stop) = (tls.clone(), stop.clone());
+        tasks.spawn(async move {
+            if let Err(e) = pec_smtp::serve_inbound(listener, tls, cfg, backend, stop).await {
+                eprintln!("gestore: listener {addr}: {e}");
+            }
+        });
+    }
     let (store, admin_config, admin_stop) = (gestore.store.clone(), config.clone(), stop.clone());
     let (clock, work) = (gestore.clock.clone(), gestore.work.clone());
     tasks.spawn(async move {
@@ -210,6 +231,7 @@ pub async fn start(config: Config) -> Result<Running> {
         imaps: access[1],
         pop3: access[2],
         pop3s: access[3],
+        inbound,
         shutdown,
         tasks,
     })

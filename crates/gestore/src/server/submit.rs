@@ -2,10 +2,12 @@
 //! and only then let the SMTP layer answer 250 (PEC-SPEC §2.3, STYLE §2).
 
 use super::delivery::{refusal, Envelope};
+use super::relay::{controlli, Inoltro};
 use super::{address, Gestore};
 use anyhow::{Context, Result};
 use pec_core::accesso::{self, Esito, Identificativi, Invio, Limiti, PuntoAccesso};
 use pec_core::consegna::{BustaRicevuta, StatoCasella};
+use pec_core::daticert::TipoDestinatario;
 use pec_core::registro::Evento;
 use pec_core::RiferimentoTemporale;
 use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
@@ -15,8 +17,6 @@ use std::borrow::Cow;
 
 /// Queue kind of a delivery to one local recipient.
 pub const DELIVER: &str = "deliver";
-/// Queue kind of an envelope waiting for the relay to another provider (issue 5).
-pub const RELAY: &str = "relay";
 
 /// What a delivery worker needs: the signed envelope and whom it is for.
 #[derive(Debug, PartialEq, Eq)]
@@ -204,6 +204,7 @@ impl Gestore {
             ricevuta: &ricevuta,
             busta: &busta,
             now,
+            daticert: None,
         };
         let locals: Vec<(String, StatoCasella)> = a
             .destinatari
@@ -212,11 +213,28 @@ impl Gestore {
             .filter(|r| self.config.is_local(r))
             .map(|r| (r, StatoCasella::Attiva))
             .collect();
-        if !locals.is_empty() {
+        let remote_certified = a.destinatari.iter().any(|d| {
+            d.tipo == TipoDestinatario::Certificato && !self.config.is_local(&d.indirizzo)
+        });
+        // Our own envelope read back once: the local deliveries need it, and the 12 h / 24 h
+        // checks of remote certified recipients keep its daticert.
+        let letta = if locals.is_empty() && !remote_certified {
+            None
+        } else {
+            Some(BustaRicevuta::leggi(&busta).context("our own envelope")?)
+        };
+        let daticert = match (&letta, remote_certified) {
+            (Some(l), true) => Some(l.daticert.to_xml().context("our own daticert")?),
+            _ => None,
+        };
+        let a = Accettata {
+            daticert: daticert.as_deref().map(str::as_bytes),
+            ..a
+        };
+        if let (false, Some(letta)) = (locals.is_empty(), &letta) {
             let mut batch = a.batch(self, false)?;
-            let letta = BustaRicevuta::leggi(&busta).context("our own envelope")?;
             let env = Envelope {
-                letta: &letta,
+                letta,
                 bytes: &busta,
                 sender: &mittente,
                 id: identificativo,
@@ -258,6 +276,9 @@ struct Accettata<'a> {
     ricevuta: &'a [u8],
     busta: &'a [u8],
     now: chrono::DateTime<chrono::Utc>,
+    /// The envelope's daticert.xml, when some recipient is certified and not ours: its
+    /// 12 h / 24 h checks keep it to build their notices.
+    daticert: Option<&'a [u8]>,
 }
 
 impl Accettata<'_> {
@@ -283,19 +304,28 @@ impl Accettata<'_> {
         ));
         for d in a.destinatari {
             let recipient = d.indirizzo.to_ascii_lowercase();
-            let (kind, key) = if !g.config.is_local(&recipient) {
-                (RELAY, format!("relay:{identificativo}:{recipient}"))
+            if !g.config.is_local(&recipient) {
+                let inoltro = Inoltro {
+                    recipient: recipient.clone(),
+                    mail_from: a.mittente.to_string(),
+                    identificativo: identificativo.to_string(),
+                    busta: true,
+                    accepted_ms: now.timestamp_millis(),
+                };
+                batch.push(inoltro.item(busta, now, None)?);
+                if let (TipoDestinatario::Certificato, Some(xml)) = (&d.tipo, a.daticert) {
+                    for op in controlli(&recipient, a.mittente, identificativo, xml, now)? {
+                        batch.push(op);
+                    }
+                }
             } else if queue_locals {
-                (DELIVER, format!("deliver:{identificativo}:{recipient}"))
-            } else {
-                continue;
-            };
-            batch.push(Operation::Enqueue(NewQueueItem {
-                key,
-                kind: kind.into(),
-                payload: Delivery::payload(&recipient, a.mittente, identificativo, busta)?,
-                due: now,
-            }));
+                batch.push(Operation::Enqueue(NewQueueItem {
+                    key: format!("deliver:{identificativo}:{recipient}"),
+                    kind: DELIVER.into(),
+                    payload: Delivery::payload(&recipient, a.mittente, identificativo, busta)?,
+                    due: now,
+                }));
+            }
         }
         // The box's own copy of what it sent (IMAP "Sent").
         batch.push(put(

@@ -3,6 +3,7 @@
 
 mod access;
 mod bad_input;
+mod between;
 mod crash;
 mod provider;
 mod sample;

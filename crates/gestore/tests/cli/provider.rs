@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 pub const DOMAIN: &str = "pec.prova.test";
 
 pub struct Provider {
+    /// The PEC domain of its boxes.
+    pub domain: String,
+    /// Provider name.
+    pub name: String,
+    /// More configuration, appended to the file (index, relay routes, dev clock).
+    pub extra: String,
+    pub inbound: u16,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     child: Option<Child>,
@@ -27,11 +34,21 @@ pub struct Provider {
 impl Provider {
     /// Boxes `name@DOMAIN` with password `pw-name`.
     pub fn new(boxes: &[&str]) -> Self {
+        Self::on(DOMAIN, "Gestore di Prova S.p.A.", "", boxes)
+    }
+
+    /// A provider of `domain` named `name`, with `extra` configuration and boxes
+    /// `box@domain` with password `pw-box`.
+    pub fn on(domain: &str, name: &str, extra: &str, boxes: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("gestore.toml");
         // Port 0 everywhere: the server picks free ports and prints them; `start` reads them
         // and pins them in the config, so a restart listens where the clients already point.
         let p = Provider {
+            domain: domain.to_string(),
+            name: name.to_string(),
+            extra: extra.to_string(),
+            inbound: 0,
             dir,
             config,
             child: None,
@@ -51,7 +68,7 @@ impl Provider {
                     "--config",
                     &path(&p.config),
                     "add",
-                    &format!("{b}@{DOMAIN}"),
+                    &format!("{b}@{domain}"),
                     "--password",
                     &format!("pw-{b}"),
                 ],
@@ -62,8 +79,9 @@ impl Provider {
         p
     }
 
-    fn write_config(&self) {
+    pub fn write_config(&self) {
         let listen = [
+            ("inbound", self.inbound),
             ("submission", self.submission),
             ("submissions", self.submissions),
             ("imap", self.imap),
@@ -74,11 +92,12 @@ impl Provider {
         .iter()
         .map(|(name, port)| format!("{name} = \"127.0.0.1:{port}\"\n"))
         .collect::<String>();
+        let (domain, name, extra) = (&self.domain, &self.name, &self.extra);
         std::fs::write(
             &self.config,
             format!(
-                "[provider]\nname = \"Gestore di Prova S.p.A.\"\nservice_address = \"posta-certificata@{DOMAIN}\"\n\
-                 domains = [\"{DOMAIN}\"]\n[listen]\n{listen}[data]\ndir = \"data\"\n"
+                "[provider]\nname = \"{name}\"\nservice_address = \"posta-certificata@{domain}\"\n\
+                 domains = [\"{domain}\"]\n[listen]\n{listen}[data]\ndir = \"data\"\n{extra}"
             ),
         )
         .unwrap();
@@ -131,6 +150,7 @@ impl Provider {
                 "imaps" => self.imaps = port,
                 "pop3" => self.pop3 = port,
                 "pop3s" => self.pop3s = port,
+                "inbound" => self.inbound = port,
                 _ => {}
             }
         }
@@ -189,7 +209,19 @@ impl Provider {
 
     /// Every message of a box folder, read from the store after the server stopped.
     pub fn messages(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
-        read_box(&self.data(), &format!("{user}@{DOMAIN}"), folder)
+        read_box(&self.data(), &format!("{user}@{}", self.domain), folder)
+    }
+
+    /// Events of `tipo` printed so far (JSON lines).
+    pub fn events(&self, tipo: &str) -> Vec<String> {
+        let needle = format!("\"tipo\":\"{tipo}\"");
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.contains(&needle))
+            .cloned()
+            .collect()
     }
 }
 
@@ -225,6 +257,17 @@ pub fn read_box(data: &Path, address: &str, folder: &str) -> Vec<Vec<u8>> {
 
 /// Sends with Python's smtplib over STARTTLS; returns the script's exit status and output.
 pub fn smtplib(port: u16, user: &str, rcpts: &[String], message: &str) -> std::process::Output {
+    smtplib_as(port, &addr(user), &format!("pw-{user}"), rcpts, message)
+}
+
+/// [`smtplib`] for any login.
+pub fn smtplib_as(
+    port: u16,
+    login: &str,
+    password: &str,
+    rcpts: &[String],
+    message: &str,
+) -> std::process::Output {
     let script = r#"
 import smtplib, ssl, sys
 port, user, password, rcpts = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4].split(',')
@@ -238,8 +281,8 @@ sys.exit(1 if refused else 0)
             "-c",
             script,
             &port.to_string(),
-            &format!("{user}@{DOMAIN}"),
-            &format!("pw-{user}"),
+            login,
+            password,
             &rcpts.join(","),
         ])
         .stdin(Stdio::piped())
@@ -301,9 +344,14 @@ pub fn curl_submit(
 /// Checks a stored message with `openssl smime -verify` and `gestore verify` against the
 /// provider's dev CA; returns its kind and daticert consegna.
 pub fn verified(p: &Provider, raw: &[u8]) -> (String, Option<String>) {
+    verified_by(p, p, raw)
+}
+
+/// [`verified`] for a message `signer` signed, checked in `p`'s folder.
+pub fn verified_by(p: &Provider, signer: &Provider, raw: &[u8]) -> (String, Option<String>) {
     let file = p.dir.path().join("check.eml");
     std::fs::write(&file, raw).unwrap();
-    let ca = path(&p.data().join("pki/ca.pem"));
+    let ca = path(&signer.data().join("pki/ca.pem"));
     if have("openssl") {
         let o = run(
             "openssl",
@@ -321,6 +369,7 @@ pub fn verified(p: &Provider, raw: &[u8]) -> (String, Option<String>) {
         assert!(o.status.success(), "openssl: {}", text(&o.stderr));
     }
     let trust = p.dir.path().join("trust");
+    let _ = std::fs::remove_dir_all(&trust);
     std::fs::create_dir_all(&trust).unwrap();
     std::fs::copy(&ca, trust.join("ca.pem")).unwrap();
     let out = gestore(
