@@ -32,47 +32,197 @@ pub struct Args {
     /// provider answers). With a rate, time to 250 measures latency at that load.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Send to a second provider run as its own `gestore serve` process (relay, receiving
+    /// point, presa in carico and delivery receipt back over SMTP): the finish line is the
+    /// delivery receipt stored at the sender's provider.
+    #[arg(long)]
+    pub peer: bool,
 }
 
 /// Signatures per certified message to one local recipient.
 const SIGNATURES_PER_MESSAGE: f64 = 3.0;
+/// With a peer: acceptance, envelope (ours), presa in carico, delivery receipt (the peer's).
+const SIGNATURES_WITH_PEER: f64 = 4.0;
 const DOMAIN: &str = "pec.bench.test";
+const PEER_DOMAIN: &str = "pec.bench-peer.test";
+
+/// The text of a bench provider's configuration.
+fn config_text(
+    name: &str,
+    domain: &str,
+    data: &std::path::Path,
+    size: usize,
+    extra: &str,
+) -> String {
+    format!(
+        "[provider]\nname = \"{name}\"\nservice_address = \"posta-certificata@{domain}\"\n\
+         domains = [\"{domain}\"]\n[listen]\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"\"\nimap = \"\"\nimaps = \"\"\npop3 = \"\"\npop3s = \"\"\n\
+         {extra}\n[data]\ndir = {:?}\n[limits]\nmax_message_size = {}\n",
+        data.to_string_lossy(),
+        (size * 2).max(1 << 20)
+    )
+}
 
 /// Runs the benchmark and prints the report.
 pub fn run(args: &Args) -> Result<()> {
     let clients = args.clients.max(1);
     let data = std::env::temp_dir().join(format!("gestore-bench-{}", std::process::id()));
-    let text = format!(
-        "[provider]\nname = \"Gestore Bench S.p.A.\"\nservice_address = \"posta-certificata@{DOMAIN}\"\n\
-         domains = [\"{DOMAIN}\"]\n[listen]\nsubmission = \"127.0.0.1:0\"\nsubmissions = \"\"\nimap = \"\"\nimaps = \"\"\npop3 = \"\"\npop3s = \"\"\n\
-         [data]\ndir = {:?}\n[limits]\nmax_message_size = {}\n",
-        data.to_string_lossy(),
-        (args.size * 2).max(1 << 20)
-    );
-    let config = Config::parse(&text, &data)?;
-    let result = super::serve::runtime()?.block_on(bench(config, args, clients));
+    let result = if args.peer {
+        peer::run(args, clients, &data)
+    } else {
+        let text = config_text(
+            "Gestore Bench S.p.A.",
+            DOMAIN,
+            &data,
+            args.size,
+            "inbound = \"\"",
+        );
+        let config = Config::parse(&text, &data)?;
+        super::serve::runtime()?.block_on(bench(config, args, clients, None))
+    };
     let _ = std::fs::remove_dir_all(&data);
     result
 }
 
-async fn bench(config: Config, args: &Args, clients: usize) -> Result<()> {
+/// The second provider of `gestore bench --peer`: its own `gestore serve` process.
+mod peer {
+    use super::*;
+    use std::io::BufRead;
+    use std::process::{Child, Command, Stdio};
+
+    /// The child process, killed when dropped (also when the bench fails).
+    pub struct Peer(Child);
+
+    impl Drop for Peer {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn free_port() -> Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
+    }
+
+    /// Sets both providers up (keys, TLS, one index, routes to each other), starts the peer
+    /// and runs the bench against it.
+    pub fn run(args: &Args, clients: usize, data: &std::path::Path) -> Result<()> {
+        let (data_a, data_b) = (data.join("a"), data.join("b"));
+        let hosts = vec!["localhost".to_string()];
+        for d in [&data_a, &data_b] {
+            std::fs::create_dir_all(d)?;
+            pec_smtp::dev_tls(&d.join("tls"), &hosts).context("dev TLS")?;
+        }
+        let (in_a, in_b) = (free_port()?, free_port()?);
+        let index = data.join("providers.ldif");
+        let extra =
+            |inbound: u16, peer_domain: &str, peer_port: u16, peer_data: &std::path::Path| {
+                format!(
+                "inbound = \"127.0.0.1:{inbound}\"\n[index]\nfile = {:?}\n[relay]\nmx = false\n\
+                 routes = {{ {:?} = \"localhost:{peer_port}\" }}\ntls_roots = [{:?}]",
+                index.to_string_lossy(),
+                peer_domain,
+                peer_data.join("tls/dev-smtp-cert.pem").to_string_lossy()
+            )
+            };
+        let text_a = config_text(
+            "Gestore Bench S.p.A.",
+            DOMAIN,
+            &data_a,
+            args.size,
+            &extra(in_a, PEER_DOMAIN, in_b, &data_b),
+        );
+        let text_b = config_text(
+            "Gestore Bench Peer S.p.A.",
+            PEER_DOMAIN,
+            &data_b,
+            args.size,
+            &extra(in_b, DOMAIN, in_a, &data_a),
+        );
+        let config_b_path = data.join("peer.toml");
+        std::fs::write(&config_b_path, &text_b)?;
+        let config_a = Config::parse(&text_a, &data_a)?;
+        let config_b = Config::parse(&text_b, &data_b)?;
+        let mut ldif = String::from("version: 1\n\n");
+        ldif.push_str(&crate::cmd::index::export(&config_a, false)?);
+        ldif.push_str(&crate::cmd::index::export(&config_b, false)?);
+        std::fs::write(&index, ldif)?;
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["serve", "--config"])
+            .arg(&config_b_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the peer")?;
+        let stdout = child.stdout.take().context("peer stdout")?;
+        let peer = Peer(child);
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(l)) if l == "ready" => break,
+                Some(Ok(_)) => {}
+                _ => anyhow::bail!("the peer stopped before it was ready"),
+            }
+        }
+        // Keep draining the peer's event trail so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        super::super::ask(
+            &config_b,
+            crate::server::admin::Request::Add {
+                address: format!("dest@{PEER_DOMAIN}"),
+                password: "pw-dest".into(),
+                quota: 0,
+            },
+        )?;
+        let result = super::super::serve::runtime()?.block_on(bench(
+            config_a,
+            args,
+            clients,
+            Some(format!("dest@{PEER_DOMAIN}")),
+        ));
+        drop(peer);
+        result
+    }
+}
+
+async fn bench(config: Config, args: &Args, clients: usize, remote: Option<String>) -> Result<()> {
     let running = server::start(config).await?;
     running.gestore.trail.store(false, Ordering::Relaxed);
     let store = &running.gestore.store;
     let smtp = running.submission.context("no submission listener")?;
-    let dest = address(&format!("dest@{DOMAIN}"))?;
-    store.add_mailbox(&dest, "pw-dest", 0).await?;
+    let dest = match &remote {
+        Some(r) => r.clone(),
+        None => {
+            let dest = format!("dest@{DOMAIN}");
+            store.add_mailbox(&address(&dest)?, "pw-dest", 0).await?;
+            dest
+        }
+    };
     for c in 0..clients {
         store
             .add_mailbox(&address(&format!("s{c}@{DOMAIN}"))?, &format!("pw-{c}"), 0)
             .await?;
     }
     let ceiling = signing_ceiling(&running.gestore.signer)?;
+    let signatures = if remote.is_some() {
+        SIGNATURES_WITH_PEER
+    } else {
+        SIGNATURES_PER_MESSAGE
+    };
     println!(
-        "gestore bench: {} messages of {} bytes from {clients} SMTP clients, one local recipient, {}",
+        "gestore bench: {} messages of {} bytes from {clients} SMTP clients, {}, {}",
         args.messages,
         args.size,
-        args.rate.map(|r| format!("offered {r:.0} messages/s")).unwrap_or_else(|| "as fast as possible".into())
+        if remote.is_some() {
+            "one recipient at a second provider (its own process)"
+        } else {
+            "one local recipient"
+        },
+        args.rate
+            .map(|r| format!("offered {r:.0} messages/s"))
+            .unwrap_or_else(|| "as fast as possible".into())
     );
 
     // Every client connects and logs in first (TLS handshake, an Argon2 check each): the clock
@@ -91,8 +241,8 @@ async fn bench(config: Config, args: &Args, clients: usize) -> Result<()> {
     for c in 0..clients {
         let count = per_client.min(args.messages.saturating_sub(c * per_client));
         let pacing = interval.map(|i| (i, i.mul_f64(c as f64 / clients as f64)));
-        let ready = ready.clone();
-        tasks.spawn(async move { client(smtp, c, count, size, pacing, ready).await });
+        let (ready, dest) = (ready.clone(), dest.clone());
+        tasks.spawn(async move { client(smtp, c, count, size, pacing, ready, dest).await });
     }
     ready.wait().await;
     let started = Instant::now();
@@ -102,12 +252,22 @@ async fn bench(config: Config, args: &Args, clients: usize) -> Result<()> {
     }
     let submitted = started.elapsed();
     let total = latencies.len() as u64;
+    // The finish line: the delivery receipt stored in the sender's box (ours, or the one the
+    // peer sent back).
+    let g = running.gestore.clone();
+    let done = move || {
+        if remote.is_some() {
+            g.closed_remote.load(Ordering::Relaxed)
+        } else {
+            g.delivered.load(Ordering::Relaxed)
+        }
+    };
     let deadline = Instant::now() + Duration::from_secs(600);
-    while running.gestore.delivered.load(Ordering::Relaxed) < total && Instant::now() < deadline {
+    while done() < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = started.elapsed();
-    let delivered = running.gestore.delivered.load(Ordering::Relaxed);
+    let delivered = done();
     running.stop().await;
 
     latencies.sort();
@@ -134,8 +294,10 @@ async fn bench(config: Config, args: &Args, clients: usize) -> Result<()> {
         peak_rss_kb().unwrap_or(0) / 1024
     );
     println!(
-        "signing ceiling:         {:.0} sign/s x {} cores / {SIGNATURES_PER_MESSAGE} = {:.0} certified messages/s",
-        ceiling.0, ceiling.1, ceiling.0 * ceiling.1 as f64 / SIGNATURES_PER_MESSAGE
+        "signing ceiling:         {:.0} sign/s x {} cores / {signatures} = {:.0} certified messages/s",
+        ceiling.0,
+        ceiling.1,
+        ceiling.0 * ceiling.1 as f64 / signatures
     );
     Ok(())
 }
@@ -149,9 +311,10 @@ async fn client(
     size: usize,
     pacing: Option<(Duration, Duration)>,
     ready: Arc<tokio::sync::Barrier>,
+    dest: String,
 ) -> Result<Vec<Duration>> {
     let user = format!("s{c}@{DOMAIN}");
-    let to = vec![format!("dest@{DOMAIN}")];
+    let to = vec![dest];
     let session = Session::connect(smtp, &user, &format!("pw-{c}")).await;
     // Always reach the barrier, or the others would wait forever for a client that failed.
     ready.wait().await;

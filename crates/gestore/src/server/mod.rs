@@ -51,6 +51,9 @@ pub struct Gestore {
     pub trail: std::sync::atomic::AtomicBool,
     /// Delivery steps committed since start (receipt or notice stored): the bench's finish line.
     pub delivered: std::sync::atomic::AtomicU64,
+    /// Final receipts (delivery or non-delivery) received from other providers since start:
+    /// the finish line of the bench across two providers.
+    pub closed_remote: std::sync::atomic::AtomicU64,
     /// The provider's clock (adjustable in tests of the 12 h / 24 h deadlines).
     pub clock: Arc<clock::Clock>,
     /// The providers' index in force.
@@ -80,6 +83,7 @@ impl Gestore {
             work: Arc::new(Notify::new()),
             trail: std::sync::atomic::AtomicBool::new(true),
             delivered: std::sync::atomic::AtomicU64::new(0),
+            closed_remote: std::sync::atomic::AtomicU64::new(0),
             clock,
             directory,
             relay,

@@ -295,8 +295,14 @@ impl Gestore {
             .map(|e| e.mittente.clone())
             .unwrap_or_default();
         log_all(&mut batch, eventi, &sender);
-        self.store.commit(batch).await.context("commit")?;
+        let receipt = self.store.commit(batch).await.context("commit")?;
         self.announce(eventi);
+        if !receipt.replayed
+            && scadenze::annullate(kind).contains(&pec_core::builder::Scadenza::Ore24)
+        {
+            self.closed_remote
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(())
     }
 
