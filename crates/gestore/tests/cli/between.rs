@@ -477,3 +477,76 @@ fn the_index_is_reloaded_when_its_file_changes() {
     pair.b.wait_events("busta-ricevuta", 1);
     pair.b.wait_events("presa-in-carico-emessa", 1);
 }
+
+/// Listens on `port` in place of a provider that went wrong: `silent` accepts and never says
+/// a word; otherwise it greets, offers STARTTLS and hangs up when asked for it. Stops when
+/// the returned flag is set.
+fn broken_peer(port: u16, silent: bool) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the broken peer");
+    listener.set_nonblocking(true).unwrap();
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while !flag.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((mut s, _)) => {
+                    s.set_nonblocking(false).unwrap();
+                    if !silent {
+                        let _ = s.write_all(b"220 broken.test ESMTP\r\n");
+                        let mut r = BufReader::new(s.try_clone().unwrap());
+                        let mut line = String::new();
+                        while r.read_line(&mut line).unwrap_or(0) > 0 {
+                            if line.to_ascii_uppercase().starts_with("EHLO") {
+                                let _ = s.write_all(b"250-broken.test\r\n250 STARTTLS\r\n");
+                            } else if line.to_ascii_uppercase().starts_with("STARTTLS") {
+                                let _ = s.write_all(b"220 go ahead\r\n");
+                                break; // and hang up in the middle of the handshake
+                            }
+                            line.clear();
+                        }
+                        continue;
+                    }
+                    held.push(s);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    stop
+}
+
+#[test]
+fn a_peer_that_never_answers_or_hangs_up_is_retried_and_delivered_once() {
+    let mut pair = Pair::new(&["mario"], &["anna"], "");
+    pair.b.stop();
+    for silent in [true, false] {
+        let stop = broken_peer(pair.b.inbound, silent);
+        let subject = if silent { "muto" } else { "riattacca" };
+        send(&pair.a, "mario@pec.a.test", "anna@pec.b.test", subject);
+        // The first attempt (and its retry a minute later) fails on the broken peer.
+        advance(&pair.a, "2m");
+        std::thread::sleep(Duration::from_secs(if silent { 7 } else { 2 }));
+        assert!(pair.a.events("busta-inoltrata").is_empty());
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    pair.b.start();
+    advance(&pair.a, "1h");
+    pair.a.wait_events("busta-inoltrata", 2);
+    pair.a.wait_events("ricevuta-ricevuta", 4);
+    pair.a.stop();
+    pair.b.stop();
+    assert_eq!(
+        pair.b.messages("anna", "INBOX").len(),
+        2,
+        "each delivered once"
+    );
+    assert_eq!(
+        pair.a.messages("mario", "INBOX").len(),
+        4,
+        "2 acceptances, 2 deliveries"
+    );
+}
