@@ -10,6 +10,13 @@
 //!   separately whether the content is intact, who signed and when, whether the chain leads
 //!   to a [`TrustStore`] anchor, and whether the certificate was valid at signing time and now.
 //!   It returns the canonical bytes the signature covers.
+//! * [`Verifier`] does the same for a long-running receiving point: it keeps the trust
+//!   anchors in a prebuilt openssl store and, per signer (signer identifier plus the exact
+//!   embedded certificates, at most [`MAX_CACHED_SIGNERS`]), the parsed description and the
+//!   time-independent chain verdict with the dates the chain is valid, so a known signer
+//!   costs the CMS signature check and little else. Its answers equal [`verify`]'s bit for
+//!   bit; at the edges of validity periods, or when the chain built could depend on the
+//!   time, it asks openssl in full.
 //! * [`pki::init`] makes a dev CA and a provider certificate with the PEC profile (PEC-SPEC §7.4).
 //!
 //! What it does not do: build message content (pec-core does), parse `daticert.xml`, check
@@ -30,11 +37,13 @@
 
 mod asn1;
 mod cert;
+mod chain;
 mod error;
 mod mime;
 pub mod pki;
 mod sign;
 mod trust;
+mod verifier;
 mod verify;
 
 pub use cert::SignerInfo;
@@ -42,4 +51,5 @@ pub use error::{Error, VerifyError};
 pub use pki::{PkiOptions, PkiPaths};
 pub use sign::Signer;
 pub use trust::TrustStore;
+pub use verifier::{Verifier, MAX_CACHED_SIGNERS};
 pub use verify::{verify, SignedForm, Verification, MAX_MESSAGE_BYTES, MAX_SIGNATURE_BYTES};

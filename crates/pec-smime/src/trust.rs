@@ -5,14 +5,15 @@
 //! its root.
 //!
 //! PEC-SPEC §7.4: the anchor is configuration (AgID's CA in production, the dev CA in demos),
-//! never hard-coded. The store keeps parsed certificates and builds a fresh openssl
-//! `X509Store` per check, because each check sets its own verification time.
+//! never hard-coded. The store keeps parsed certificates and builds an openssl `X509Store`
+//! per verification time; a [`Verifier`](crate::Verifier) builds the one that ignores
+//! validity periods once and keeps it.
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use openssl::stack::StackRef;
-use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::store::{X509Store, X509StoreBuilder};
 use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
 use openssl::x509::{X509PurposeId, X509Ref, X509StoreContext, X509};
 
@@ -125,6 +126,20 @@ impl TrustStore {
         untrusted: &StackRef<X509>,
         at: Option<DateTime<Utc>>,
     ) -> Result<Option<String>, openssl::error::ErrorStack> {
+        let store = self.store(at)?;
+        let mut ctx = X509StoreContext::new()?;
+        ctx.init(&store, cert, untrusted, |c| {
+            let ok = c.verify_cert()?;
+            Ok((!ok).then(|| c.error().error_string().to_string()))
+        })
+    }
+
+    /// An openssl store of the anchors that checks chains for S/MIME signing at time `at`
+    /// (`None`: ignore validity periods).
+    pub(crate) fn store(
+        &self,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<X509Store, openssl::error::ErrorStack> {
         let mut builder = X509StoreBuilder::new()?;
         for anchor in &self.anchors {
             builder.add_cert(anchor.clone())?;
@@ -139,11 +154,6 @@ impl TrustStore {
             None => param.set_flags(X509VerifyFlags::NO_CHECK_TIME)?,
         }
         builder.set_param(&param)?;
-        let store = builder.build();
-        let mut ctx = X509StoreContext::new()?;
-        ctx.init(&store, cert, untrusted, |c| {
-            let ok = c.verify_cert()?;
-            Ok((!ok).then(|| c.error().error_string().to_string()))
-        })
+        Ok(builder.build())
     }
 }

@@ -16,12 +16,15 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::stack::Stack;
+use openssl::x509::store::X509StoreRef;
 use openssl::x509::X509;
 
 use crate::asn1::{self, SignedDataInfo, SignerId};
 use crate::cert::SignerInfo;
+use crate::chain::ChainVerdict;
 use crate::error::one_line;
 use crate::mime::{self, MultipartError};
+use crate::verifier::SignerCache;
 use crate::{TrustStore, VerifyError};
 
 /// Largest message accepted (PEC limits are far lower, PEC-SPEC §9.6).
@@ -107,61 +110,88 @@ pub fn verify(
     trust: &TrustStore,
     now: DateTime<Utc>,
 ) -> Result<Verification, VerifyError> {
-    if raw.len() > MAX_MESSAGE_BYTES {
-        return Err(unreadable(format!(
-            "message larger than {MAX_MESSAGE_BYTES} bytes"
-        )));
-    }
-    let top = mime::split_entity(raw);
-    let Some(ct) = mime::content_type(top.headers) else {
-        return Err(VerifyError::Unsigned);
+    let checker = Checker {
+        trust,
+        anchors: None,
+        cache: None,
     };
-    match ct.mime.as_str() {
-        "multipart/signed" => {
-            if let Some(protocol) = ct.param("protocol") {
-                if !is_pkcs7_signature(protocol) {
-                    return Err(unreadable(format!(
-                        "unsupported signature protocol {protocol:.60}"
-                    )));
-                }
-            }
-            let boundary = ct
-                .param("boundary")
-                .filter(|b| !b.is_empty() && b.len() <= 200)
-                .ok_or_else(|| unreadable("multipart/signed without a usable boundary"))?;
-            let parts = match mime::split_multipart(top.body, boundary, 2) {
-                Ok(parts) if parts.len() == 2 => parts,
-                Ok(_) => return Err(unreadable("multipart/signed needs two parts")),
-                Err(MultipartError::NoDelimiter) => {
-                    return Err(unreadable("multipart/signed has no parts"))
-                }
-                Err(MultipartError::Unterminated) => {
-                    return Err(unreadable(
-                        "multipart/signed is truncated (no closing boundary)",
-                    ))
-                }
-                Err(MultipartError::TooManyParts) => {
-                    return Err(unreadable("multipart/signed has more than two parts"))
-                }
-            };
-            let der = signature_part(parts[1])?;
-            check(&der, Some(parts[0]), trust, now)
+    checker.verify(raw, now)
+}
+
+/// What a check runs against: the trust store, and what a [`Verifier`](crate::Verifier)
+/// keeps from one message to the next.
+pub(crate) struct Checker<'a> {
+    pub trust: &'a TrustStore,
+    /// `trust`'s anchors in a store that ignores validity periods ([`TrustStore::store`]
+    /// with `None`); `None`: built for each message.
+    pub anchors: Option<&'a X509StoreRef>,
+    /// Facts about signers seen before; `None`: worked out for each message.
+    pub cache: Option<&'a SignerCache>,
+}
+
+impl Checker<'_> {
+    /// [`verify`] with this checker's trust store and caches.
+    pub(crate) fn verify(
+        &self,
+        raw: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Verification, VerifyError> {
+        if raw.len() > MAX_MESSAGE_BYTES {
+            return Err(unreadable(format!(
+                "message larger than {MAX_MESSAGE_BYTES} bytes"
+            )));
         }
-        "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
-            match ct
-                .param("smime-type")
-                .map(str::to_ascii_lowercase)
-                .as_deref()
-            {
-                None | Some("signed-data") => {}
-                Some(other) => {
-                    return Err(unreadable(format!("unsupported smime-type {other:.40}")))
+        let top = mime::split_entity(raw);
+        let Some(ct) = mime::content_type(top.headers) else {
+            return Err(VerifyError::Unsigned);
+        };
+        match ct.mime.as_str() {
+            "multipart/signed" => {
+                if let Some(protocol) = ct.param("protocol") {
+                    if !is_pkcs7_signature(protocol) {
+                        return Err(unreadable(format!(
+                            "unsupported signature protocol {protocol:.60}"
+                        )));
+                    }
                 }
+                let boundary = ct
+                    .param("boundary")
+                    .filter(|b| !b.is_empty() && b.len() <= 200)
+                    .ok_or_else(|| unreadable("multipart/signed without a usable boundary"))?;
+                let parts = match mime::split_multipart(top.body, boundary, 2) {
+                    Ok(parts) if parts.len() == 2 => parts,
+                    Ok(_) => return Err(unreadable("multipart/signed needs two parts")),
+                    Err(MultipartError::NoDelimiter) => {
+                        return Err(unreadable("multipart/signed has no parts"))
+                    }
+                    Err(MultipartError::Unterminated) => {
+                        return Err(unreadable(
+                            "multipart/signed is truncated (no closing boundary)",
+                        ))
+                    }
+                    Err(MultipartError::TooManyParts) => {
+                        return Err(unreadable("multipart/signed has more than two parts"))
+                    }
+                };
+                let der = signature_part(parts[1])?;
+                self.check(&der, Some(parts[0]), now)
             }
-            let der = decode_body(top.headers, top.body)?;
-            check(&der, None, trust, now)
+            "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
+                match ct
+                    .param("smime-type")
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                {
+                    None | Some("signed-data") => {}
+                    Some(other) => {
+                        return Err(unreadable(format!("unsupported smime-type {other:.40}")))
+                    }
+                }
+                let der = decode_body(top.headers, top.body)?;
+                self.check(&der, None, now)
+            }
+            _ => Err(VerifyError::Unsigned),
         }
-        _ => Err(VerifyError::Unsigned),
     }
 }
 
@@ -214,90 +244,167 @@ fn decode_body(headers: &[u8], body: &[u8]) -> Result<Vec<u8>, VerifyError> {
     }
 }
 
-/// Verifies `der` over `detached` (canonicalised here) or over its own encapsulated content.
-fn check(
-    der: &[u8],
-    detached: Option<&[u8]>,
-    trust: &TrustStore,
-    now: DateTime<Utc>,
-) -> Result<Verification, VerifyError> {
-    let info = asn1::parse_signed_data(der).map_err(|e| unreadable(format!("signature: {e}")))?;
-    let mut cms = CmsContentInfo::from_der(der)
-        .map_err(|e| unreadable(format!("signature: {}", one_line(&e))))?;
+impl Checker<'_> {
+    /// Verifies `der` over `detached` (canonicalised here) or over its own encapsulated content.
+    fn check(
+        &self,
+        der: &[u8],
+        detached: Option<&[u8]>,
+        now: DateTime<Utc>,
+    ) -> Result<Verification, VerifyError> {
+        let info =
+            asn1::parse_signed_data(der).map_err(|e| unreadable(format!("signature: {e}")))?;
+        let mut cms = CmsContentInfo::from_der(der)
+            .map_err(|e| unreadable(format!("signature: {}", one_line(&e))))?;
 
-    let (content, form): (Cow<'_, [u8]>, SignedForm) = match detached {
-        Some(raw) => {
-            if info.econtent.is_some() {
-                return Err(unreadable("detached signature also carries content"));
+        let (content, form): (Cow<'_, [u8]>, SignedForm) = match detached {
+            Some(raw) => {
+                if info.econtent.is_some() {
+                    return Err(unreadable("detached signature also carries content"));
+                }
+                let content = if mime::bare_lf_count(raw) == 0 {
+                    Cow::Borrowed(raw)
+                } else {
+                    Cow::Owned(mime::to_crlf(raw))
+                };
+                (content, SignedForm::Detached)
             }
-            let content = if mime::bare_lf_count(raw) == 0 {
-                Cow::Borrowed(raw)
-            } else {
-                Cow::Owned(mime::to_crlf(raw))
-            };
-            (content, SignedForm::Detached)
-        }
-        None => {
-            let Some(econtent) = info.econtent else {
-                return Err(unreadable("opaque signature without content"));
-            };
-            let mut out = Vec::new();
-            asn1::octets(econtent, MAX_MESSAGE_BYTES, &mut out)
-                .map_err(|e| unreadable(format!("signature: {e}")))?;
-            (Cow::Owned(out), SignedForm::Opaque)
-        }
-    };
+            None => {
+                let Some(econtent) = info.econtent else {
+                    return Err(unreadable("opaque signature without content"));
+                };
+                let mut out = Vec::new();
+                asn1::octets(econtent, MAX_MESSAGE_BYTES, &mut out)
+                    .map_err(|e| unreadable(format!("signature: {e}")))?;
+                (Cow::Owned(out), SignedForm::Opaque)
+            }
+        };
 
-    let certs = parse_certificates(&info)?;
-    let signer_cert = find_signer(&info, &certs);
+        let cached;
+        let fresh;
+        let facts: &Option<SignerFacts> = match self.cache {
+            Some(cache) => {
+                cached = cache.get_or_insert_with(&info, || self.signer_facts(&info))?;
+                &cached
+            }
+            None => {
+                fresh = self.signer_facts(&info)?;
+                &fresh
+            }
+        };
 
-    // Integrity alone: content digest and signature value, no chain.
-    let flags = CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::BINARY;
-    let data = (form == SignedForm::Detached).then_some(&*content);
-    let integrity = if signer_cert.is_none() {
-        Err("signer certificate not in the signature".to_string())
-    } else {
-        cms.verify(None, None, data, None, flags)
-            .map_err(|e| one_line(&e))
-    };
+        // Integrity alone: content digest and signature value, no chain.
+        let flags = CMSOptions::NO_SIGNER_CERT_VERIFY | CMSOptions::BINARY;
+        let data = (form == SignedForm::Detached).then_some(&*content);
+        let integrity = if facts.is_none() {
+            Err(NO_SIGNER_CERT.to_string())
+        } else {
+            cms.verify(None, None, data, None, flags)
+                .map_err(|e| one_line(&e))
+        };
 
-    let digest_algorithm = asn1::digest_name(info.digest_oid);
-    let signing_time = info.signing_time;
-    let mut v = Verification {
-        intact: integrity.is_ok(),
-        integrity_error: integrity.err(),
-        signer: None,
-        certificates: info.certificates.iter().map(|c| c.to_vec()).collect(),
-        signing_time,
-        trusted: false,
-        chain_valid: false,
-        chain_error: Some("signer certificate not in the signature".into()),
-        valid_at_signing: None,
-        valid_now: false,
-        digest_algorithm,
-        form,
-        content: content.into_owned(),
-    };
-    let Some(cert) = signer_cert else {
-        return Ok(v);
-    };
-    let signer = SignerInfo::from_x509(cert)
-        .map_err(|e| unreadable(format!("signer certificate: {}", one_line(&e))))?;
+        let signing_time = info.signing_time;
+        let mut v = Verification {
+            intact: integrity.is_ok(),
+            integrity_error: integrity.err(),
+            signer: None,
+            certificates: info.certificates.iter().map(|c| c.to_vec()).collect(),
+            signing_time,
+            trusted: false,
+            chain_valid: false,
+            chain_error: Some(NO_SIGNER_CERT.into()),
+            valid_at_signing: None,
+            valid_now: false,
+            digest_algorithm: asn1::digest_name(info.digest_oid),
+            form,
+            content: content.into_owned(),
+        };
+        let Some(facts) = facts else {
+            return Ok(v);
+        };
+        let at = signing_time.unwrap_or(now);
+        let chain = match facts.chain.at(at) {
+            Some(verdict) => verdict,
+            None => self.check_chain_at(&info, at)?,
+        };
+        v.trusted = facts.chain.trusted().is_ok();
+        v.chain_valid = chain.is_ok();
+        v.chain_error = chain.err();
+        v.valid_at_signing = signing_time.map(|t| facts.signer.valid_at(t));
+        v.valid_now = facts.signer.valid_at(now);
+        v.signer = Some(facts.signer.clone());
+        Ok(v)
+    }
+
+    /// What does not change while the embedded certificates and the signer's identifier do
+    /// not: `None` when the signer's certificate is not embedded.
+    fn signer_facts(&self, info: &SignedDataInfo<'_>) -> Result<Option<SignerFacts>, VerifyError> {
+        let certs = parse_certificates(info)?;
+        let Some(cert) = find_signer(info, &certs) else {
+            return Ok(None);
+        };
+        let signer = SignerInfo::from_x509(cert)
+            .map_err(|e| unreadable(format!("signer certificate: {}", one_line(&e))))?;
+        let untrusted = stack(&certs)?;
+        let built;
+        let anchors = match self.anchors {
+            Some(anchors) => anchors,
+            None => match self.trust.store(None) {
+                Ok(store) => {
+                    built = store;
+                    &built
+                }
+                Err(e) => {
+                    return Ok(Some(SignerFacts {
+                        signer,
+                        chain: ChainVerdict::failed(one_line(&e)),
+                    }))
+                }
+            },
+        };
+        let chain = ChainVerdict::judge(self.trust, anchors, cert, &untrusted);
+        Ok(Some(SignerFacts { signer, chain }))
+    }
+
+    /// The full chain check at `at`, for when the cached verdict does not decide it.
+    fn check_chain_at(
+        &self,
+        info: &SignedDataInfo<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<Result<(), String>, VerifyError> {
+        let certs = parse_certificates(info)?;
+        let Some(cert) = find_signer(info, &certs) else {
+            return Ok(Err(NO_SIGNER_CERT.into()));
+        };
+        let untrusted = stack(&certs)?;
+        Ok(self.trust.check_chain(cert, &untrusted, Some(at)))
+    }
+}
+
+/// Why nothing about the signer can be said.
+const NO_SIGNER_CERT: &str = "signer certificate not in the signature";
+
+/// What verification learns from the embedded certificates and the signer's identifier
+/// alone, the same for every message that carries them: kept by a
+/// [`Verifier`](crate::Verifier).
+#[derive(Debug)]
+pub(crate) struct SignerFacts {
+    /// The signer's certificate, described.
+    pub signer: SignerInfo,
+    /// Its chain against the trust store.
+    pub chain: ChainVerdict,
+}
+
+/// The embedded certificates as an openssl stack (the chain's intermediates).
+fn stack(certs: &[X509]) -> Result<Stack<X509>, VerifyError> {
     let mut untrusted =
         Stack::new().map_err(|e| unreadable(format!("openssl: {}", one_line(&e))))?;
-    for c in &certs {
+    for c in certs {
         untrusted
             .push(c.clone())
             .map_err(|e| unreadable(format!("openssl: {}", one_line(&e))))?;
     }
-    v.trusted = trust.check_chain(cert, &untrusted, None).is_ok();
-    let chain = trust.check_chain(cert, &untrusted, Some(signing_time.unwrap_or(now)));
-    v.chain_valid = chain.is_ok();
-    v.chain_error = chain.err();
-    v.valid_at_signing = signing_time.map(|t| signer.valid_at(t));
-    v.valid_now = signer.valid_at(now);
-    v.signer = Some(signer);
-    Ok(v)
+    Ok(untrusted)
 }
 
 fn parse_certificates(info: &SignedDataInfo<'_>) -> Result<Vec<X509>, VerifyError> {

@@ -8,4 +8,5 @@ mod smime {
     pub mod sign;
     pub mod tamper;
     pub mod util;
+    pub mod verifier;
 }
