@@ -10,14 +10,14 @@
 use crate::config::Config;
 use anyhow::{Context, Result};
 use pec_directory::{Indice, IndiceFile};
-use pec_smime::TrustStore;
+use pec_smime::{TrustStore, Verifier};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// The index in force and the trust it implies.
 pub struct Directory {
     file: Mutex<Option<IndiceFile>>,
     anchors: TrustStore,
-    current: RwLock<(Arc<Indice>, Arc<TrustStore>)>,
+    current: RwLock<(Arc<Indice>, Arc<Verifier>)>,
 }
 
 impl Directory {
@@ -46,7 +46,7 @@ impl Directory {
         for w in indice.warnings() {
             super::submit::tracing_line(&format!("index: {w}"));
         }
-        let trust = Arc::new(trust_of(&anchors, &indice));
+        let trust = Arc::new(Verifier::new(trust_of(&anchors, &indice)));
         Ok(Directory {
             file: Mutex::new(file),
             anchors,
@@ -59,12 +59,13 @@ impl Directory {
         self.read().0
     }
 
-    /// The trust store in force: anchors plus the index's certificates.
-    pub fn trust(&self) -> Arc<TrustStore> {
+    /// The signature verifier in force: trust in the anchors plus the index's certificates,
+    /// with its cache of chain verdicts (a new one at each reload of the index).
+    pub fn verifier(&self) -> Arc<Verifier> {
         self.read().1
     }
 
-    fn read(&self) -> (Arc<Indice>, Arc<TrustStore>) {
+    fn read(&self) -> (Arc<Indice>, Arc<Verifier>) {
         match self.current.read() {
             Ok(g) => g.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -91,7 +92,7 @@ impl Directory {
                     file.path().display(),
                     indice.gestori().len()
                 ));
-                let trust = Arc::new(trust_of(&self.anchors, &indice));
+                let trust = Arc::new(Verifier::new(trust_of(&self.anchors, &indice)));
                 match self.current.write() {
                     Ok(mut g) => *g = (indice, trust),
                     Err(poisoned) => *poisoned.into_inner() = (indice, trust),

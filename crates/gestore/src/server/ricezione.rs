@@ -70,9 +70,9 @@ impl Gestore {
     /// What the signature of `raw` says, against the index in force (PEC-SPEC §2.3, §7.3).
     /// Blocking: openssl.
     pub fn firma(&self, raw: &[u8], now: chrono::DateTime<chrono::Utc>) -> Firma {
-        let trust = self.directory.trust();
+        let verifier = self.directory.verifier();
         let indice = self.directory.indice();
-        let v = match pec_smime::verify(raw, &trust, now) {
+        let v = match verifier.verify(raw, now) {
             Ok(v) => v,
             Err(pec_smime::VerifyError::Unsigned) => return Firma::Assente,
             Err(e) => return Firma::Illeggibile(e.to_string()),
