@@ -199,61 +199,167 @@ fn curl_over_implicit_tls_and_swaks_over_starttls_submit() {
     assert_eq!(p.messages("anna", "INBOX").len(), 2);
 }
 
-#[test]
-fn the_demo_sends_a_message_and_prints_its_receipts() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = gestore(
-        &[
-            "demo",
-            "--data",
-            &path(dir.path()),
-            "--submission-port",
-            "0",
-            "--submissions-port",
-            "0",
-            "--imap-port",
-            "0",
-            "--imaps-port",
-            "0",
-            "--pop3-port",
-            "0",
-            "--pop3s-port",
-            "0",
-            "--once",
-        ],
-        None,
-    );
-    let stdout = text(&out.stdout);
-    assert_eq!(code(&out), 0, "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("<- ricevuta di accettazione"), "{stdout}");
-    // How to connect a reader: the printed IMAP and POP3 ports are the ones listening.
-    let listening = |name: &str| {
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("listening {name} 127.0.0.1:")))
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no {name} listener in {stdout}"))
-            .to_string()
-    };
-    for (label, starttls, tls) in [("(IMAP)", "imap", "imaps"), ("(POP3)", "pop3", "pop3s")] {
-        let line = stdout
-            .lines()
-            .find(|l| l.contains(&format!("reading {label}")))
-            .unwrap_or_else(|| panic!("no {label} line in {stdout}"));
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert!(words.contains(&listening(starttls).as_str()), "{line}");
-        assert!(words.contains(&listening(tls).as_str()), "{line}");
+/// Runs `gestore demo --once` with every port flag 0 and returns its standard output. The
+/// process is killed if it outlives two minutes or the test fails first.
+fn run_demo() -> String {
+    use std::io::Read;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
-    assert_eq!(
-        stdout.matches("<- ricevuta di avvenuta consegna").count(),
-        2,
-        "{stdout}"
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["demo".to_string(), "--once".into(), "--data".into()];
+    args.push(path(dir.path()));
+    for provider in ["", "b-"] {
+        for listener in [
+            "submission",
+            "submissions",
+            "imap",
+            "imaps",
+            "pop3",
+            "pop3s",
+            "inbound",
+        ] {
+            args.extend([format!("--{provider}{listener}-port"), "0".into()]);
+        }
+    }
+    let mut demo = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_gestore"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn demo"),
     );
-    assert_eq!(
-        stdout.matches("<- busta di trasporto").count(),
-        2,
-        "{stdout}"
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })
+    };
+    let stdout = drain(Box::new(demo.0.stdout.take().unwrap()));
+    let stderr = drain(Box::new(demo.0.stderr.take().unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = demo.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the demo did not stop in 120 s");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    assert!(status.success(), "{status}: {stdout}{stderr}");
+    stdout
+}
+
+#[test]
+fn the_demo_sends_a_message_each_way_between_two_providers_and_prints_every_receipt() {
+    let stdout = run_demo();
+    let (a, b) = ("(Gestore Demo A S.p.A.)", "(Gestore Demo B S.p.A.)");
+    let (mario, anna, luca) = (
+        "mario.rossi@pec.demo-a.test",
+        "anna.bianchi@pec.demo-b.test",
+        "luca.verdi@pec.demo-b.test",
     );
+    let (service_a, service_b) = (
+        "posta-certificata@pec.demo-a.test",
+        "posta-certificata@pec.demo-b.test",
+    );
+    let (consegna, presa) = (
+        "<- ricevuta di avvenuta consegna",
+        "<- ricevuta di presa in carico",
+    );
+    // (box, what the line says in order): the provider in brackets signed it.
+    let from = |x: &str, by: &str| format!("<- busta di trasporto from {x} {by}");
+    let accettazione = |by: &str| format!("<- ricevuta di accettazione {by}");
+    let expected: [(&str, Vec<String>); 11] = [
+        (mario, vec![accettazione(a)]),
+        (mario, vec![consegna.into(), format!("for {anna} {b}")]),
+        (mario, vec![consegna.into(), format!("for {luca} {b}")]),
+        (service_a, vec![presa.into(), anna.into(), b.into()]),
+        (service_a, vec![presa.into(), luca.into(), b.into()]),
+        (anna, vec![from(mario, a)]),
+        (luca, vec![from(mario, a)]),
+        (anna, vec![accettazione(b)]),
+        (anna, vec![consegna.into(), format!("for {mario} {a}")]),
+        (service_b, vec![presa.into(), mario.into(), a.into()]),
+        (mario, vec![from(anna, b)]),
+    ];
+    for (address, parts) in &expected {
+        let found = stdout.lines().any(|l| {
+            let Some(mut rest) = l.trim().strip_prefix(address) else {
+                return false;
+            };
+            parts.iter().all(|p| match rest.find(p.as_str()) {
+                Some(i) => {
+                    rest = &rest[i + p.len()..];
+                    true
+                }
+                None => false,
+            })
+        });
+        assert!(found, "no line for {address} with {parts:?} in\n{stdout}");
+    }
+    assert!(stdout.contains("every receipt arrived"), "{stdout}");
+    for wrong in ["<- avviso", "<- busta di anomalia", "<- preavviso"] {
+        assert!(!stdout.contains(wrong), "{wrong} in\n{stdout}");
+    }
+}
+
+#[test]
+fn the_demo_prints_the_ports_each_provider_listens_on() {
+    let stdout = run_demo();
+    let start = |header: &str| {
+        stdout
+            .find(header)
+            .unwrap_or_else(|| panic!("no {header:?} in\n{stdout}"))
+    };
+    let a = start("Gestore Demo A S.p.A. (pec.demo-a.test)");
+    let b = start("Gestore Demo B S.p.A. (pec.demo-b.test)");
+    let relay = start("the providers know each other");
+    let mut inbound = Vec::new();
+    for section in [&stdout[a..b], &stdout[b..relay]] {
+        // The "listening" lines come from the bound sockets; the lines a user reads to
+        // connect a client must name the same ports.
+        let listening = |name: &str| {
+            section
+                .lines()
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix(&format!("listening {name} 127.0.0.1:"))
+                })
+                .and_then(|rest| rest.split_whitespace().next())
+                .unwrap_or_else(|| panic!("no {name} listener in\n{section}"))
+                .to_string()
+        };
+        for (label, starttls, tls) in [
+            ("sending (SMTP submission)", "submission", "submissions"),
+            ("reading (IMAP)", "imap", "imaps"),
+            ("reading (POP3)", "pop3", "pop3s"),
+        ] {
+            let line = section
+                .lines()
+                .find(|l| l.contains(label))
+                .unwrap_or_else(|| panic!("no {label} line in\n{section}"));
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert!(words.contains(&listening(starttls).as_str()), "{line}");
+            assert!(words.contains(&listening(tls).as_str()), "{line}");
+        }
+        inbound.push(listening("inbound"));
+    }
+    // Each relays to the other's receiving point.
+    let routes = &stdout[relay..];
+    let a_to_b = format!("pec.demo-a.test -> localhost:{} ", inbound[1]);
+    let b_to_a = format!("pec.demo-b.test -> localhost:{} ", inbound[0]);
+    assert!(routes.contains(&a_to_b), "no {a_to_b:?} in\n{routes}");
+    assert!(routes.contains(&b_to_a), "no {b_to_a:?} in\n{routes}");
 }
 
 #[test]
