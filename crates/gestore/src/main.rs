@@ -46,7 +46,7 @@ enum Command {
     Index(cmd::index::Args),
     /// Move a running provider's clock forward (tests and demos of the 12 h / 24 h rules).
     Clock(cmd::clock::Args),
-    /// Show what gestore does today: make a dev PKI, write and verify every kind of message.
+    /// Two providers on loopback exchanging a certified message each way, with every receipt.
     Demo(cmd::demo::Args),
 }
 
