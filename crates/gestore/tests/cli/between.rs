@@ -550,3 +550,27 @@ fn a_peer_that_never_answers_or_hangs_up_is_retried_and_delivered_once() {
         "2 acceptances, 2 deliveries"
     );
 }
+
+#[test]
+fn an_unknown_recipient_at_the_other_provider_gets_a_signed_non_delivery_notice() {
+    let mut pair = Pair::new(&["mario"], &["anna"], "");
+    send(&pair.a, "mario@pec.a.test", "nessuno@pec.b.test", "a-chi");
+    pair.b.wait_events("mancata-consegna-emessa", 1);
+    pair.a.wait_events("ricevuta-ricevuta", 2); // presa in carico, then the notice
+                                                // The notice closes the transaction: no 12 h / 24 h notice follows.
+    advance(&pair.a, "25h");
+    settle();
+    assert!(notices(&pair.a).is_empty(), "{:?}", notices(&pair.a));
+    pair.a.stop();
+    pair.b.stop();
+    let notice: Vec<Vec<u8>> = pair
+        .a
+        .messages("mario", "INBOX")
+        .into_iter()
+        .filter(|m| find(m, b"AVVISO DI MANCATA CONSEGNA").is_some())
+        .collect();
+    assert_eq!(notice.len(), 1);
+    let (kind, consegna) = verified_by(&pair.a, &pair.b, &notice[0]);
+    assert_eq!(kind, "mancata-consegna");
+    assert_eq!(consegna.as_deref(), Some("nessuno@pec.b.test"));
+}
