@@ -1,0 +1,1 @@
+//! Antivirus adapter of gestore: scans bytes with a clamd daemon.
