@@ -257,6 +257,29 @@ impl Gestore {
     }
 }
 
+impl Gestore {
+    /// Commits a batch that stores an envelope into each of `locals`, presumed active;
+    /// `Ok(false)` when one of those boxes refused it (unknown, disabled, full): the caller
+    /// then commits again with the deliveries queued, so the worker answers each recipient.
+    pub(super) async fn commit_presumed(
+        &self,
+        batch: Batch,
+        locals: &[(String, StatoCasella)],
+    ) -> Result<bool> {
+        match self.store.commit(batch).await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = anyhow::Error::from(e);
+                if locals.iter().any(|(r, _)| refusal(&e, r).is_some()) {
+                    Ok(false)
+                } else {
+                    Err(e.context("commit"))
+                }
+            }
+        }
+    }
+}
+
 /// One signed envelope, as the delivery point needs it.
 #[derive(Clone, Copy)]
 pub(super) struct Envelope<'a> {

@@ -16,7 +16,7 @@
 //! Every outcome is keyed by the message it is about, so a replayed envelope stores and sends
 //! nothing twice.
 
-use super::delivery::{refusal, Envelope};
+use super::delivery::Envelope;
 use super::relay::{digest_of, Inoltro};
 use super::submit::{log_all, put, tracing_line, Delivery, DELIVER};
 use super::{address, Gestore};
@@ -330,21 +330,13 @@ impl Gestore {
             id: identificativo,
         };
         let consegne = self.consegna(&mut batch, &env, &locals, now).await?;
-        match self.store.commit(batch).await {
-            Ok(_) => {
-                self.announce(b.eventi);
-                self.announce(&consegne);
-                self.delivered
-                    .fetch_add(locals.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                self.work.notify_one();
-                return Ok(());
-            }
-            Err(e) => {
-                let e = anyhow::Error::from(e);
-                if !locals.iter().any(|(r, _)| refusal(&e, r).is_some()) {
-                    return Err(e.context("commit"));
-                }
-            }
+        if self.commit_presumed(batch, &locals).await? {
+            self.announce(b.eventi);
+            self.announce(&consegne);
+            self.delivered
+                .fetch_add(locals.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            self.work.notify_one();
+            return Ok(());
         }
         let mut batch = self.presa(b, identificativo, &sender, now)?;
         for (r, _) in &locals {

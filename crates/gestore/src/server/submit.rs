@@ -1,7 +1,7 @@
 //! The access point behind SMTP submission: authenticate, decide (pec-core), sign, commit,
 //! and only then let the SMTP layer answer 250 (PEC-SPEC §2.3, STYLE §2).
 
-use super::delivery::{refusal, Envelope};
+use super::delivery::Envelope;
 use super::relay::{controlli, Inoltro};
 use super::{address, Gestore};
 use anyhow::{Context, Result};
@@ -240,23 +240,15 @@ impl Gestore {
                 id: identificativo,
             };
             let consegne = self.consegna(&mut batch, &env, &locals, now).await?;
-            match self.store.commit(batch).await {
-                Ok(_) => {
-                    self.announce(&eventi);
-                    self.announce(&consegne);
-                    self.delivered
-                        .fetch_add(locals.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    if locals.len() < a.destinatari.len() {
-                        self.work.notify_one();
-                    }
-                    return Ok(());
+            if self.commit_presumed(batch, &locals).await? {
+                self.announce(&eventi);
+                self.announce(&consegne);
+                self.delivered
+                    .fetch_add(locals.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                if locals.len() < a.destinatari.len() {
+                    self.work.notify_one();
                 }
-                Err(e) => {
-                    let e = anyhow::Error::from(e);
-                    if !locals.iter().any(|(r, _)| refusal(&e, r).is_some()) {
-                        return Err(e.context("commit"));
-                    }
-                }
+                return Ok(());
             }
         }
         let batch = a.batch(self, true)?;
