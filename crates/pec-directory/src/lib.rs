@@ -20,8 +20,10 @@
 //!
 //! ## What it does not do
 //!
-//! * No LDAP: it does not query or sync from the central LDAP server (a later issue); the file
-//!   is put in place by something else.
+//! * Live index, groundwork only ([`ldap`]): it reads the index from an LDAP server with
+//!   ldap3 and keeps the last good copy ([`ldap::IndiceLdap`]), but over plain `ldap://`
+//!   (no TLS, no client certificates yet, which the real index requires, §7.2), and it runs
+//!   no schedule: the caller calls `sync` on a timer.
 //! * No signed `.p7m` (§7.2): verifying the PKCS#7 wrapper of a downloaded index belongs with
 //!   the S/MIME code; this crate reads the LDIF inside.
 //! * No certificate validation: it answers "is this the certificate the index lists for that
@@ -43,6 +45,7 @@ mod error;
 mod file;
 mod gestore;
 mod indice;
+pub mod ldap;
 pub mod ldif;
 mod record;
 mod warning;
