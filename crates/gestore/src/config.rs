@@ -39,6 +39,9 @@ pub struct RawConfig {
     /// Development switches.
     #[serde(default)]
     pub dev: RawDev,
+    /// Antivirus.
+    #[serde(default)]
+    pub antivirus: RawAntivirus,
 }
 
 /// `[index]`: the providers' index (PEC-SPEC §7).
@@ -53,6 +56,65 @@ pub struct RawIndex {
     /// certificates listed in the index are always trusted as they are (pinned).
     #[serde(default)]
     pub trust_anchors: Vec<PathBuf>,
+    /// The IGPEC LDAP server (`ldap://host:port`) the index is synced from into `file`
+    /// (PEC-SPEC §7.2: a local copy refreshed daily). Needs `file`.
+    pub ldap_url: Option<String>,
+    /// Bind DN for the LDAP server (anonymous without it).
+    pub ldap_bind_dn: Option<String>,
+    /// Password of `ldap_bind_dn`.
+    pub ldap_password: Option<String>,
+    /// Seconds between two syncs. Default 86400 (daily).
+    pub ldap_sync_seconds: Option<u64>,
+}
+
+/// `[antivirus]`: ClamAV's clamd (PEC-SPEC §9.3).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAntivirus {
+    /// clamd's address: a Unix socket path (`/run/clamav/clamd.ctl`) or `host:port`;
+    /// `""` turns scanning off.
+    pub clamd: String,
+    /// Seconds a scan may take; then the message is not passed but kept for a retry.
+    pub timeout_seconds: u64,
+    /// Scan at the access point (our users' messages).
+    pub access: bool,
+    /// Scan at the receiving point (other providers' envelopes).
+    pub receiving: bool,
+}
+
+impl Default for RawAntivirus {
+    fn default() -> Self {
+        Self {
+            clamd: String::new(),
+            timeout_seconds: 60,
+            access: true,
+            receiving: true,
+        }
+    }
+}
+
+/// The validated `[antivirus]`, when scanning is on.
+#[derive(Debug, Clone)]
+pub struct Antivirus {
+    /// Unix socket path or `host:port`.
+    pub clamd: String,
+    /// Scan deadline.
+    pub timeout: std::time::Duration,
+    /// Scan at the access point.
+    pub access: bool,
+    /// Scan at the receiving point.
+    pub receiving: bool,
+}
+
+/// The validated LDAP sync of the index.
+#[derive(Debug, Clone)]
+pub struct LdapSync {
+    /// `ldap://host:port`.
+    pub url: String,
+    /// Bind DN and password.
+    pub bind: Option<(String, String)>,
+    /// Between two syncs.
+    pub every: std::time::Duration,
 }
 
 /// `[relay]`: the SMTP client towards other providers (PEC-SPEC §9.2).
@@ -297,6 +359,10 @@ pub struct Config {
     pub ordinary_mail: OrdinaryMail,
     /// `gestore clock advance` allowed.
     pub adjustable_clock: bool,
+    /// The index's LDAP source, when configured.
+    pub ldap: Option<LdapSync>,
+    /// Virus scanning, when configured.
+    pub antivirus: Option<Antivirus>,
 }
 
 /// Every problem found in a configuration file, one per line.
@@ -381,10 +447,47 @@ impl Config {
                 "limits.max_total_size must be at least {MIN_TOTAL_SIZE} bytes (PEC rules)"
             ));
         }
+        let ix = &raw.index;
+        let ldap = match &ix.ldap_url {
+            Some(url) if !url.trim().is_empty() => {
+                if ix.file.is_none() {
+                    errors.push("index.ldap_url needs index.file (the local copy)".into());
+                }
+                if !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {
+                    errors.push(format!("index.ldap_url: {url:?} is not an ldap:// URL"));
+                }
+                let bind = match (&ix.ldap_bind_dn, &ix.ldap_password) {
+                    (Some(d), Some(p)) => Some((d.clone(), p.clone())),
+                    (None, None) => None,
+                    _ => {
+                        errors
+                            .push("index.ldap_bind_dn and index.ldap_password go together".into());
+                        None
+                    }
+                };
+                Some(LdapSync {
+                    url: url.trim().to_string(),
+                    bind,
+                    every: std::time::Duration::from_secs(
+                        ix.ldap_sync_seconds.unwrap_or(86400).max(1),
+                    ),
+                })
+            }
+            _ => None,
+        };
+        let av = &raw.antivirus;
+        let antivirus = (!av.clamd.trim().is_empty()).then(|| Antivirus {
+            clamd: av.clamd.trim().to_string(),
+            timeout: std::time::Duration::from_secs(av.timeout_seconds.max(1)),
+            access: av.access,
+            receiving: av.receiving,
+        });
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
         Ok(Config {
+            ldap,
+            antivirus,
             provider_name: p.name.trim().to_string(),
             service_address: p.service_address.trim().to_ascii_lowercase(),
             domains: p
@@ -481,6 +584,11 @@ default_quota = 1073741824     # bytes per new box
 # file = "providers.ldif"
 # CAs that sign providers' certificates (e.g. AgID CA1); index certificates are always pinned.
 # trust_anchors = ["agid-ca1.pem"]
+# Sync `file` from the IGPEC LDAP server (base o=postacert), keeping the last good copy.
+# ldap_url = "ldap://igpec.example:389"
+# ldap_bind_dn = "cn=gestore,o=postacert"
+# ldap_password = "..."
+# ldap_sync_seconds = 86400
 
 [relay]
 # Static routes, domain = "host:port"; other domains are looked up by DNS MX.
@@ -494,6 +602,14 @@ timeout_seconds = 60
 [receiving]
 # Unsigned or badly signed mail: "anomaly" (busta di anomalia) or "refuse" (SMTP 5xx).
 ordinary_mail = "anomaly"
+
+[antivirus]
+# clamd's Unix socket or host:port; "" = no scanning. A scanner that is down or too slow
+# never lets a message through unscanned: SMTP answers 4xx and the sender retries.
+clamd = ""
+timeout_seconds = 60
+access = true       # scan our users' messages at the access point
+receiving = true    # scan other providers' envelopes at the receiving point
 
 [dev]
 # Lets `gestore clock advance` move the clock forward (tests of the 12 h / 24 h rules).

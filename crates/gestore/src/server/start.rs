@@ -83,6 +83,68 @@ async fn service_box(g: &Gestore) -> Result<()> {
     Ok(())
 }
 
+fn ldap_source(ldap: &crate::config::LdapSync) -> pec_directory::ldap::LdapSource {
+    pec_directory::ldap::LdapSource {
+        url: ldap.url.clone(),
+        bind: ldap.bind.clone(),
+        timeout: std::time::Duration::from_secs(60),
+    }
+}
+
+/// With an LDAP source and no local copy yet, the first copy comes from the server: there is
+/// no last good index to fall back on.
+async fn first_ldap_copy(config: &Config) -> Result<()> {
+    let (Some(ldap), Some(file)) = (&config.ldap, &config.index_file) else {
+        return Ok(());
+    };
+    if file.exists() {
+        return Ok(());
+    }
+    let empty = Arc::new(pec_directory::Indice::from_gestori([]));
+    pec_directory::ldap::IndiceLdap::with_last_good(ldap_source(ldap), empty)
+        .with_local_copy(file)
+        .sync()
+        .await
+        .with_context(|| {
+            format!(
+                "the providers' index: no local copy yet and {} failed",
+                ldap.url
+            )
+        })?;
+    Ok(())
+}
+
+/// Syncs the index from LDAP into its local copy now and then every `ldap.every`; the file
+/// watcher (`refresh_index`) applies it. A failed sync keeps the last good copy.
+async fn sync_ldap(
+    g: Arc<Gestore>,
+    ldap: crate::config::LdapSync,
+    file: std::path::PathBuf,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut source =
+        pec_directory::ldap::IndiceLdap::with_last_good(ldap_source(&ldap), g.directory.indice())
+            .with_local_copy(&file);
+    loop {
+        match source.sync().await {
+            Ok(true) => super::submit::tracing_line(&format!(
+                "index: synced from {} into {}",
+                ldap.url,
+                file.display()
+            )),
+            Ok(false) => {}
+            Err(e) => super::submit::tracing_line(&format!(
+                "index: sync from {} failed, the last good copy stays in force: {e}",
+                ldap.url
+            )),
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(ldap.every) => {}
+        }
+    }
+}
+
 /// How often the index file is checked for changes.
 const INDEX_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -112,6 +174,7 @@ pub async fn start(config: Config) -> Result<Running> {
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let store = open_store(&config.data_dir).await?;
     let signer = signer(&config)?;
+    first_ldap_copy(&config).await?;
     let tls = tls(&config)?;
     let gestore = Gestore::new(config.clone(), store, signer)?;
     service_box(&gestore).await?;
@@ -222,6 +285,22 @@ pub async fn start(config: Config) -> Result<Running> {
         }
     });
     tasks.spawn(refresh_index(gestore.clone(), stop.clone()));
+    if let Some(av) = &config.antivirus {
+        println!(
+            "antivirus clamd {} within {} s (access point: {}, receiving point: {})",
+            av.clamd,
+            av.timeout.as_secs(),
+            if av.access { "scanned" } else { "not scanned" },
+            if av.receiving {
+                "scanned"
+            } else {
+                "not scanned"
+            }
+        );
+    }
+    if let (Some(ldap), Some(file)) = (config.ldap.clone(), config.index_file.clone()) {
+        tasks.spawn(sync_ldap(gestore.clone(), ldap, file, stop.clone()));
+    }
     tasks.spawn(delivery::run(gestore.clone(), stop));
     Ok(Running {
         gestore,

@@ -1,0 +1,1 @@
+//! The providers' index synced from a real slapd (issue 6).
