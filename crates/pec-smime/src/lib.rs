@@ -52,4 +52,6 @@ pub use pki::{PkiOptions, PkiPaths};
 pub use sign::Signer;
 pub use trust::TrustStore;
 pub use verifier::{Verifier, MAX_CACHED_SIGNERS};
-pub use verify::{verify, SignedForm, Verification, MAX_MESSAGE_BYTES, MAX_SIGNATURE_BYTES};
+pub use verify::{
+    verify, verify_p7m, SignedForm, Verification, MAX_MESSAGE_BYTES, MAX_SIGNATURE_BYTES,
+};

@@ -168,6 +168,21 @@ impl Signer {
         Ok(cms.to_der()?)
     }
 
+    /// Signs `content` into a CMS SignedData that carries it (DER, the `.p7m` form): how a
+    /// provider publishes its own index record (PEC-SPEC §7.2, "UTF-8 LDIF wrapped in PKCS#7
+    /// SignedData, DER"). Read it back with [`crate::verify_p7m`].
+    pub fn sign_opaque(&self, content: &[u8]) -> Result<Vec<u8>, Error> {
+        let certs = (!self.chain.is_empty()).then_some(&*self.chain);
+        let cms = CmsContentInfo::sign(
+            Some(&self.cert),
+            Some(&self.key),
+            certs,
+            Some(content),
+            CMSOptions::BINARY,
+        )?;
+        Ok(cms.to_der()?)
+    }
+
     /// Signs `msg` and returns the complete message, CRLF throughout: `msg.headers`,
     /// `MIME-Version`, the `multipart/signed` `Content-Type`, a preamble, `msg.content`
     /// byte for byte, and the `smime.p7s` part (detached CMS, SHA-256, certificate embedded).

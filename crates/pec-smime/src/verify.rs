@@ -118,6 +118,22 @@ pub fn verify(
     checker.verify(raw, now)
 }
 
+/// Checks a DER CMS SignedData that carries its content (a `.p7m` file, PEC-SPEC §7.2); the
+/// content is returned in [`Verification::content`]. Same answers as [`verify`].
+pub fn verify_p7m(
+    der: &[u8],
+    trust: &TrustStore,
+    now: DateTime<Utc>,
+) -> Result<Verification, VerifyError> {
+    let mut wrapped = Vec::with_capacity(der.len() + 128);
+    wrapped.extend_from_slice(
+        b"Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n\
+          Content-Transfer-Encoding: binary\r\n\r\n",
+    );
+    wrapped.extend_from_slice(der);
+    verify(&wrapped, trust, now)
+}
+
 /// What a check runs against: the trust store, and what a [`Verifier`](crate::Verifier)
 /// keeps from one message to the next.
 pub(crate) struct Checker<'a> {

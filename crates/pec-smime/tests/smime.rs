@@ -3,6 +3,7 @@
 mod smime {
     pub mod interop;
     pub mod malformed;
+    pub mod p7m;
     pub mod pki;
     pub mod samples;
     pub mod sign;
