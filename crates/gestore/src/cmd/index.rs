@@ -32,6 +32,17 @@ pub enum Command {
         /// Also write the `o=postacert` root entry first.
         #[arg(long)]
         root: bool,
+        /// Write it signed with our key, as a DER CMS `.p7m` file, to FILE (PEC-SPEC §7.2).
+        #[arg(long, value_name = "FILE")]
+        p7m: Option<PathBuf>,
+    },
+    /// Check another provider's signed record (`.p7m`) and put it into our index file in
+    /// place of that provider's old record. Refused unless the signature is intact and
+    /// valid, the signer's certificate is in the record, and the signer is the provider our
+    /// index already lists under that name, or chains to an `[index] trust_anchors` CA.
+    Apply {
+        /// The `.p7m` file.
+        file: PathBuf,
     },
 }
 
@@ -74,11 +85,92 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Export { root } => {
-            print!("{}", export(&config, *root)?);
+        Command::Export { root, p7m } => {
+            let ldif = export(&config, *root)?;
+            match p7m {
+                Some(file) => {
+                    let signer = crate::server::signer(&config)?;
+                    let der = signer
+                        .sign_opaque(ldif.as_bytes())
+                        .context("signing the record")?;
+                    std::fs::write(file, der)
+                        .with_context(|| format!("cannot write {}", file.display()))?;
+                }
+                None => print!("{ldif}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Apply { file } => {
+            let der =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let names = apply(&config, &der, chrono::Utc::now())?;
+            println!("applied: {}", names.join(", "));
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Checks a signed record and writes the index with it; returns the providers replaced.
+pub fn apply(
+    config: &Config,
+    der: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<String>> {
+    let path = config
+        .index_file
+        .as_ref()
+        .context("no [index] file in the configuration")?;
+    let current = Indice::load(path).with_context(|| format!("{}", path.display()))?;
+    let mut anchors = pec_smime::TrustStore::new();
+    for a in &config.trust_anchors {
+        let pem = std::fs::read(a).with_context(|| format!("cannot read {}", a.display()))?;
+        anchors
+            .add_bytes(&pem)
+            .with_context(|| format!("{}: not a certificate", a.display()))?;
+    }
+    let v = pec_smime::verify_p7m(der, &anchors, now).context("not a signed record")?;
+    anyhow::ensure!(
+        v.intact,
+        "the signature does not match the record: {}",
+        v.integrity_error.unwrap_or_default()
+    );
+    anyhow::ensure!(v.valid_now, "the signing certificate is not valid now");
+    let signer = v.signer.as_ref().context("no signer certificate")?;
+    let incoming = Indice::from_ldif(&v.content).context("the signed LDIF")?;
+    anyhow::ensure!(
+        !incoming.gestori().is_empty(),
+        "the signed LDIF holds no usable provider record"
+    );
+    let mut names = Vec::new();
+    for g in incoming.gestori() {
+        anyhow::ensure!(
+            g.certificati().contains(&signer.der),
+            "{}: the record is not signed with a certificate of its own",
+            g.nome()
+        );
+        let known = current
+            .per_certificato(&signer.der)
+            .is_some_and(|k| k.nome() == g.nome());
+        anyhow::ensure!(
+            known || v.chain_valid,
+            "{}: the signer is neither the provider our index lists under that name nor certified by a trust anchor",
+            g.nome()
+        );
+        if !names.iter().any(|n| n == g.nome()) {
+            names.push(g.nome().to_string());
+        }
+    }
+    let kept = current
+        .gestori()
+        .iter()
+        .filter(|g| !names.iter().any(|n| n == g.nome()))
+        .cloned();
+    let merged = Indice::from_gestori(kept.chain(incoming.gestori().iter().cloned()));
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, merged.to_ldif(None))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(names)
 }
 
 /// Our own record as LDIF: name, service address as mailReceipt, our domains and the

@@ -1,4 +1,4 @@
-//! The providers' index synced from a real slapd (issue 6): `[index] ldap_url` keeps the local
+//! The providers' index (issue 6): synced from a real slapd, and other providers' signed records (.p7m).
 //! copy (`[index] file`) current, and a server that goes away leaves the last good copy.
 
 use crate::provider::*;
@@ -138,4 +138,80 @@ fn the_index_follows_ldap_and_keeps_the_last_good_copy_when_the_server_goes_away
     std::thread::sleep(Duration::from_secs(3));
     assert!(known(&a, "pec.b.test") && known(&a, "pec.b2.test"));
     a.stop();
+}
+
+/// Writes `name`'s record signed by its own key (`gestore index export --p7m`).
+fn signed_record(p: &Provider) -> PathBuf {
+    let file = p.dir.path().join("record.p7m");
+    let out = gestore(
+        &[
+            "index",
+            "--config",
+            &path(&p.config),
+            "export",
+            "--p7m",
+            &path(&file),
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0, "export --p7m: {}", text(&out.stderr));
+    file
+}
+
+fn apply(p: &Provider, file: &Path) -> std::process::Output {
+    gestore(
+        &["index", "--config", &path(&p.config), "apply", &path(file)],
+        None,
+    )
+}
+
+#[test]
+fn signed_records_are_applied_only_from_their_own_provider_or_a_trusted_ca() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("providers.ldif");
+    let b = Provider::on("pec.b.test", "Gestore B S.p.A.", "", &[]);
+    std::fs::write(&file, format!("version: 1\n\n{}", record_of(&b))).unwrap();
+    let extra = format!("[index]\nfile = \"{}\"\n", path(&file));
+    let a = Provider::on("pec.a.test", "Gestore A S.p.A.", &extra, &[]);
+    // B's own signed record: accepted (same certificate as the index lists).
+    let out = apply(&a, &signed_record(&b));
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Gestore B S.p.A."));
+    // Tampered with: refused, the index unchanged.
+    let before = std::fs::read(&file).unwrap();
+    let mut der = std::fs::read(signed_record(&b)).unwrap();
+    let at = find(&der, b"pec.b.test").unwrap();
+    der[at] = b'X';
+    let bad = work.path().join("bad.p7m");
+    std::fs::write(&bad, der).unwrap();
+    assert_ne!(code(&apply(&a, &bad)), 0);
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    // Another key claiming B's name: refused.
+    let impostor = Provider::on("pec.b.test", "Gestore B S.p.A.", "", &[]);
+    let out = apply(&a, &signed_record(&impostor));
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("neither"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    // A new provider D: refused, unless its CA is one of our trust anchors.
+    let d = Provider::on("pec.d.test", "Gestore D S.p.A.", "", &[]);
+    let d_record = signed_record(&d);
+    assert_ne!(code(&apply(&a, &d_record)), 0);
+    let extra = format!(
+        "{extra}trust_anchors = [\"{}\"]\n",
+        path(&d.data().join("pki/ca.pem"))
+    );
+    let a2 = Provider::on("pec.a.test", "Gestore A S.p.A.", &extra, &[]);
+    let out = apply(&a2, &d_record);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(known(&a2, "pec.d.test") && known(&a2, "pec.b.test"));
+}
+
+fn record_of(p: &Provider) -> String {
+    let out = gestore(&["index", "--config", &path(&p.config), "export"], None);
+    assert_eq!(code(&out), 0, "export: {}", text(&out.stderr));
+    text(&out.stdout)
 }
