@@ -8,8 +8,11 @@
 //!   msgid, the recipient and the kind, so a step replayed after a crash stores nothing twice
 //!   (`delivery.rs`).
 //! * Signing runs on the blocking pool, never on the async threads.
+//! * With `[antivirus]`, nothing passes a scanning point unscanned: a scanner that does not
+//!   answer is a 4xx, never a pass (`antivirus.rs`).
 
 pub mod admin;
+mod antivirus;
 mod boxes;
 pub mod clock;
 mod delivery;
@@ -60,6 +63,9 @@ pub struct Gestore {
     pub directory: index::Directory,
     /// The SMTP client towards other providers.
     pub relay: relay::Relay,
+    /// clamd, when `[antivirus]` names one (PEC-SPEC §9.3); which points scan is in
+    /// `config.antivirus`.
+    pub scanner: Option<pec_antivirus::Scanner>,
 }
 
 impl Gestore {
@@ -74,6 +80,7 @@ impl Gestore {
         });
         let directory = index::Directory::open(&config)?;
         let relay = relay::Relay::new(&config)?;
+        let scanner = antivirus::scanner(&config);
         Ok(Arc::new(Gestore {
             config,
             store,
@@ -87,6 +94,7 @@ impl Gestore {
             clock,
             directory,
             relay,
+            scanner,
         }))
     }
 

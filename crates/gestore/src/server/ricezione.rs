@@ -11,11 +11,16 @@
 //!   service box), and the 12 h / 24 h checks it answers cancelled (PEC-SPEC §4.9); a receipt
 //!   about a message we never sent becomes an anomaly;
 //! * anything else: a busta di anomalia for each local box, or a 5xx (`[receiving]
-//!   ordinary_mail = "refuse"`).
+//!   ordinary_mail = "refuse"`);
+//! * with `[antivirus] receiving`, everything is scanned first: an infected valid envelope
+//!   gets the presa in carico and an avviso di rilevazione virus per local recipient instead
+//!   of delivery, anything else infected a 554, and a rilevazione virus about one of our
+//!   envelopes also gives our user the avviso di mancata consegna per virus (`antivirus.rs`).
 //!
 //! Every outcome is keyed by the message it is about, so a replayed envelope stores and sends
 //! nothing twice.
 
+use super::antivirus::{scanner_down, Punto, SCANNER_DOWN};
 use super::delivery::Envelope;
 use super::relay::{digest_of, Inoltro};
 use super::submit::{log_all, put, tracing_line, Delivery, DELIVER};
@@ -23,7 +28,7 @@ use super::{address, Gestore};
 use crate::config::OrdinaryMail;
 use anyhow::{Context, Result};
 use pec_core::consegna::StatoCasella;
-use pec_core::registro::Evento;
+use pec_core::registro::{Evento, TipoEvento};
 use pec_core::ricezione::{
     self, Arrivo, EsitoRicezione, Firma, GestoreMittente, IdRicezione, Politica,
 };
@@ -55,7 +60,8 @@ impl Backend for Ricezione {
     async fn submit(&self, s: Submission) -> Result<(), SubmitError> {
         match self.0.ricevi(s).await {
             Ok(None) => Ok(()),
-            Ok(Some(motivo)) => Err(SubmitError::Permanent(550, "5.7.1".into(), motivo)),
+            Ok(Some(refusal)) => Err(refusal),
+            Err(e) if scanner_down(&e) => Err(SubmitError::Temporary(SCANNER_DOWN.into())),
             Err(e) => {
                 tracing_line(&format!("inbound message not stored: {e:#}"));
                 Err(SubmitError::Temporary(
@@ -120,10 +126,12 @@ impl Gestore {
         })
     }
 
-    /// Receives one message; `Some(reason)` when it is refused.
-    async fn ricevi(self: &Arc<Self>, s: Submission) -> Result<Option<String>> {
+    /// Receives one message; `Some(reply)` when it is refused.
+    async fn ricevi(self: &Arc<Self>, s: Submission) -> Result<Option<SubmitError>> {
         let now = self.clock.now();
         let data = RiferimentoTemporale::from_utc(now);
+        // Scanned first: a scanner that gives no verdict stores nothing (4xx).
+        let virus = self.scansiona(&s.data, Punto::Ricezione).await?;
         let raw = Arc::new(s.data);
         let firma = {
             let (g, raw) = (self.clone(), raw.clone());
@@ -155,6 +163,11 @@ impl Gestore {
         };
         let esito = ricezione::punto_ricezione(&arrivo, &self.provider, data, &ids, politica)
             .context("receiving point")?;
+        if let Some(v) = &virus {
+            if !matches!(esito, EsitoRicezione::Busta { .. }) {
+                return self.rifiuta_infetto(&esito, v, &s.mail_from, &s.peer).await;
+            }
+        }
         let esito = match esito {
             EsitoRicezione::Ricevuta {
                 kind,
@@ -173,6 +186,11 @@ impl Gestore {
                         .await?;
                 }
                 if known {
+                    let avvisi = if kind == pec_core::MessageKind::RilevazioneVirus {
+                        self.mancata_consegna_virus(&mut batch, &raw, now).await?
+                    } else {
+                        Vec::new()
+                    };
                     self.ricevuta(
                         batch,
                         &raw,
@@ -183,6 +201,7 @@ impl Gestore {
                         now,
                     )
                     .await?;
+                    self.announce(&avvisi);
                     return Ok(None);
                 }
                 tracing_line(&format!(
@@ -221,7 +240,10 @@ impl Gestore {
                     destinatari: &destinatari,
                     eventi: &eventi,
                 };
-                self.busta(&b, now).await?;
+                match &virus {
+                    Some(v) => self.busta_infetta(&b, v, now).await?,
+                    None => self.busta(&b, now).await?,
+                }
                 Ok(None)
             }
             EsitoRicezione::Anomalia {
@@ -260,10 +282,43 @@ impl Gestore {
                 log_all(&mut batch, &eventi, &s.mail_from);
                 self.store.commit(batch).await.context("commit")?;
                 self.announce(&eventi);
-                Ok(Some(motivo))
+                Ok(Some(SubmitError::Permanent(550, "5.7.1".into(), motivo)))
             }
             EsitoRicezione::Ricevuta { .. } => anyhow::bail!("receipt handled above"),
         }
+    }
+
+    /// Something infected that is not a valid envelope (ordinary mail, an anomaly, a
+    /// receipt): refused with 554 5.7.0, nothing stored, the refusal logged (see
+    /// `antivirus.rs`).
+    async fn rifiuta_infetto(
+        &self,
+        esito: &EsitoRicezione,
+        virus: &str,
+        mail_from: &str,
+        peer: &impl std::fmt::Display,
+    ) -> Result<Option<SubmitError>> {
+        let motivo = format!("virus found: {virus}");
+        tracing_line(&format!(
+            "inbound from {mail_from} ({peer}): {motivo}, refused"
+        ));
+        let eventi: Vec<Evento> = esito
+            .eventi()
+            .first()
+            .map(|e| Evento {
+                evento: TipoEvento::MessaggioRifiutato {
+                    motivo: motivo.clone(),
+                },
+                generati: Vec::new(),
+                ..e.clone()
+            })
+            .into_iter()
+            .collect();
+        let mut batch = Batch::new();
+        log_all(&mut batch, &eventi, mail_from);
+        self.store.commit(batch).await.context("commit")?;
+        self.announce(&eventi);
+        Ok(Some(SubmitError::Permanent(554, "5.7.0".into(), motivo)))
     }
 
     /// A receipt about one of our envelopes: delivered unchanged to the local recipients
@@ -355,7 +410,7 @@ impl Gestore {
 
     /// The receiving point's own part of an envelope's transaction: the presa in carico on
     /// its way to the sending provider's service box, and the log events.
-    fn presa(
+    pub(super) fn presa(
         &self,
         b: &Ricevuta<'_>,
         identificativo: &str,
@@ -403,13 +458,13 @@ impl Gestore {
 }
 
 /// A valid envelope as the receiving point handles it.
-struct Ricevuta<'a> {
-    busta: &'a pec_core::consegna::BustaRicevuta,
-    raw: &'a [u8],
-    presa: &'a [u8],
-    mail_receipt: &'a str,
-    destinatari: &'a [String],
-    eventi: &'a [Evento],
+pub(super) struct Ricevuta<'a> {
+    pub(super) busta: &'a pec_core::consegna::BustaRicevuta,
+    pub(super) raw: &'a [u8],
+    pub(super) presa: &'a [u8],
+    pub(super) mail_receipt: &'a str,
+    pub(super) destinatari: &'a [String],
+    pub(super) eventi: &'a [Evento],
 }
 
 fn sha256(b: &[u8]) -> Vec<u8> {

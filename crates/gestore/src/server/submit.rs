@@ -1,6 +1,8 @@
-//! The access point behind SMTP submission: authenticate, decide (pec-core), sign, commit,
-//! and only then let the SMTP layer answer 250 (PEC-SPEC §2.3, STYLE §2).
+//! The access point behind SMTP submission: authenticate, scan (`antivirus.rs`), decide
+//! (pec-core), sign, commit, and only then let the SMTP layer answer 250 (PEC-SPEC §2.3,
+//! STYLE §2).
 
+use super::antivirus::{scanner_down, Punto, SCANNER_DOWN};
 use super::delivery::Envelope;
 use super::relay::{controlli, Inoltro};
 use super::{address, Gestore};
@@ -94,7 +96,11 @@ impl Backend for Gestore {
     async fn submit(&self, submission: Submission) -> Result<(), SubmitError> {
         self.accept(submission).await.map_err(|e| {
             tracing_line(&format!("submission not stored: {e:#}"));
-            SubmitError::Temporary("message not stored, try again later".into())
+            if scanner_down(&e) {
+                SubmitError::Temporary(SCANNER_DOWN.into())
+            } else {
+                SubmitError::Temporary("message not stored, try again later".into())
+            }
         })
     }
 }
@@ -134,6 +140,9 @@ impl Gestore {
 
     /// Runs the access point on one submission and commits its outcome.
     async fn accept(&self, s: Submission) -> Result<()> {
+        // PEC-SPEC §2.3 step 3: scanned before anything is decided or stored; no verdict, no
+        // acceptance (4xx).
+        let virus = self.scansiona(&s.data, Punto::Accesso).await?;
         let now = self.clock.now();
         let data = RiferimentoTemporale::from_utc(now);
         let identificativo = self.ids.next(now);
@@ -144,7 +153,13 @@ impl Gestore {
             Esito::NonAccettato(n) => n.eventi.clone(),
         };
         match esito {
-            Esito::Accettato(a) => self.accept_certified(a, &identificativo, now).await,
+            Esito::Accettato(a) => match &virus {
+                Some(v) => {
+                    self.non_accettazione_virus(&s.data, &a, &identificativo, &ricevuta_id, v, now)
+                        .await
+                }
+                None => self.accept_certified(a, &identificativo, now).await,
+            },
             Esito::NonAccettato(n) => {
                 let avviso = self
                     .sign_all(vec![n.avviso])
@@ -160,6 +175,11 @@ impl Gestore {
                     avviso,
                     now,
                 ));
+                if virus.is_some() {
+                    // Formal checks come first (PEC-SPEC §2.3): the formal notice, but the
+                    // infected message is kept all the same.
+                    batch.push(self.quarantena(&s.data, now)?);
+                }
                 log_all(&mut batch, &n.eventi, &n.mittente);
                 self.store.commit(batch).await.context("commit")?;
                 self.announce(&eventi);

@@ -1,1 +1,285 @@
-//! Viruses at the access and receiving points (issue 6), with a real clamd.
+//! Viruses at the access and receiving points (issue 6, PEC-SPEC §2.3, §4.5, §4.10, §4.11)
+//! against a real clamd (`scripts/clamd start`) holding one test signature.
+
+use crate::between::*;
+use crate::provider::*;
+use crate::support::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/clamd")
+}
+
+/// A private clamd, stopped when dropped (also when a test fails).
+struct Clamd {
+    dir: tempfile::TempDir,
+    /// Its Unix socket.
+    socket: String,
+    /// Its `127.0.0.1:port`.
+    tcp: String,
+}
+
+impl Clamd {
+    /// `None` (the test skips) when clamd is not installed, unless GESTORE_REQUIRE_TOOLS=1.
+    fn start() -> Option<Clamd> {
+        let installed = ["/usr/sbin/clamd", "/usr/local/sbin/clamd"]
+            .iter()
+            .any(|p| Path::new(p).exists())
+            || Command::new("sh")
+                .args(["-c", "command -v clamd"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+        if !installed {
+            if std::env::var("GESTORE_REQUIRE_TOOLS").as_deref() == Ok("1") {
+                panic!("clamd is required (GESTORE_REQUIRE_TOOLS=1): run scripts/clamd install");
+            }
+            eprintln!("skipping: clamd not installed (scripts/clamd install)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(script())
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let mut c = Clamd {
+            dir,
+            socket: String::new(),
+            tcp: String::new(),
+        };
+        assert!(out.status.success(), "clamd: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let value = |key: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .unwrap_or_else(|| panic!("no {key} in {stdout:?}"))
+                .to_string()
+        };
+        c.socket = value("socket=");
+        c.tcp = value("tcp=");
+        Some(c)
+    }
+
+    fn stop(&self) {
+        let _ = Command::new(script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+impl Drop for Clamd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The bytes the test signature matches.
+fn testfile() -> Vec<u8> {
+    let out = Command::new(script()).arg("testfile").output().unwrap();
+    assert!(out.status.success(), "testfile: {}", text(&out.stderr));
+    out.stdout
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A message from `from` to `to` with the test file as an attachment.
+fn infected(from: &str, to: &str, subject: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@client>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain\r\n\r\nin allegato\r\n\
+         --b1\r\nContent-Type: application/octet-stream\r\n\
+         Content-Disposition: attachment; filename=\"fattura.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        base64(&testfile())
+    )
+}
+
+fn antivirus(clamd: &str, access: bool) -> String {
+    format!("[antivirus]\nclamd = \"{clamd}\"\naccess = {access}\n")
+}
+
+#[test]
+fn an_infected_submission_gets_non_accettazione_virus_and_infected_inbound_a_554() {
+    let Some(clamd) = Clamd::start() else { return };
+    let mut p = Provider::on(
+        DOMAIN,
+        "Gestore di Prova S.p.A.",
+        &antivirus(&clamd.socket, true),
+        &["mario", "anna"],
+    );
+    p.start();
+    let out = smtplib(
+        p.submission,
+        "mario",
+        &[addr("anna")],
+        &infected(&addr("mario"), &addr("anna"), "infetto"),
+    );
+    assert!(out.status.success(), "smtplib: {}", text(&out.stderr));
+    p.wait_events("non-accettazione-emessa", 1);
+    assert!(p.events("busta-emessa").is_empty());
+    let motivo = &p.events("non-accettazione-emessa")[0];
+    assert!(motivo.contains("Gestore.Test.Virus"), "{motivo}");
+    // Infected ordinary mail at the receiving point: refused, never stored (PEC-SPEC §2.3).
+    let raw = infected("x@example.org", &addr("anna"), "fuori");
+    let out = deliver_inbound(&p, "x@example.org", &addr("anna"), raw.as_bytes());
+    assert!(!out.status.success(), "infected ordinary mail accepted");
+    assert!(text(&out.stderr).contains("554"), "{}", text(&out.stderr));
+    p.wait_events("messaggio-rifiutato", 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    p.stop();
+    let inbox = p.messages("mario", "INBOX");
+    assert_eq!(inbox.len(), 1, "mario's INBOX");
+    assert!(find(&inbox[0], b"X-VerificaSicurezza: errore").is_some());
+    assert!(find(&inbox[0], b"AVVISO DI NON ACCETTAZIONE PER VIRUS: infetto").is_some());
+    let (kind, _) = verified(&p, &inbox[0]);
+    assert_eq!(kind, "non-accettazione-virus");
+    assert!(p.messages("anna", "INBOX").is_empty(), "anna got nothing");
+    assert!(p.messages("mario", "Sent").is_empty(), "nothing sent");
+    // The original, unaltered, in the quarantine.
+    let q = p.messages("posta-certificata", "Quarantena");
+    assert_eq!(q.len(), 1);
+    assert!(find(&q[0], b"Subject: infetto").is_some());
+}
+
+#[test]
+fn clean_mail_passes_the_scanner() {
+    let Some(clamd) = Clamd::start() else { return };
+    let mut p = Provider::on(
+        DOMAIN,
+        "Gestore di Prova S.p.A.",
+        &antivirus(&clamd.tcp, true),
+        &["mario", "anna"],
+    );
+    p.start();
+    let message = format!(
+        "From: {}\r\nTo: {}\r\nSubject: pulito\r\n\r\nciao\r\n",
+        addr("mario"),
+        addr("anna")
+    );
+    let out = smtplib(p.submission, "mario", &[addr("anna")], &message);
+    assert!(out.status.success(), "smtplib: {}", text(&out.stderr));
+    p.wait_events("consegna-emessa", 1);
+    p.stop();
+    assert_eq!(p.messages("anna", "INBOX").len(), 1);
+    assert_eq!(
+        p.messages("mario", "INBOX").len(),
+        2,
+        "accettazione, consegna"
+    );
+    assert!(p.messages("posta-certificata", "Quarantena").is_empty());
+}
+
+#[test]
+fn without_the_scanner_nothing_is_accepted_and_the_client_retries() {
+    let Some(clamd) = Clamd::start() else { return };
+    let mut p = Provider::on(
+        DOMAIN,
+        "Gestore di Prova S.p.A.",
+        &antivirus(&clamd.tcp, true),
+        &["mario", "anna"],
+    );
+    p.start();
+    clamd.stop();
+    let message = format!(
+        "From: {}\r\nTo: {}\r\nSubject: attesa\r\n\r\nciao\r\n",
+        addr("mario"),
+        addr("anna")
+    );
+    let out = smtplib(p.submission, "mario", &[addr("anna")], &message);
+    assert!(!out.status.success(), "accepted without a scan");
+    let err = text(&out.stderr);
+    assert!(err.contains("451"), "{err}");
+    assert!(err.contains("virus scanner unavailable"), "{err}");
+    // The receiving point too.
+    let raw = format!(
+        "From: x@example.org\r\nTo: {}\r\nSubject: fuori\r\n\r\nciao\r\n",
+        addr("anna")
+    );
+    let out = deliver_inbound(&p, "x@example.org", &addr("anna"), raw.as_bytes());
+    assert!(!out.status.success(), "received without a scan");
+    assert!(text(&out.stderr).contains("451"), "{}", text(&out.stderr));
+    std::thread::sleep(Duration::from_millis(1500));
+    p.stop();
+    for (user, folder) in [("mario", "INBOX"), ("mario", "Sent"), ("anna", "INBOX")] {
+        assert!(p.messages(user, folder).is_empty(), "{user} {folder}");
+    }
+    assert!(p.events("invio-ricevuto").is_empty());
+}
+
+#[test]
+fn an_infected_envelope_gives_rilevazione_and_mancata_consegna_per_virus() {
+    let Some(clamd) = Clamd::start() else { return };
+    // Neither scans at its access point, so A lets the message through and B catches it.
+    let mut pair = Pair::new(&["mario"], &["anna"], &antivirus(&clamd.socket, false));
+    let (from, to) = ("mario@pec.a.test", "anna@pec.b.test");
+    let out = smtplib_as(
+        pair.a.submission,
+        from,
+        "pw-mario",
+        &[to.to_string()],
+        &infected(from, to, "virale"),
+    );
+    assert!(out.status.success(), "smtplib: {}", text(&out.stderr));
+    pair.b.wait_events("presa-in-carico-emessa", 1);
+    pair.b.wait_events("mancata-consegna-emessa", 1);
+    pair.a.wait_events("ricevuta-ricevuta", 2);
+    pair.a.wait_events("mancata-consegna-emessa", 1);
+    assert!(pair.b.events("consegna-emessa").is_empty());
+    // The rilevazione virus closed the transaction: no 12 h / 24 h notice follows.
+    advance(&pair.a, "25h");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(pair.a.events("scadenza-emessa").is_empty());
+    pair.a.stop();
+    pair.b.stop();
+    let (a, b) = (&pair.a, &pair.b);
+
+    assert!(b.messages("anna", "INBOX").is_empty(), "not delivered");
+    assert_eq!(b.messages("posta-certificata", "Quarantena").len(), 1);
+    // A's service box: B's presa in carico and rilevazione virus, both signed by B.
+    let mut service: Vec<(String, Option<String>)> = a
+        .messages("posta-certificata", "INBOX")
+        .iter()
+        .map(|m| verified_by(a, b, m))
+        .collect();
+    service.sort();
+    assert_eq!(
+        service,
+        [
+            ("presa-in-carico".to_string(), None),
+            ("rilevazione-virus".to_string(), Some(to.to_string())),
+        ]
+    );
+    // Mario: our acceptance and our avviso di mancata consegna per virus, signed by A.
+    let inbox = a.messages("mario", "INBOX");
+    assert_eq!(inbox.len(), 2, "mario's INBOX");
+    let notice: Vec<&Vec<u8>> = inbox
+        .iter()
+        .filter(|m| find(m, b"AVVISO DI MANCATA CONSEGNA PER VIRUS: virale").is_some())
+        .collect();
+    assert_eq!(notice.len(), 1);
+    assert!(find(notice[0], b"X-VerificaSicurezza: errore").is_some());
+    let (kind, consegna) = verified_by(a, a, notice[0]);
+    assert_eq!(kind, "mancata-consegna-virus");
+    assert_eq!(consegna.as_deref(), Some(to));
+}
