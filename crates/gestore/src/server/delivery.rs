@@ -248,6 +248,7 @@ impl Gestore {
                     identificativo: id.to_string(),
                     busta: false,
                     accepted_ms: now.timestamp_millis(),
+                    modello: None,
                 };
                 batch.push(inoltro.item(&bytes, now, Some(&format!("{what}:{recipient}")))?);
             }

@@ -57,6 +57,11 @@ pub struct Inoltro {
     pub busta: bool,
     /// When the message was accepted, in Unix milliseconds: retries stop 24 h later.
     pub accepted_ms: i64,
+    /// For an envelope: the access point's `busta-emessa` event, the model of the relay's
+    /// own log events (same message data), so a send is logged without parsing the envelope
+    /// again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modello: Option<Evento>,
 }
 
 impl Inoltro {
@@ -347,7 +352,7 @@ impl Gestore {
                         destinatario: head.recipient.clone(),
                         gestore,
                     };
-                    self.log_busta(&mut batch, bytes, evento, now, Vec::new())?;
+                    self.log_busta(&mut batch, &head, bytes, evento, now)?;
                 }
             }
             Esito::Permanente { enhanced, text } => {
@@ -370,7 +375,7 @@ impl Gestore {
                         destinatario: head.recipient.clone(),
                         errore: reason.clone(),
                     };
-                    self.log_busta(&mut batch, bytes, evento, now, Vec::new())?;
+                    self.log_busta(&mut batch, &head, bytes, evento, now)?;
                 }
                 batch.push(Operation::FailQueueItem {
                     key: item.key.clone(),
@@ -387,25 +392,31 @@ impl Gestore {
         Ok(())
     }
 
-    /// Logs an event about our own envelope `bytes`.
+    /// Logs an event about our own envelope `bytes`: from the item's model event when it has
+    /// one, else from the envelope read again.
     fn log_busta(
         &self,
         batch: &mut Batch,
+        head: &Inoltro,
         bytes: &[u8],
         evento: TipoEvento,
         now: chrono::DateTime<chrono::Utc>,
-        generati: Vec<String>,
     ) -> Result<()> {
-        let letta = BustaRicevuta::leggi(bytes).context("our own envelope")?;
-        let dati = DatiMessaggio::da_daticert(&letta.daticert);
-        let e = Evento::di(
-            evento,
-            RiferimentoTemporale::from_utc(now),
-            &dati,
-            &self.provider.nome,
-            generati,
-        );
-        log_all(batch, std::slice::from_ref(&e), &dati.mittente);
+        let data = RiferimentoTemporale::from_utc(now);
+        let e = match &head.modello {
+            Some(m) => Evento {
+                data,
+                evento,
+                generati: Vec::new(),
+                ..m.clone()
+            },
+            None => {
+                let letta = BustaRicevuta::leggi(bytes).context("our own envelope")?;
+                let dati = DatiMessaggio::da_daticert(&letta.daticert);
+                Evento::di(evento, data, &dati, &self.provider.nome, Vec::new())
+            }
+        };
+        log_all(batch, std::slice::from_ref(&e), &e.mittente);
         self.announce(std::slice::from_ref(&e));
         Ok(())
     }
@@ -569,6 +580,7 @@ mod tests {
             identificativo: "id@pec.a.test".into(),
             busta: true,
             accepted_ms: 1_700_000_000_000,
+            modello: None,
         };
         let p = h.payload(b"X: y\r\n\r\nbody\n\x00").unwrap();
         let (back, bytes) = Inoltro::from_payload(&p).unwrap();

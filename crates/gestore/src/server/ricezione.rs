@@ -435,6 +435,7 @@ impl Gestore {
                 identificativo: identificativo.to_string(),
                 busta: false,
                 accepted_ms: now.timestamp_millis(),
+                modello: None,
             };
             batch.push(inoltro.item(b.presa, now, Some(&what))?);
         }

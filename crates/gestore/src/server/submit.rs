@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use pec_core::accesso::{self, Esito, Identificativi, Invio, Limiti, PuntoAccesso};
 use pec_core::consegna::{BustaRicevuta, StatoCasella};
 use pec_core::daticert::TipoDestinatario;
-use pec_core::registro::Evento;
+use pec_core::registro::{Evento, TipoEvento};
 use pec_core::RiferimentoTemporale;
 use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
 use pec_store::{Admission, Batch, Body, LogAppend, NewMessage, NewQueueItem, Operation, Store};
@@ -323,6 +323,11 @@ impl Accettata<'_> {
                     identificativo: identificativo.to_string(),
                     busta: true,
                     accepted_ms: now.timestamp_millis(),
+                    modello: a
+                        .eventi
+                        .iter()
+                        .find(|e| matches!(e.evento, TipoEvento::BustaEmessa))
+                        .cloned(),
                 };
                 batch.push(inoltro.item(busta, now, None)?);
                 if let (TipoDestinatario::Certificato, Some(xml)) = (&d.tipo, a.daticert) {
