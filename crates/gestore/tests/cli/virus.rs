@@ -283,3 +283,50 @@ fn an_infected_envelope_gives_rilevazione_and_mancata_consegna_per_virus() {
     assert_eq!(kind, "mancata-consegna-virus");
     assert_eq!(consegna.as_deref(), Some(to));
 }
+
+#[test]
+fn a_virus_after_a_50_mb_attachment_is_still_found() {
+    let Some(clamd) = Clamd::start() else { return };
+    let extra = format!(
+        "{}[limits]\nmax_message_size = 104857600\nmax_total_size = 104857600\n",
+        antivirus(&clamd.socket, true)
+    );
+    let mut p = Provider::on(
+        DOMAIN,
+        "Gestore di Prova S.p.A.",
+        &extra,
+        &["mario", "anna"],
+    );
+    p.start();
+    // 50 MB of attachment (68 MB in base64), then the test file in a second attachment.
+    let line = "TG9yZW0gaXBzdW0gZG9sb3Igc2l0IGFtZXQsIGNvbnNlY3RldHVyIGFkaXBpc2NpbmcgZWxpdC4u\r\n";
+    let lines = (50 << 20) / 57 + 1; // each line decodes to 57 bytes
+    let mut message = format!(
+        "From: {}\r\nTo: {}\r\nSubject: grande\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: application/octet-stream\r\n\
+         Content-Disposition: attachment; filename=\"grande.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n",
+        addr("mario"),
+        addr("anna")
+    );
+    message.reserve(lines * line.len() + 4096);
+    for _ in 0..lines {
+        message.push_str(line);
+    }
+    message.push_str(&format!(
+        "--b1\r\nContent-Type: application/octet-stream\r\n\
+         Content-Disposition: attachment; filename=\"piccolo.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        base64(&testfile())
+    ));
+    let out = smtplib(p.submission, "mario", &[addr("anna")], &message);
+    assert!(out.status.success(), "smtplib: {}", text(&out.stderr));
+    p.wait_events("non-accettazione-emessa", 1);
+    p.stop();
+    assert!(p.messages("anna", "INBOX").is_empty());
+    let inbox = p.messages("mario", "INBOX");
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(verified(&p, &inbox[0]).0, "non-accettazione-virus");
+    assert_eq!(p.messages("posta-certificata", "Quarantena").len(), 1);
+}
