@@ -1,6 +1,8 @@
-//! Fixtures shared by the unit tests: one provider and one instant.
+//! Fixtures shared by the unit tests: one provider, one instant, and messages as they travel.
 
-use crate::message::Provider;
+use crate::daticert::Daticert;
+use crate::inspect::{inspect, Inspection};
+use crate::message::{Provider, UnsignedMessage};
 use crate::tempo::RiferimentoTemporale;
 use chrono::{TimeZone, Utc};
 
@@ -18,4 +20,43 @@ pub(crate) fn provider() -> Provider {
 /// 15/03/2024 10:30:00 (+0100).
 pub(crate) fn adesso() -> RiferimentoTemporale {
     RiferimentoTemporale::from_utc(Utc.with_ymd_and_hms(2024, 3, 15, 9, 30, 0).unwrap())
+}
+
+/// The message as it travels: outer headers over a `multipart/signed` whose first part is the
+/// content. The signature is a stand-in: the core does not verify (pec-smime does).
+pub(crate) fn firma_finta(u: &UnsignedMessage) -> Vec<u8> {
+    let mut w = Vec::new();
+    for (n, v) in &u.headers {
+        w.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+    }
+    w.extend_from_slice(
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/signed; \
+protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"firma-0\"\r\n\r\n\
+--firma-0\r\n",
+    );
+    w.extend_from_slice(&u.content);
+    w.extend_from_slice(
+        b"\r\n--firma-0\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n\
+Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=smime.p7s\r\n\
+\r\nAAAA\r\n--firma-0--\r\n",
+    );
+    w
+}
+
+/// The message unsigned: its headers over its content.
+pub(crate) fn wire(u: &UnsignedMessage) -> Vec<u8> {
+    let mut w = Vec::new();
+    for (n, v) in &u.headers {
+        w.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+    }
+    w.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    w.extend_from_slice(&u.content);
+    w
+}
+
+/// What `inspect` reads of `u`, and its daticert (which must be there).
+pub(crate) fn leggi(u: &UnsignedMessage) -> (Inspection, Daticert) {
+    let ins = inspect(&wire(u)).unwrap();
+    let d = ins.daticert.clone().unwrap().unwrap();
+    (ins, d)
 }

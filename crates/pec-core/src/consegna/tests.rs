@@ -5,8 +5,8 @@ use super::*;
 use crate::accesso::{punto_accesso, Esito, Identificativi, Invio, Limiti, PuntoAccesso};
 use crate::builder::sample::{DESTINATARIO_CC, DESTINATARIO_TO, ORIGINALE};
 use crate::daticert::{Tipo, TipoDestinatario};
-use crate::inspect::Inspection;
 use crate::message::Provider;
+use crate::prova::{firma_finta, leggi, wire};
 use crate::tempo::RiferimentoTemporale;
 use chrono::{TimeZone, Utc};
 
@@ -72,43 +72,6 @@ fn busta_firmata(tipo: Option<&str>) -> Vec<u8> {
         Esito::Accettato(a) => firma_finta(&a.busta),
         Esito::NonAccettato(n) => panic!("sample refused: {:?}", n.motivo),
     }
-}
-
-/// The envelope as it travels: outer headers over a `multipart/signed` whose first part is
-/// the content (the signature is a stand-in: this module does not verify).
-fn firma_finta(u: &UnsignedMessage) -> Vec<u8> {
-    let mut w = Vec::new();
-    for (n, v) in &u.headers {
-        w.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
-    }
-    w.extend_from_slice(
-        b"MIME-Version: 1.0\r\nContent-Type: multipart/signed; \
-protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"firma-0\"\r\n\r\n\
---firma-0\r\n",
-    );
-    w.extend_from_slice(&u.content);
-    w.extend_from_slice(
-        b"\r\n--firma-0\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n\
-Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=smime.p7s\r\n\
-\r\nAAAA\r\n--firma-0--\r\n",
-    );
-    w
-}
-
-fn wire(u: &UnsignedMessage) -> Vec<u8> {
-    let mut w = Vec::new();
-    for (n, v) in &u.headers {
-        w.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
-    }
-    w.extend_from_slice(b"MIME-Version: 1.0\r\n");
-    w.extend_from_slice(&u.content);
-    w
-}
-
-fn leggi(u: &UnsignedMessage) -> (Inspection, Daticert) {
-    let ins = inspect(&wire(u)).unwrap();
-    let d = ins.daticert.clone().unwrap().unwrap();
-    (ins, d)
 }
 
 fn consegna(busta: &BustaRicevuta, destinatario: &str, stato: StatoCasella) -> EsitoConsegna {

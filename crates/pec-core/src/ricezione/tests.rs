@@ -5,8 +5,9 @@
 use super::*;
 use crate::builder::sample::{self, DESTINATARIO_CC, DESTINATARIO_TO};
 use crate::builder::{busta_trasporto, ricevuta_consegna, Consegna};
-use crate::daticert::{Daticert, Tipo};
-use crate::inspect::{inspect, Inspection};
+use crate::daticert::Tipo;
+use crate::inspect::inspect;
+use crate::prova::{firma_finta, leggi, wire};
 use chrono::{TimeZone, Utc};
 
 /// The PEC msgid provider A gave its envelope.
@@ -61,44 +62,6 @@ const IDS: IdRicezione<'static> = IdRicezione {
     anomalia: ANOMALIA,
 };
 
-/// The message as it travels: outer headers over a `multipart/signed` whose first part is the
-/// content (the signature is a stand-in: the adapter verified it, here it is a [`Firma`]).
-fn firmato(u: &UnsignedMessage) -> Vec<u8> {
-    let mut w = Vec::new();
-    for (n, v) in &u.headers {
-        w.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
-    }
-    w.extend_from_slice(
-        b"MIME-Version: 1.0\r\nContent-Type: multipart/signed; \
-protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"firma-0\"\r\n\r\n\
---firma-0\r\n",
-    );
-    w.extend_from_slice(&u.content);
-    w.extend_from_slice(
-        b"\r\n--firma-0\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n\
-Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=smime.p7s\r\n\
-\r\nAAAA\r\n--firma-0--\r\n",
-    );
-    w
-}
-
-fn wire(u: &UnsignedMessage) -> Vec<u8> {
-    let mut w = Vec::new();
-    for (n, v) in &u.headers {
-        w.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
-    }
-    w.extend_from_slice(b"MIME-Version: 1.0\r\n");
-    w.extend_from_slice(&u.content);
-    w
-}
-
-fn leggi(u: &UnsignedMessage) -> (Inspection, Daticert) {
-    let ins = inspect(&wire(u)).unwrap();
-    let d = ins.daticert.clone().unwrap().unwrap();
-    (ins, d)
-}
-
-/// The sample original's envelope, as provider A builds it.
 fn busta_di_a() -> UnsignedMessage {
     let a = gestore_a();
     let e = Emissione {
@@ -156,7 +119,7 @@ fn anomalia_di(esito: EsitoRicezione) -> (String, UnsignedMessage, Vec<String>, 
 
 #[test]
 fn a_valid_envelope_gives_one_presa_in_carico_to_the_sender_providers_mail_receipt() {
-    let raw = firmato(&busta_di_a());
+    let raw = firma_finta(&busta_di_a());
     let esito = ricevi(
         &raw,
         &[
@@ -203,7 +166,7 @@ fn a_valid_envelope_gives_one_presa_in_carico_to_the_sender_providers_mail_recei
 
 #[test]
 fn the_envelope_goes_on_to_the_delivery_point() {
-    let raw = firmato(&busta_di_a());
+    let raw = firma_finta(&busta_di_a());
     let esito = ricevi(
         &raw,
         &[DESTINATARIO_TO],
@@ -238,7 +201,7 @@ fn the_envelope_goes_on_to_the_delivery_point() {
 #[test]
 fn an_envelope_signed_for_a_foreign_from_domain_is_an_anomaly() {
     // Provider B's certificate, but A's envelope: the From domain is not B's (PEC-SPEC §7.2).
-    let raw = firmato(&busta_di_a());
+    let raw = firma_finta(&busta_di_a());
     let esito = ricevi(
         &raw,
         &[DESTINATARIO_TO],
@@ -266,7 +229,7 @@ fn an_envelope_signed_for_a_foreign_from_domain_is_an_anomaly() {
 fn an_envelope_certifying_a_sender_of_another_provider_is_an_anomaly() {
     let mut indice = indice_a();
     indice.domini = vec!["pec.mittente.example".into()]; // not pec.example.it
-    let raw = firmato(&busta_di_a());
+    let raw = firma_finta(&busta_di_a());
     let esito = ricevi(
         &raw,
         &[DESTINATARIO_TO],
@@ -304,7 +267,7 @@ fn an_envelope_whose_daticert_has_another_tipo_is_an_anomaly() {
     let r = con_intestazione(r, "X-Ricevuta", None);
     let r = con_intestazione(r, "X-Trasporto", Some("posta-certificata"));
     let esito = ricevi(
-        &firmato(&r),
+        &firma_finta(&r),
         &[DESTINATARIO_TO],
         Firma::Valida(indice_b()),
         Politica::Anomalia,
@@ -321,7 +284,7 @@ fn an_envelope_whose_daticert_has_another_tipo_is_an_anomaly() {
 fn a_signed_message_without_pec_headers_is_an_anomaly() {
     let u = con_intestazione(busta_di_a(), "X-Trasporto", None);
     let esito = ricevi(
-        &firmato(&u),
+        &firma_finta(&u),
         &[DESTINATARIO_TO],
         Firma::Valida(indice_a()),
         Politica::Rifiuta, // the policy is for ordinary mail only
@@ -340,7 +303,7 @@ fn another_providers_anomaly_envelope_is_wrapped_in_ours() {
         message_id: "opec1.7@pec.mittente.example",
     };
     let loro = busta_anomalia(&e, &sample::originale(), "firma assente").unwrap();
-    let raw = firmato(&loro);
+    let raw = firma_finta(&loro);
     let esito = ricevi(
         &raw,
         &[DESTINATARIO_TO],
@@ -396,7 +359,7 @@ fn ricevi_in_a(raw: &[u8], firma: Firma) -> EsitoRicezione {
 
 #[test]
 fn a_valid_delivery_receipt_is_delivered_unchanged_and_names_our_envelope() {
-    let esito = ricevi_in_a(&firmato(&consegna_di_b()), Firma::Valida(indice_b()));
+    let esito = ricevi_in_a(&firma_finta(&consegna_di_b()), Firma::Valida(indice_b()));
     let EsitoRicezione::Ricevuta {
         kind,
         identificativo,
@@ -442,7 +405,7 @@ fn a_valid_presa_in_carico_names_the_recipients_it_covers() {
     let destinatari = vec![MAIL_RECEIPT_A.to_string()];
     let esito = punto_ricezione(
         &Arrivo {
-            raw: &firmato(&presa),
+            raw: &firma_finta(&presa),
             mail_from: "posta-certificata@pec.destinatario.example",
             destinatari: &destinatari,
             firma: Firma::Valida(indice_b()),
@@ -477,7 +440,7 @@ fn a_presa_in_carico_covering_nobody_is_an_anomaly() {
     };
     let presa =
         ricevuta_presa_in_carico(&e, &sample::dati(IDENTIFICATIVO), &[], MAIL_RECEIPT_A).unwrap();
-    let (motivo, ..) = anomalia_di(ricevi_in_a(&firmato(&presa), Firma::Valida(indice_b())));
+    let (motivo, ..) = anomalia_di(ricevi_in_a(&firma_finta(&presa), Firma::Valida(indice_b())));
     assert!(
         motivo.contains("presa-in-carico: daticert senza <ricezione>"),
         "{motivo}"
@@ -487,7 +450,7 @@ fn a_presa_in_carico_covering_nobody_is_an_anomaly() {
 #[test]
 fn a_receipt_whose_header_and_daticert_disagree_is_an_anomaly() {
     let u = con_intestazione(consegna_di_b(), "X-Ricevuta", Some("presa-in-carico"));
-    let (motivo, ..) = anomalia_di(ricevi_in_a(&firmato(&u), Firma::Valida(indice_b())));
+    let (motivo, ..) = anomalia_di(ricevi_in_a(&firma_finta(&u), Firma::Valida(indice_b())));
     assert!(
         motivo.contains("X-Ricevuta di presa-in-carico ma daticert di tipo avvenuta-consegna"),
         "{motivo}"
@@ -516,7 +479,7 @@ fn a_receipt_without_daticert_is_an_anomaly() {
 #[test]
 fn a_receipt_signed_by_a_provider_for_another_domain_is_an_anomaly() {
     let (motivo, ..) = anomalia_di(ricevi_in_a(
-        &firmato(&consegna_di_b()),
+        &firma_finta(&consegna_di_b()),
         Firma::Valida(indice_a()),
     ));
     assert!(motivo.contains("non appartiene a un dominio"), "{motivo}");
@@ -603,7 +566,7 @@ fn each_signature_problem_is_named_in_the_reason() {
     ];
     for (firma, atteso) in casi {
         // Even a perfect envelope is ordinary mail without a valid signature.
-        let raw = firmato(&busta_di_a());
+        let raw = firma_finta(&busta_di_a());
         let (motivo, ..) = anomalia_di(
             ricevi(&raw, &[DESTINATARIO_TO], firma.clone(), Politica::Anomalia).unwrap(),
         );
@@ -668,7 +631,7 @@ fn a_message_without_message_id_gets_the_anomaly_id() {
 
 #[test]
 fn the_adapter_can_wrap_a_message_after_the_fact() {
-    let raw = firmato(&consegna_di_b());
+    let raw = firma_finta(&consegna_di_b());
     let destinatari = vec![MITTENTE.to_string()];
     let esito = anomalia(
         &Arrivo {
