@@ -169,6 +169,12 @@ fn memchr(b: &[u8]) -> Option<usize> {
     b.iter().position(|c| *c == b'\n')
 }
 
+/// A short stable tag of some bytes (the first 8 bytes of their SHA-256, hex), for keys.
+pub(super) fn tag_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex8(&sha2::Sha256::digest(bytes))
+}
+
 fn hex8(h: &[u8]) -> String {
     h.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }

@@ -22,7 +22,7 @@
 
 use super::antivirus::{scanner_down, Punto, SCANNER_DOWN};
 use super::delivery::Envelope;
-use super::relay::{digest_of, Inoltro};
+use super::relay::{digest_of, tag_of, Inoltro};
 use super::submit::{log_all, put, tracing_line, Delivery, DELIVER};
 use super::{address, Gestore};
 use crate::config::OrdinaryMail;
@@ -262,7 +262,7 @@ impl Gestore {
                     .pop()
                     .context("signing returned nothing")?;
                 let mut batch = Batch::new();
-                let tag = hex8(&sha256(&raw));
+                let tag = tag_of(&raw);
                 for r in self.existing(&destinatari).await? {
                     batch.push(put(
                         &r,
@@ -335,7 +335,7 @@ impl Gestore {
         eventi: &[Evento],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
-        let tag = hex8(&sha256(raw));
+        let tag = tag_of(raw);
         for r in self.existing(destinatari).await? {
             batch.push(put(
                 &r,
@@ -466,13 +466,4 @@ pub(super) struct Ricevuta<'a> {
     pub(super) mail_receipt: &'a str,
     pub(super) destinatari: &'a [String],
     pub(super) eventi: &'a [Evento],
-}
-
-fn sha256(b: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    sha2::Sha256::digest(b).to_vec()
-}
-
-fn hex8(h: &[u8]) -> String {
-    h.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
