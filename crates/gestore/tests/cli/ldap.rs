@@ -118,6 +118,18 @@ fn the_index_follows_ldap_and_keeps_the_last_good_copy_when_the_server_goes_away
     a.start();
     assert!(file.exists());
     assert!(known(&a, "pec.b.test") && known(&a, "pec.c.test"));
+    let show = gestore(&["index", "--config", &path(&a.config), "show"], None);
+    assert_eq!(code(&show), 0, "{}", text(&show.stderr));
+    let listed = text(&show.stdout);
+    assert!(
+        listed.contains("provider: Gestore B S.p.A.")
+            && listed.contains("provider: Gestore C S.p.A."),
+        "{listed}"
+    );
+    assert!(
+        !known(&a, "pec.nessuno.test"),
+        "an unknown domain is not PEC"
+    );
     // A provider removed in LDAP is gone after the next sync.
     slapd.ldap(
         "ldapdelete",
