@@ -14,18 +14,23 @@
 //!   (PEC-SPEC §3.2), and certify MAIL FROM as the sender;
 //! * the checks run in a fixed order and the first failure is the reason given: readable
 //!   message and one `From:` → From = MAIL FROM = authenticated mailbox → `To:` present →
-//!   every RCPT TO in `To:`/`Cc:` → `Bcc:` empty → recipient count → size × recipients;
+//!   every RCPT TO in `To:`/`Cc:` → `Bcc:` empty → recipient count → size × recipients →
+//!   virus (the formal checks come first, PEC-SPEC §2.3 step 3);
+//! * an infected message (the scanner's verdict is passed in, [`Invio::virus`]) is never
+//!   accepted: it gets the avviso di non accettazione per virus (§4.5), or the formal notice
+//!   when a formal check failed first; either way [`NonAccettazione::quarantena`] asks the
+//!   adapter to keep it 30 months (DPR art. 12) and a `virus-rilevato` event is logged;
 //! * every time artefact (receipt `Date:`, daticert, envelope, log) uses the one
 //!   [`RiferimentoTemporale`] passed in (PEC-SPEC §9.1); ids come in too: the PEC msgid is
 //!   assigned before the decision, so the non-acceptance notice shows it as well (§4.4).
 //!
-//! Not here: authentication (the SMTP layer passes the authenticated mailbox), antivirus
-//! (PEC-SPEC §4.5 has its own builder), the hard SMTP size limit (refused at SMTP level), the
-//! 12 h / 24 h timers.
+//! Not here: authentication (the SMTP layer passes the authenticated mailbox), the scan itself
+//! (the adapter asks clamd; a scanner without a verdict means no decision at all, SMTP 4xx),
+//! the hard SMTP size limit (refused at SMTP level), the 12 h / 24 h timers.
 
 use crate::builder::{
-    avviso_non_accettazione, busta_trasporto, ricevuta_accettazione, BuildError, DatiMessaggio,
-    Emissione, Originale, OriginaleError, Posizione,
+    avviso_non_accettazione, avviso_non_accettazione_virus, busta_trasporto, ricevuta_accettazione,
+    BuildError, DatiMessaggio, Emissione, Originale, OriginaleError, Posizione,
 };
 use crate::daticert::{Destinatario, TipoDestinatario, TipoRicevuta};
 use crate::message::{Provider, UnsignedMessage};
@@ -44,6 +49,9 @@ pub struct Invio<'a> {
     pub rcpt_to: &'a [String],
     /// The message bytes as received after DATA.
     pub raw: &'a [u8],
+    /// The antivirus verdict on `raw`: the name of what the scanner found, `None` when it is
+    /// clean or this point does not scan (PEC-SPEC §2.3 step 3, §9.3).
+    pub virus: Option<&'a str>,
 }
 
 /// The identifiers of one submission, drawn by the caller (this crate draws no randomness).
@@ -131,6 +139,9 @@ pub enum Motivo {
         /// The limit.
         massimo: u64,
     },
+    /// The antivirus found this virus (PEC-SPEC §4.5): the notice is the avviso di non
+    /// accettazione per virus.
+    Virus(String),
 }
 
 impl Motivo {
@@ -145,6 +156,7 @@ impl Motivo {
             Motivo::BccPresente => "bcc-presente",
             Motivo::TroppiDestinatari { .. } => "troppi-destinatari",
             Motivo::TroppoGrande { .. } => "troppo-grande",
+            Motivo::Virus(_) => "virus",
         }
     }
 
@@ -173,6 +185,7 @@ impl Motivo {
                 "dimensione per numero di destinatari ({dimensione} byte) superiore al massimo \
                  ({massimo} byte)"
             ),
+            Motivo::Virus(v) => format!("virus rilevato: {v}"),
         }
     }
 }
@@ -218,10 +231,14 @@ pub struct NonAccettazione {
     pub avviso: UnsignedMessage,
     /// The reason, also written in the notice.
     pub motivo: Motivo,
+    /// The message is infected (whatever the reason given): the adapter keeps it in the
+    /// quarantine for 30 months (PEC-SPEC §4.5, DPR art. 12).
+    pub quarantena: bool,
     /// Where the notice goes: the reverse-path, or the authenticated mailbox when the
     /// reverse-path is null (`<>`), the only address known to answer for the submission.
     pub mittente: String,
-    /// Log events: invio-ricevuto, non-accettazione-emessa (PEC-SPEC §8).
+    /// Log events: invio-ricevuto, virus-rilevato when infected, non-accettazione-emessa
+    /// (PEC-SPEC §8).
     pub eventi: Vec<Evento>,
 }
 
@@ -272,9 +289,11 @@ pub fn punto_accesso(
         }
     };
     let dati = dati_certificati(&originale, invio, punto, ids);
-    match controlla(invio, &originale, &punto.limiti) {
-        Err(motivo) => rifiuta(invio, punto, data, ids, dati, motivo),
-        Ok(()) => accetta(invio, punto, data, ids, originale, dati),
+    match (controlla(invio, &originale, &punto.limiti), invio.virus) {
+        (Err(motivo), _) => rifiuta(invio, punto, data, ids, dati, motivo),
+        // PEC-SPEC §2.3 step 3, §4.5: formally correct but infected.
+        (Ok(()), Some(v)) => rifiuta(invio, punto, data, ids, dati, Motivo::Virus(v.into())),
+        (Ok(()), None) => accetta(invio, punto, data, ids, originale, dati),
     }
 }
 
@@ -390,31 +409,43 @@ fn rifiuta(
         dati.risposte = dati.mittente.clone();
     }
     let descrizione = motivo.descrizione();
-    let avviso = avviso_non_accettazione(
-        &Emissione {
-            provider,
-            data,
-            message_id: ids.ricevuta,
-        },
-        &dati,
-        &descrizione,
-    )?; // PEC-SPEC §4.4
-    let eventi = vec![
-        evento_invio(invio, data, &dati, provider),
-        Evento::di(
-            TipoEvento::NonAccettazioneEmessa {
-                motivo: motivo.codice().to_string(),
-                descrizione,
+    let e = Emissione {
+        provider,
+        data,
+        message_id: ids.ricevuta,
+    };
+    let avviso = match &motivo {
+        Motivo::Virus(v) => avviso_non_accettazione_virus(&e, &dati, v)?, // PEC-SPEC §4.5
+        _ => avviso_non_accettazione(&e, &dati, &descrizione)?,           // PEC-SPEC §4.4
+    };
+    let mut eventi = vec![evento_invio(invio, data, &dati, provider)];
+    if let Some(v) = invio.virus {
+        eventi.push(Evento::di(
+            TipoEvento::VirusRilevato {
+                punto: "accesso".into(),
+                virus: v.to_string(),
+                quarantena: true,
             },
             data,
             &dati,
             &provider.nome,
-            vec![senza_parentesi(ids.ricevuta)],
-        ),
-    ];
+            Vec::new(),
+        ));
+    }
+    eventi.push(Evento::di(
+        TipoEvento::NonAccettazioneEmessa {
+            motivo: motivo.codice().to_string(),
+            descrizione,
+        },
+        data,
+        &dati,
+        &provider.nome,
+        vec![senza_parentesi(ids.ricevuta)],
+    ));
     Ok(Esito::NonAccettato(NonAccettazione {
         avviso,
         motivo,
+        quarantena: invio.virus.is_some(),
         mittente: dati.mittente,
         eventi,
     }))

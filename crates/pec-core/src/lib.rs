@@ -28,6 +28,9 @@ pub mod ricezione;
 // (PEC-SPEC §4.9).
 pub mod scadenze;
 pub mod tempo;
+// The antivirus verdict at each point, and the sender side's answer to a rilevazione virus
+// (PEC-SPEC §4.5, §4.10, §4.11).
+pub mod virus;
 
 pub use builder::{DatiMessaggio, Emissione, Originale};
 pub use kind::MessageKind;

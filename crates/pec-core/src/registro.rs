@@ -133,6 +133,25 @@ pub enum TipoEvento {
         /// The recipient the notice is about (daticert `<consegna>`).
         destinatario: String,
     },
+    /// The antivirus found a virus in a message (PEC-SPEC §2.3, §9.3): it is neither
+    /// certified, relayed nor delivered. Logged with the notice the finding causes.
+    VirusRilevato {
+        /// Where it was found: `accesso` or `ricezione`.
+        punto: String,
+        /// The scanner's name for what it found (also the notices' `<errore-esteso>`).
+        virus: String,
+        /// Whether the message was kept in the quarantine for 30 months (DPR art. 12);
+        /// ordinary mail refused at the receiving point is not.
+        quarantena: bool,
+    },
+    /// An avviso di rilevazione virus was emitted for one local recipient, to the sending
+    /// provider (PEC-SPEC §4.10).
+    RilevazioneVirusEmessa {
+        /// The recipient the envelope was not delivered to (daticert `<consegna>`).
+        destinatario: String,
+        /// Where it goes: the `mailReceipt` of the provider that signed the envelope.
+        mail_receipt: String,
+    },
 }
 
 impl TipoEvento {
@@ -154,6 +173,8 @@ impl TipoEvento {
             TipoEvento::BustaInoltrata { .. } => "busta-inoltrata",
             TipoEvento::InoltroFallito { .. } => "inoltro-fallito",
             TipoEvento::ScadenzaEmessa { .. } => "scadenza-emessa",
+            TipoEvento::VirusRilevato { .. } => "virus-rilevato",
+            TipoEvento::RilevazioneVirusEmessa { .. } => "rilevazione-virus-emessa",
         }
     }
 }

@@ -12,6 +12,13 @@
 //! | valid | anything else, or a format error | [`EsitoRicezione::Anomalia`] ("signed by a PEC provider but malformed") |
 //! | absent, unreadable, altered, unknown or invalid | — (ordinary mail) | [`Politica::Anomalia`] ⇒ [`EsitoRicezione::Anomalia`], [`Politica::Rifiuta`] ⇒ [`EsitoRicezione::Rifiutata`] |
 //!
+//! When the scanner found a virus ([`Arrivo::virus`], PEC-SPEC §2.3 step 3, §9.3):
+//!
+//! | Message | Outcome |
+//! |---|---|
+//! | valid busta di trasporto | [`EsitoRicezione::Infetta`]: the presa in carico all the same, one avviso di rilevazione virus per local recipient to the sender provider's `mailReceipt` (§4.10), the envelope to the quarantine, no delivery |
+//! | anything else (ordinary mail, a receipt, a malformed message) | [`EsitoRicezione::Rifiutata`] with [`Rifiuto::Virus`]: SMTP 554, nothing stored (§2.3: may be dropped before it enters the PEC system) |
+//!
 //! Invariants:
 //! * **one** presa in carico per SMTP transaction, listing every local recipient of it in
 //!   `<ricezione>` (PEC-SPEC §4.6); the adapter calls this once per DATA;
@@ -39,23 +46,27 @@
 //!   receipt/notice ⇒ pass to DP"), even kinds that normally stay inside one provider
 //!   (accettazione, 12 h / 24 h notices): correlating it with our own envelopes is the
 //!   sender side's job, with [`EsitoRicezione::Ricevuta::identificativo`].
+//! * **presa in carico of an infected envelope (UNCONFIRMED):** it is still sent: the receiving
+//!   provider did take charge of the envelope, and the rilevazione virus (RFC §3.2.3) comes
+//!   from the provider that took charge of it; the sender side's 12 h / 24 h checks are
+//!   cancelled by the rilevazione anyway ([`crate::scadenze::annullate`]).
 //! * the reasons are Italian and single-line (control characters from peer or adapter text
 //!   become spaces): they are the "error" line of the anomaly text (PEC-SPEC §4.2); the 5xx
 //!   reason is also made ASCII.
 //!
-//! Not here: antivirus (PEC-SPEC §4.10 has its own builder), signature verification
-//! (`pec-smime`), the 24 h idleness of SMTP retries (the queue's job), duplicate detection.
+//! Not here: the scan itself (the adapter asks clamd; no verdict means no decision, SMTP 4xx),
+//! signature verification (`pec-smime`), the 24 h idleness of SMTP retries (the queue's job), duplicate detection.
 //! An opaque S/MIME message (`application/pkcs7-mime`) is not read here: its content is
 //! inside the signature, so it ends as "malformed" — PEC providers use `multipart/signed`.
 
 mod controlli;
 
 use crate::builder::{
-    busta_anomalia, ricevuta_presa_in_carico, senza_parentesi, BuildError, DatiMessaggio,
-    Emissione, Originale,
+    avviso_rilevazione_virus, busta_anomalia, ricevuta_presa_in_carico, senza_parentesi,
+    BuildError, DatiMessaggio, Emissione, Originale,
 };
 use crate::consegna::BustaRicevuta;
-use crate::daticert::{Destinatario, TipoDestinatario, TipoRicevuta};
+use crate::daticert::{Daticert, Destinatario, TipoDestinatario, TipoRicevuta};
 use crate::kind::MessageKind;
 use crate::message::{Provider, UnsignedMessage};
 use crate::registro::{Evento, TipoEvento};
@@ -156,6 +167,9 @@ pub struct Arrivo<'a> {
     pub destinatari: &'a [String],
     /// What the signature check found.
     pub firma: Firma,
+    /// The antivirus verdict on `raw`: the name of what the scanner found, `None` when it is
+    /// clean or this point does not scan (PEC-SPEC §2.3 step 3, §9.3).
+    pub virus: Option<&'a str>,
 }
 
 /// The Message-IDs of what the incoming point may build, drawn by the caller.
@@ -166,6 +180,9 @@ pub struct IdRicezione<'a> {
     /// The anomaly envelope's `Message-ID`, used only when the received message has none
     /// (the envelope inherits it, PEC-SPEC §4.2).
     pub anomalia: &'a str,
+    /// The avvisi di rilevazione virus's `Message-ID`s, one per local recipient (without
+    /// repeats), used only for an infected envelope (PEC-SPEC §4.10); may be empty otherwise.
+    pub rilevazioni: &'a [String],
 }
 
 /// What the incoming point decided.
@@ -194,6 +211,9 @@ pub enum EsitoRicezione {
         kind: MessageKind,
         /// The PEC msgid of **our** envelope it is about (daticert `<identificativo>`).
         identificativo: String,
+        /// Its daticert, read once: the sender side builds the avviso di mancata consegna
+        /// per virus from a rilevazione virus's ([`crate::virus::mancata_consegna`]).
+        daticert: Box<Daticert>,
         /// The recipients it is about: `<ricezione>` of a presa in carico, `<consegna>` of the
         /// others.
         riguarda: Vec<String>,
@@ -214,14 +234,46 @@ pub enum EsitoRicezione {
         /// Log events: anomalia-emessa.
         eventi: Vec<Evento>,
     },
-    /// Refused: ordinary mail under [`Politica::Rifiuta`]. The SMTP layer answers 5xx with
-    /// `motivo` (single line, ASCII).
-    Rifiutata {
-        /// The reason.
-        motivo: String,
-        /// Log events: messaggio-rifiutato.
+    /// A valid busta di trasporto that is infected (PEC-SPEC §2.3, §4.10): sign and send
+    /// `presa_in_carico` and every one of `rilevazioni` to `mail_receipt`, keep the message in
+    /// the quarantine (30 months, DPR art. 12); it is **not** delivered.
+    Infetta {
+        /// The ricevuta di presa in carico (module docs: UNCONFIRMED).
+        presa_in_carico: UnsignedMessage,
+        /// The sender provider's `mailReceipt`, from the index.
+        mail_receipt: String,
+        /// One avviso di rilevazione virus per local recipient, in `destinatari` order.
+        rilevazioni: Vec<UnsignedMessage>,
+        /// The envelope, read once.
+        busta: Box<BustaRicevuta>,
+        /// The local recipients, without repeats.
+        destinatari: Vec<String>,
+        /// What the scanner found.
+        virus: String,
+        /// Log events: busta-ricevuta, presa-in-carico-emessa, virus-rilevato,
+        /// rilevazione-virus-emessa (one per recipient).
         eventi: Vec<Evento>,
     },
+    /// Refused at SMTP level, nothing stored: ordinary mail under [`Politica::Rifiuta`], or
+    /// anything infected but a valid envelope. The SMTP layer answers 5xx with `motivo`
+    /// (single line, ASCII).
+    Rifiutata {
+        /// Why: the SMTP reply code depends on it.
+        perche: Rifiuto,
+        /// The reason.
+        motivo: String,
+        /// Log events: virus-rilevato when infected, messaggio-rifiutato.
+        eventi: Vec<Evento>,
+    },
+}
+
+/// Why the incoming point refused a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rifiuto {
+    /// Ordinary mail under [`Politica::Rifiuta`]: SMTP 550 5.7.1.
+    Politica,
+    /// The scanner found this virus: SMTP 554 5.7.0.
+    Virus(String),
 }
 
 impl EsitoRicezione {
@@ -231,6 +283,7 @@ impl EsitoRicezione {
             EsitoRicezione::Busta { eventi, .. }
             | EsitoRicezione::Ricevuta { eventi, .. }
             | EsitoRicezione::Anomalia { eventi, .. }
+            | EsitoRicezione::Infetta { eventi, .. }
             | EsitoRicezione::Rifiutata { eventi, .. } => eventi,
         }
     }
@@ -247,6 +300,14 @@ pub enum RicezioneError {
     /// The presa in carico or the anomaly envelope could not be built.
     #[error("incoming point: {0}")]
     Costruzione(#[from] BuildError),
+    /// An infected envelope needs one rilevazione virus id per local recipient.
+    #[error("incoming point: {servono} rilevazione virus ids needed, {dati} given")]
+    IdentificativiMancanti {
+        /// How many recipients.
+        servono: usize,
+        /// How many ids were passed.
+        dati: usize,
+    },
 }
 
 /// Decides on one received message (PEC-SPEC §2.3, incoming point) and builds what it calls
@@ -262,6 +323,15 @@ pub fn punto_ricezione(
     politica: Politica,
 ) -> Result<EsitoRicezione, RicezioneError> {
     let destinatari = locali(a.destinatari)?;
+    if let Some(virus) = a.virus {
+        // PEC-SPEC §2.3 step 3: only a valid envelope enters the PEC system to be answered.
+        if let Firma::Valida(g) = &a.firma {
+            if let Classe::Busta(busta) = classifica(a.raw, g) {
+                return infetta(busta, g, provider, data, ids, destinatari, virus);
+            }
+        }
+        return Ok(rifiuta(a, data, ids, Rifiuto::Virus(virus.to_string()), ""));
+    }
     let gestore = match (&a.firma, a.firma.problema()) {
         (Firma::Valida(g), _) => g,
         (_, problema) => {
@@ -269,7 +339,7 @@ pub fn punto_ricezione(
             let motivo = problema.unwrap_or_default();
             return match politica {
                 Politica::Anomalia => anomalia(a, provider, data, ids.anomalia, &motivo),
-                Politica::Rifiuta => Ok(rifiuta(a, data, ids, &motivo)),
+                Politica::Rifiuta => Ok(rifiuta(a, data, ids, Rifiuto::Politica, &motivo)),
             };
         }
     };
@@ -292,6 +362,7 @@ pub fn punto_ricezione(
             Ok(EsitoRicezione::Ricevuta {
                 kind: r.kind,
                 identificativo: dati.identificativo,
+                daticert: Box::new(r.daticert),
                 riguarda: r.riguarda,
                 destinatari,
                 eventi,
@@ -360,36 +431,7 @@ fn presa_in_carico(
     ids: &IdRicezione<'_>,
     destinatari: Vec<String>,
 ) -> Result<EsitoRicezione, RicezioneError> {
-    let dati = busta.dati();
-    let e = Emissione {
-        provider,
-        data,
-        message_id: ids.presa_in_carico,
-    };
-    // PEC-SPEC §4.6: To = the sender provider's mailReceipt, one <ricezione> per recipient.
-    let presa = ricevuta_presa_in_carico(&e, &dati, &destinatari, &gestore.mail_receipt)?;
-    let mittente_gestore = busta.daticert.dati.gestore_emittente.clone(); // PEC-SPEC §8 f. 8
-    let eventi = vec![
-        Evento::di(
-            TipoEvento::BustaRicevuta {
-                caselle: destinatari.clone(),
-            },
-            data,
-            &dati,
-            &mittente_gestore,
-            Vec::new(),
-        ),
-        Evento::di(
-            TipoEvento::PresaInCaricoEmessa {
-                ricezione: destinatari.clone(),
-                mail_receipt: gestore.mail_receipt.clone(),
-            },
-            data,
-            &dati,
-            &mittente_gestore,
-            vec![senza_parentesi(ids.presa_in_carico).to_string()],
-        ),
-    ];
+    let (presa, eventi) = presa(&busta, gestore, provider, data, ids, &destinatari)?;
     Ok(EsitoRicezione::Busta {
         presa_in_carico: presa,
         mail_receipt: gestore.mail_receipt.clone(),
@@ -399,30 +441,166 @@ fn presa_in_carico(
     })
 }
 
-/// Ordinary mail under [`Politica::Rifiuta`].
+/// The valid envelope that is infected: the presa in carico, and one avviso di rilevazione
+/// virus per local recipient (PEC-SPEC §4.10); see the module docs.
+fn infetta(
+    busta: Box<BustaRicevuta>,
+    gestore: &GestoreMittente,
+    provider: &Provider,
+    data: RiferimentoTemporale,
+    ids: &IdRicezione<'_>,
+    destinatari: Vec<String>,
+    virus: &str,
+) -> Result<EsitoRicezione, RicezioneError> {
+    if ids.rilevazioni.len() < destinatari.len() {
+        return Err(RicezioneError::IdentificativiMancanti {
+            servono: destinatari.len(),
+            dati: ids.rilevazioni.len(),
+        });
+    }
+    let (presa, mut eventi) = presa(&busta, gestore, provider, data, ids, &destinatari)?;
+    let dati = busta.dati();
+    let mittente_gestore = &busta.daticert.dati.gestore_emittente; // PEC-SPEC §8 f. 8
+    eventi.push(Evento::di(
+        TipoEvento::VirusRilevato {
+            punto: "ricezione".into(),
+            virus: virus.to_string(),
+            quarantena: true,
+        },
+        data,
+        &dati,
+        mittente_gestore,
+        Vec::new(),
+    ));
+    let mut rilevazioni = Vec::with_capacity(destinatari.len());
+    for (r, id) in destinatari.iter().zip(ids.rilevazioni) {
+        let e = Emissione {
+            provider,
+            data,
+            message_id: id,
+        };
+        // PEC-SPEC §4.10: one per affected recipient, to the sender provider's mailReceipt.
+        rilevazioni.push(avviso_rilevazione_virus(
+            &e,
+            &dati,
+            r,
+            virus,
+            &gestore.mail_receipt,
+        )?);
+        eventi.push(Evento::di(
+            TipoEvento::RilevazioneVirusEmessa {
+                destinatario: r.clone(),
+                mail_receipt: gestore.mail_receipt.clone(),
+            },
+            data,
+            &dati,
+            mittente_gestore,
+            vec![senza_parentesi(id).to_string()],
+        ));
+    }
+    Ok(EsitoRicezione::Infetta {
+        presa_in_carico: presa,
+        mail_receipt: gestore.mail_receipt.clone(),
+        rilevazioni,
+        busta,
+        destinatari,
+        virus: virus.to_string(),
+        eventi,
+    })
+}
+
+/// The presa in carico of a valid envelope for its local recipients, with its events:
+/// busta-ricevuta, presa-in-carico-emessa.
+fn presa(
+    busta: &BustaRicevuta,
+    gestore: &GestoreMittente,
+    provider: &Provider,
+    data: RiferimentoTemporale,
+    ids: &IdRicezione<'_>,
+    destinatari: &[String],
+) -> Result<(UnsignedMessage, Vec<Evento>), BuildError> {
+    let dati = busta.dati();
+    let e = Emissione {
+        provider,
+        data,
+        message_id: ids.presa_in_carico,
+    };
+    // PEC-SPEC §4.6: To = the sender provider's mailReceipt, one <ricezione> per recipient.
+    let presa = ricevuta_presa_in_carico(&e, &dati, destinatari, &gestore.mail_receipt)?;
+    let mittente_gestore = busta.daticert.dati.gestore_emittente.clone(); // PEC-SPEC §8 f. 8
+    let eventi = vec![
+        Evento::di(
+            TipoEvento::BustaRicevuta {
+                caselle: destinatari.to_vec(),
+            },
+            data,
+            &dati,
+            &mittente_gestore,
+            Vec::new(),
+        ),
+        Evento::di(
+            TipoEvento::PresaInCaricoEmessa {
+                ricezione: destinatari.to_vec(),
+                mail_receipt: gestore.mail_receipt.clone(),
+            },
+            data,
+            &dati,
+            &mittente_gestore,
+            vec![senza_parentesi(ids.presa_in_carico).to_string()],
+        ),
+    ];
+    Ok((presa, eventi))
+}
+
+/// A refusal at SMTP level: ordinary mail under [`Politica::Rifiuta`] (`motivo` says why it
+/// is not PEC), or anything infected but a valid envelope.
 fn rifiuta(
     a: &Arrivo<'_>,
     data: RiferimentoTemporale,
     ids: &IdRicezione<'_>,
+    perche: Rifiuto,
     motivo: &str,
 ) -> EsitoRicezione {
+    let motivo = match &perche {
+        Rifiuto::Politica => motivo.to_string(),
+        Rifiuto::Virus(v) => format!("virus found: {v}"),
+    };
     // An SMTP reply is ASCII (RFC 5321 §4.2): anything else becomes '?'.
-    let motivo: String = riga(motivo)
+    let motivo: String = riga(&motivo)
         .chars()
         .map(|c| if c.is_ascii() { c } else { '?' })
         .collect();
     let ricevuto = ricevuto(a);
     let dati = dati_ricevuto(&ricevuto, ids.anomalia);
-    let eventi = vec![Evento::di(
+    let gestore = gestore_di(&a.firma);
+    let mut eventi = Vec::new();
+    if let Rifiuto::Virus(v) = &perche {
+        eventi.push(Evento::di(
+            TipoEvento::VirusRilevato {
+                punto: "ricezione".into(),
+                virus: v.clone(),
+                quarantena: false,
+            },
+            data,
+            &dati,
+            &gestore,
+            Vec::new(),
+        ));
+    }
+    eventi.push(Evento::di(
         TipoEvento::MessaggioRifiutato {
             motivo: motivo.clone(),
         },
         data,
         &dati,
-        &gestore_di(&a.firma),
+        &gestore,
         Vec::new(),
-    )];
-    EsitoRicezione::Rifiutata { motivo, eventi }
+    ));
+    EsitoRicezione::Rifiutata {
+        perche,
+        motivo,
+        eventi,
+    }
 }
 
 /// The received message as an [`Originale`] for the anomaly envelope: parsed when possible,

@@ -28,9 +28,9 @@ use super::{address, Gestore};
 use crate::config::OrdinaryMail;
 use anyhow::{Context, Result};
 use pec_core::consegna::StatoCasella;
-use pec_core::registro::{Evento, TipoEvento};
+use pec_core::registro::Evento;
 use pec_core::ricezione::{
-    self, Arrivo, EsitoRicezione, Firma, GestoreMittente, IdRicezione, Politica,
+    self, Arrivo, EsitoRicezione, Firma, GestoreMittente, IdRicezione, Politica, Rifiuto,
 };
 use pec_core::{scadenze, RiferimentoTemporale};
 use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
@@ -151,11 +151,18 @@ impl Gestore {
             mail_from: &s.mail_from,
             destinatari: &destinatari,
             firma,
+            virus: virus.as_deref(),
         };
         let (presa_id, anomalia_id) = (self.ids.next(now), self.ids.next(now));
+        // One avviso di rilevazione virus per local recipient, drawn only when infected.
+        let rilevazioni: Vec<String> = match virus {
+            Some(_) => destinatari.iter().map(|_| self.ids.next(now)).collect(),
+            None => Vec::new(),
+        };
         let ids = IdRicezione {
             presa_in_carico: &presa_id,
             anomalia: &anomalia_id,
+            rilevazioni: &rilevazioni,
         };
         let politica = match self.config.ordinary_mail {
             OrdinaryMail::Anomaly => Politica::Anomalia,
@@ -163,15 +170,11 @@ impl Gestore {
         };
         let esito = ricezione::punto_ricezione(&arrivo, &self.provider, data, &ids, politica)
             .context("receiving point")?;
-        if let Some(v) = &virus {
-            if !matches!(esito, EsitoRicezione::Busta { .. }) {
-                return self.rifiuta_infetto(&esito, v, &s.mail_from, &s.peer).await;
-            }
-        }
         let esito = match esito {
             EsitoRicezione::Ricevuta {
                 kind,
                 identificativo,
+                daticert,
                 riguarda,
                 destinatari,
                 eventi,
@@ -187,7 +190,8 @@ impl Gestore {
                 }
                 if known {
                     let avvisi = if kind == pec_core::MessageKind::RilevazioneVirus {
-                        self.mancata_consegna_virus(&mut batch, &raw, now).await?
+                        self.mancata_consegna_virus(&mut batch, &daticert, now)
+                            .await?
                     } else {
                         Vec::new()
                     };
@@ -240,10 +244,11 @@ impl Gestore {
                     destinatari: &destinatari,
                     eventi: &eventi,
                 };
-                match &virus {
-                    Some(v) => self.busta_infetta(&b, v, now).await?,
-                    None => self.busta(&b, now).await?,
-                }
+                self.busta(&b, now).await?;
+                Ok(None)
+            }
+            infetta @ EsitoRicezione::Infetta { .. } => {
+                self.busta_infetta(infetta, &raw, now).await?;
                 Ok(None)
             }
             EsitoRicezione::Anomalia {
@@ -277,48 +282,29 @@ impl Gestore {
                 self.announce(&eventi);
                 Ok(None)
             }
-            EsitoRicezione::Rifiutata { motivo, eventi } => {
+            EsitoRicezione::Rifiutata {
+                perche,
+                motivo,
+                eventi,
+            } => {
+                tracing_line(&format!(
+                    "inbound from {} ({}): {motivo}, refused",
+                    s.mail_from, s.peer
+                ));
                 let mut batch = Batch::new();
                 log_all(&mut batch, &eventi, &s.mail_from);
                 self.store.commit(batch).await.context("commit")?;
                 self.announce(&eventi);
-                Ok(Some(SubmitError::Permanent(550, "5.7.1".into(), motivo)))
+                // PEC-SPEC §2.3: ordinary mail refused by policy; anything infected but a
+                // valid envelope dropped before it enters the PEC system.
+                let (code, enhanced) = match perche {
+                    Rifiuto::Politica => (550, "5.7.1"),
+                    Rifiuto::Virus(_) => (554, "5.7.0"),
+                };
+                Ok(Some(SubmitError::Permanent(code, enhanced.into(), motivo)))
             }
             EsitoRicezione::Ricevuta { .. } => anyhow::bail!("receipt handled above"),
         }
-    }
-
-    /// Something infected that is not a valid envelope (ordinary mail, an anomaly, a
-    /// receipt): refused with 554 5.7.0, nothing stored, the refusal logged (see
-    /// `antivirus.rs`).
-    async fn rifiuta_infetto(
-        &self,
-        esito: &EsitoRicezione,
-        virus: &str,
-        mail_from: &str,
-        peer: &impl std::fmt::Display,
-    ) -> Result<Option<SubmitError>> {
-        let motivo = format!("virus found: {virus}");
-        tracing_line(&format!(
-            "inbound from {mail_from} ({peer}): {motivo}, refused"
-        ));
-        let eventi: Vec<Evento> = esito
-            .eventi()
-            .first()
-            .map(|e| Evento {
-                evento: TipoEvento::MessaggioRifiutato {
-                    motivo: motivo.clone(),
-                },
-                generati: Vec::new(),
-                ..e.clone()
-            })
-            .into_iter()
-            .collect();
-        let mut batch = Batch::new();
-        log_all(&mut batch, &eventi, mail_from);
-        self.store.commit(batch).await.context("commit")?;
-        self.announce(&eventi);
-        Ok(Some(SubmitError::Permanent(554, "5.7.0".into(), motivo)))
     }
 
     /// A receipt about one of our envelopes: delivered unchanged to the local recipients
@@ -419,28 +405,41 @@ impl Gestore {
     ) -> Result<Batch> {
         let mut batch = Batch::new();
         let what = format!("presa:{}", digest_of(b.destinatari));
-        if self.config.is_local(b.mail_receipt) {
-            let service = address(b.mail_receipt)?;
-            batch.push(put(
+        batch.push(self.verso_gestore(b.mail_receipt, identificativo, &what, b.presa, now)?);
+        log_all(&mut batch, b.eventi, sender);
+        Ok(batch)
+    }
+
+    /// A receipt of ours about `identificativo` on its way to another provider's
+    /// `mailReceipt` (presa in carico, rilevazione virus): our own service box directly when
+    /// the address is ours, else a relay queue item. `what` keeps repeats apart.
+    pub(super) fn verso_gestore(
+        &self,
+        mail_receipt: &str,
+        identificativo: &str,
+        what: &str,
+        bytes: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Operation> {
+        if self.config.is_local(mail_receipt) {
+            let service = address(mail_receipt)?;
+            return Ok(put(
                 &service,
                 "INBOX",
                 format!("box:{service}:{identificativo}:{what}"),
-                b.presa.to_vec(),
+                bytes.to_vec(),
                 now,
             ));
-        } else {
-            let inoltro = Inoltro {
-                recipient: b.mail_receipt.to_ascii_lowercase(),
-                mail_from: self.config.service_address.clone(),
-                identificativo: identificativo.to_string(),
-                busta: false,
-                accepted_ms: now.timestamp_millis(),
-                modello: None,
-            };
-            batch.push(inoltro.item(b.presa, now, Some(&what))?);
         }
-        log_all(&mut batch, b.eventi, sender);
-        Ok(batch)
+        let inoltro = Inoltro {
+            recipient: mail_receipt.to_ascii_lowercase(),
+            mail_from: self.config.service_address.clone(),
+            identificativo: identificativo.to_string(),
+            busta: false,
+            accepted_ms: now.timestamp_millis(),
+            modello: None,
+        };
+        inoltro.item(bytes, now, Some(what))
     }
 
     /// The boxes among `addresses` that exist and are enabled; the others are logged and

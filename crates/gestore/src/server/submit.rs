@@ -114,6 +114,7 @@ impl Gestore {
         data: RiferimentoTemporale,
         identificativo: &str,
         ricevuta: &str,
+        virus: Option<&str>,
     ) -> Result<Esito> {
         let limits = &self.config.limits;
         let classifica = |a: &str| self.classifica(a);
@@ -130,6 +131,7 @@ impl Gestore {
             mail_from: &s.mail_from,
             rcpt_to: &s.rcpt_to,
             raw: &s.data,
+            virus,
         };
         let ids = Identificativi {
             identificativo,
@@ -147,19 +149,9 @@ impl Gestore {
         let data = RiferimentoTemporale::from_utc(now);
         let identificativo = self.ids.next(now);
         let ricevuta_id = self.ids.next(now);
-        let esito = self.decide(&s, data, &identificativo, &ricevuta_id)?;
-        let eventi = match &esito {
-            Esito::Accettato(a) => a.eventi.clone(),
-            Esito::NonAccettato(n) => n.eventi.clone(),
-        };
+        let esito = self.decide(&s, data, &identificativo, &ricevuta_id, virus.as_deref())?;
         match esito {
-            Esito::Accettato(a) => match &virus {
-                Some(v) => {
-                    self.non_accettazione_virus(&s.data, &a, &identificativo, &ricevuta_id, v, now)
-                        .await
-                }
-                None => self.accept_certified(a, &identificativo, now).await,
-            },
+            Esito::Accettato(a) => self.accept_certified(a, &identificativo, now).await,
             Esito::NonAccettato(n) => {
                 let avviso = self
                     .sign_all(vec![n.avviso])
@@ -168,21 +160,24 @@ impl Gestore {
                     .context("signing returned nothing")?;
                 let mut batch = Batch::new();
                 let sender = address(&n.mittente)?;
+                let what = match n.motivo {
+                    accesso::Motivo::Virus(_) => "non-accettazione-virus",
+                    _ => "non-accettazione",
+                };
                 batch.push(put(
                     &sender,
                     "INBOX",
-                    format!("box:{sender}:{identificativo}:non-accettazione"),
+                    format!("box:{sender}:{identificativo}:{what}"),
                     avviso,
                     now,
                 ));
-                if virus.is_some() {
-                    // Formal checks come first (PEC-SPEC §2.3): the formal notice, but the
-                    // infected message is kept all the same.
+                if n.quarantena {
+                    // Infected, whichever notice it got (pec_core::accesso).
                     batch.push(self.quarantena(&s.data, now)?);
                 }
                 log_all(&mut batch, &n.eventi, &n.mittente);
                 self.store.commit(batch).await.context("commit")?;
-                self.announce(&eventi);
+                self.announce(&n.eventi);
                 Ok(())
             }
         }

@@ -139,13 +139,28 @@ fn an_infected_submission_gets_non_accettazione_virus_and_infected_inbound_a_554
     p.wait_events("non-accettazione-emessa", 1);
     assert!(p.events("busta-emessa").is_empty());
     let motivo = &p.events("non-accettazione-emessa")[0];
+    assert!(motivo.contains("\"motivo\":\"virus\""), "{motivo}");
     assert!(motivo.contains("Gestore.Test.Virus"), "{motivo}");
+    let rilevato = &p.events("virus-rilevato")[0];
+    assert!(
+        rilevato.contains(
+            "\"punto\":\"accesso\",\"virus\":\"Gestore.Test.Virus.UNOFFICIAL\",\"quarantena\":true"
+        ),
+        "{rilevato}"
+    );
     // Infected ordinary mail at the receiving point: refused, never stored (PEC-SPEC §2.3).
     let raw = infected("x@example.org", &addr("anna"), "fuori");
     let out = deliver_inbound(&p, "x@example.org", &addr("anna"), raw.as_bytes());
     assert!(!out.status.success(), "infected ordinary mail accepted");
     assert!(text(&out.stderr).contains("554"), "{}", text(&out.stderr));
     p.wait_events("messaggio-rifiutato", 1);
+    let rilevato = p.events("virus-rilevato");
+    assert_eq!(rilevato.len(), 2, "{rilevato:?}");
+    assert!(
+        rilevato[1].contains("\"punto\":\"ricezione\""),
+        "{rilevato:?}"
+    );
+    assert!(rilevato[1].contains("\"quarantena\":false"), "{rilevato:?}");
     std::thread::sleep(Duration::from_millis(1500));
     p.stop();
     let inbox = p.messages("mario", "INBOX");
@@ -242,7 +257,14 @@ fn an_infected_envelope_gives_rilevazione_and_mancata_consegna_per_virus() {
     );
     assert!(out.status.success(), "smtplib: {}", text(&out.stderr));
     pair.b.wait_events("presa-in-carico-emessa", 1);
-    pair.b.wait_events("mancata-consegna-emessa", 1);
+    pair.b.wait_events("rilevazione-virus-emessa", 1);
+    let rilevato = pair.b.events("virus-rilevato");
+    assert_eq!(rilevato.len(), 1, "{rilevato:?}");
+    assert!(rilevato[0].contains("\"quarantena\":true"), "{rilevato:?}");
+    assert!(
+        pair.b.events("mancata-consegna-emessa").is_empty(),
+        "B emits no mancata consegna"
+    );
     pair.a.wait_events("ricevuta-ricevuta", 2);
     pair.a.wait_events("mancata-consegna-emessa", 1);
     assert!(pair.b.events("consegna-emessa").is_empty());

@@ -36,8 +36,20 @@ fn rcpt(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// Runs the access point with default limits unless `limiti` is given.
+/// Runs the access point on a clean message.
 fn esegui(casella: &str, mail_from: &str, rcpt_to: &[String], raw: &[u8], limiti: Limiti) -> Esito {
+    esegui_scansionato(casella, mail_from, rcpt_to, raw, limiti, None)
+}
+
+/// Runs the access point with the scanner's verdict `virus`.
+fn esegui_scansionato(
+    casella: &str,
+    mail_from: &str,
+    rcpt_to: &[String],
+    raw: &[u8],
+    limiti: Limiti,
+    virus: Option<&str>,
+) -> Esito {
     let p = provider();
     let punto = PuntoAccesso {
         provider: &p,
@@ -49,6 +61,7 @@ fn esegui(casella: &str, mail_from: &str, rcpt_to: &[String], raw: &[u8], limiti
         mail_from,
         rcpt_to,
         raw,
+        virus,
     };
     let ids = Identificativi {
         identificativo: IDENTIFICATIVO,
@@ -205,6 +218,7 @@ fn descriptions_are_one_italian_line_and_codes_are_distinct() {
             dimensione: 2,
             massimo: 1,
         },
+        Motivo::Virus("Gestore.Test.Virus".into()),
     ];
     let mut codici: Vec<_> = motivi.iter().map(Motivo::codice).collect();
     for m in &motivi {
@@ -529,6 +543,7 @@ fn no_recipient_at_all_is_a_build_error_not_a_panic() {
         mail_from: CASELLA,
         rcpt_to: &[],
         raw: b"garbage",
+        virus: None,
     };
     let ids = Identificativi {
         identificativo: IDENTIFICATIVO,
@@ -538,4 +553,110 @@ fn no_recipient_at_all_is_a_build_error_not_a_panic() {
         punto_accesso(&invio, &punto, adesso(), &ids),
         Err(AccessoError::Costruzione(_))
     ));
+}
+
+/// The names of the events, in order.
+fn tipi(eventi: &[Evento]) -> Vec<&'static str> {
+    eventi.iter().map(|e| e.evento.nome()).collect()
+}
+
+#[test]
+fn an_infected_message_gets_the_virus_notice_and_the_quarantine() {
+    let raw = messaggio(CASELLA, "");
+    let n = rifiutato(esegui_scansionato(
+        CASELLA,
+        CASELLA,
+        &rcpt(&[TO, CC]),
+        &raw,
+        Limiti::default(),
+        Some("Gestore.Test.Virus"),
+    ));
+    assert_eq!(n.motivo, Motivo::Virus("Gestore.Test.Virus".into()));
+    assert!(n.quarantena);
+    assert_eq!(n.mittente, CASELLA);
+    // PEC-SPEC §4.5: as §4.4 plus X-VerificaSicurezza, its own subject, errore="virus".
+    assert_eq!(n.avviso.header("X-VerificaSicurezza"), Some("errore"));
+    assert_eq!(n.avviso.header("X-Ricevuta"), Some("non-accettazione"));
+    assert_eq!(n.avviso.header("To"), Some(CASELLA));
+    let (ins, d) = leggi(&n.avviso);
+    assert_eq!(ins.kind, MessageKind::NonAccettazioneVirus);
+    assert_eq!(
+        ins.subject.as_deref(),
+        Some("AVVISO DI NON ACCETTAZIONE PER VIRUS: Prova di invio")
+    );
+    assert_eq!(d.tipo, Tipo::NonAccettazione);
+    assert_eq!(d.errore, Errore::Virus);
+    assert_eq!(d.dati.errore_esteso.as_deref(), Some("Gestore.Test.Virus"));
+    assert_eq!(d.dati.identificativo, IDENTIFICATIVO);
+    assert_eq!(ins.message_id.as_deref(), Some(RICEVUTA));
+    // The original is not included (PEC-SPEC §4.5).
+    assert!(ins.postacert.is_none());
+    assert!(!String::from_utf8_lossy(&wire(&n.avviso)).contains("corpo"));
+    assert_eq!(
+        tipi(&n.eventi),
+        [
+            "invio-ricevuto",
+            "virus-rilevato",
+            "non-accettazione-emessa"
+        ]
+    );
+    assert_eq!(
+        n.eventi[1].evento,
+        TipoEvento::VirusRilevato {
+            punto: "accesso".into(),
+            virus: "Gestore.Test.Virus".into(),
+            quarantena: true,
+        }
+    );
+    assert!(matches!(
+        &n.eventi[2].evento,
+        TipoEvento::NonAccettazioneEmessa { motivo, descrizione }
+            if motivo == "virus" && descrizione.contains("Gestore.Test.Virus")
+    ));
+    assert_eq!(n.eventi[2].generati, [RICEVUTA]);
+}
+
+#[test]
+fn formal_checks_come_before_the_virus_but_the_message_is_quarantined() {
+    // PEC-SPEC §2.3 step 3: the formal notice wins; the infected message is still kept.
+    let raw = messaggio(CASELLA, "Bcc: x@pec.altro.it\r\n");
+    let n = rifiutato(esegui_scansionato(
+        CASELLA,
+        CASELLA,
+        &rcpt(&[TO]),
+        &raw,
+        Limiti::default(),
+        Some("Gestore.Test.Virus"),
+    ));
+    assert_eq!(n.motivo, Motivo::BccPresente);
+    assert!(n.quarantena);
+    assert_eq!(n.avviso.header("X-VerificaSicurezza"), None);
+    let (ins, d) = leggi(&n.avviso);
+    assert_eq!(ins.kind, MessageKind::NonAccettazione);
+    assert_eq!(d.errore, Errore::Altro);
+    assert_eq!(
+        tipi(&n.eventi),
+        [
+            "invio-ricevuto",
+            "virus-rilevato",
+            "non-accettazione-emessa"
+        ]
+    );
+}
+
+#[test]
+fn a_clean_refusal_is_not_quarantined() {
+    let raw = messaggio(CASELLA, "Bcc: x@pec.altro.it\r\n");
+    let n = rifiutato(esegui(
+        CASELLA,
+        CASELLA,
+        &rcpt(&[TO]),
+        &raw,
+        Limiti::default(),
+    ));
+    assert!(!n.quarantena);
+    assert_eq!(
+        tipi(&n.eventi),
+        ["invio-ricevuto", "non-accettazione-emessa"]
+    );
 }

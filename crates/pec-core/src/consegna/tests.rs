@@ -55,6 +55,7 @@ fn busta_firmata(tipo: Option<&str>) -> Vec<u8> {
             mail_from: MITTENTE,
             rcpt_to: &rcpt,
             raw: &raw,
+            virus: None,
         },
         &PuntoAccesso {
             provider: &p,

@@ -102,6 +102,15 @@ fn tutti_i_tipi() -> Vec<TipoEvento> {
             scadenza: crate::builder::Scadenza::Ore24,
             destinatario: "a@pec.altro.it".into(),
         },
+        TipoEvento::VirusRilevato {
+            punto: "ricezione".into(),
+            virus: "Gestore.Test.Virus".into(),
+            quarantena: true,
+        },
+        TipoEvento::RilevazioneVirusEmessa {
+            destinatario: "a@pec.altro.it".into(),
+            mail_receipt: "ricevute@pec.example.it".into(),
+        },
     ]
 }
 

@@ -60,6 +60,7 @@ fn quando(s: u32) -> RiferimentoTemporale {
 const IDS: IdRicezione<'static> = IdRicezione {
     presa_in_carico: PRESA,
     anomalia: ANOMALIA,
+    rilevazioni: &[],
 };
 
 fn busta_di_a() -> UnsignedMessage {
@@ -82,12 +83,24 @@ fn con_intestazione(mut u: UnsignedMessage, nome: &str, valore: Option<&str>) ->
     u
 }
 
-/// What our provider B decides on `raw` for `destinatari`.
+/// What our provider B decides on `raw` for `destinatari`, clean.
 fn ricevi(
     raw: &[u8],
     destinatari: &[&str],
     firma: Firma,
     politica: Politica,
+) -> Result<EsitoRicezione, RicezioneError> {
+    ricevi_scansionato(raw, destinatari, firma, politica, None, &IDS)
+}
+
+/// What our provider B decides on `raw` for `destinatari`, with the scanner's verdict.
+fn ricevi_scansionato(
+    raw: &[u8],
+    destinatari: &[&str],
+    firma: Firma,
+    politica: Politica,
+    virus: Option<&str>,
+    ids: &IdRicezione<'_>,
 ) -> Result<EsitoRicezione, RicezioneError> {
     let destinatari: Vec<String> = destinatari.iter().map(|d| d.to_string()).collect();
     punto_ricezione(
@@ -96,10 +109,11 @@ fn ricevi(
             mail_from: MITTENTE,
             destinatari: &destinatari,
             firma,
+            virus,
         },
         &gestore_b(),
         quando(5),
-        &IDS,
+        ids,
         politica,
     )
 }
@@ -348,6 +362,7 @@ fn ricevi_in_a(raw: &[u8], firma: Firma) -> EsitoRicezione {
             mail_from: "posta-certificata@pec.destinatario.example",
             destinatari: &destinatari,
             firma,
+            virus: None,
         },
         &gestore_a(),
         quando(7),
@@ -363,6 +378,7 @@ fn a_valid_delivery_receipt_is_delivered_unchanged_and_names_our_envelope() {
     let EsitoRicezione::Ricevuta {
         kind,
         identificativo,
+        daticert,
         riguarda,
         destinatari,
         eventi,
@@ -372,6 +388,8 @@ fn a_valid_delivery_receipt_is_delivered_unchanged_and_names_our_envelope() {
     };
     assert_eq!(kind, MessageKind::ConsegnaBreve);
     assert_eq!(identificativo, IDENTIFICATIVO);
+    assert_eq!(daticert.tipo, Tipo::AvvenutaConsegna);
+    assert_eq!(daticert.dati.identificativo, IDENTIFICATIVO);
     assert_eq!(riguarda, [DESTINATARIO_TO]);
     assert_eq!(destinatari, [MITTENTE]);
     assert_eq!(eventi.len(), 1);
@@ -409,6 +427,7 @@ fn a_valid_presa_in_carico_names_the_recipients_it_covers() {
             mail_from: "posta-certificata@pec.destinatario.example",
             destinatari: &destinatari,
             firma: Firma::Valida(indice_b()),
+            virus: None,
         },
         &gestore_a(),
         quando(6),
@@ -527,9 +546,15 @@ fn ordinary_mail_is_refused_under_that_policy() {
         Politica::Rifiuta,
     )
     .unwrap();
-    let EsitoRicezione::Rifiutata { motivo, eventi } = esito else {
+    let EsitoRicezione::Rifiutata {
+        perche,
+        motivo,
+        eventi,
+    } = esito
+    else {
         panic!("expected a refusal: {esito:?}");
     };
+    assert_eq!(perche, Rifiuto::Politica);
     assert!(motivo.contains("non firmato"), "{motivo}");
     assert_eq!(
         eventi[0].evento,
@@ -639,6 +664,7 @@ fn the_adapter_can_wrap_a_message_after_the_fact() {
             mail_from: "posta-certificata@pec.destinatario.example",
             destinatari: &destinatari,
             firma: Firma::Valida(indice_b()),
+            virus: None,
         },
         &gestore_a(),
         quando(7),
@@ -679,4 +705,176 @@ fn managed_domains_match_without_case_or_trailing_dot() {
     assert!(g.gestisce("pec.example.it."));
     assert!(!g.gestisce("sub.pec.example.it"));
     assert!(!g.gestisce(""));
+}
+
+const VIRUS: &str = "Gestore.Test.Virus";
+
+#[test]
+fn an_infected_envelope_is_taken_in_charge_and_answered_with_one_rilevazione_per_recipient() {
+    let raw = firma_finta(&busta_di_a());
+    let rilevazioni = vec![
+        "opec7.20240315103005.3@pec.destinatario.example".to_string(),
+        "opec7.20240315103005.4@pec.destinatario.example".to_string(),
+        "opec7.20240315103005.5@pec.destinatario.example".to_string(),
+    ];
+    let ids = IdRicezione {
+        rilevazioni: &rilevazioni,
+        ..IDS
+    };
+    let esito = ricevi_scansionato(
+        &raw,
+        &[
+            "ufficio.acquisti@pec.cliente.example",
+            "altro@pec.cliente.example",
+            "UFFICIO.ACQUISTI@pec.cliente.example",
+        ],
+        Firma::Valida(indice_a()),
+        Politica::Anomalia,
+        Some(VIRUS),
+        &ids,
+    )
+    .unwrap();
+    let EsitoRicezione::Infetta {
+        presa_in_carico,
+        mail_receipt,
+        rilevazioni: avvisi,
+        busta,
+        destinatari,
+        virus,
+        eventi,
+    } = esito
+    else {
+        panic!("expected an infected envelope: {esito:?}");
+    };
+    assert_eq!(virus, VIRUS);
+    assert_eq!(mail_receipt, MAIL_RECEIPT_A);
+    assert_eq!(busta.daticert.dati.identificativo, IDENTIFICATIVO);
+    assert_eq!(
+        destinatari,
+        [
+            "ufficio.acquisti@pec.cliente.example",
+            "altro@pec.cliente.example"
+        ]
+    );
+    // The presa in carico all the same (module docs, UNCONFIRMED).
+    let (ins, d) = leggi(&presa_in_carico);
+    assert_eq!(ins.kind, MessageKind::PresaInCarico);
+    assert_eq!(d.dati.ricezione, destinatari);
+    // PEC-SPEC §4.10: one per recipient, to the mailReceipt, with X-Mittente; not the original.
+    assert_eq!(avvisi.len(), 2);
+    for ((avviso, r), id) in avvisi.iter().zip(&destinatari).zip(&rilevazioni) {
+        assert_eq!(avviso.header("To"), Some(MAIL_RECEIPT_A));
+        assert_eq!(avviso.header("X-Ricevuta"), Some("rilevazione-virus"));
+        assert_eq!(avviso.header("X-Mittente"), Some(MITTENTE));
+        let (ins, d) = leggi(avviso);
+        assert_eq!(ins.kind, MessageKind::RilevazioneVirus);
+        assert_eq!(ins.message_id.as_deref(), Some(id.as_str()));
+        assert!(ins.postacert.is_none(), "the original is not included");
+        assert_eq!(d.tipo, Tipo::RilevazioneVirus);
+        assert_eq!(d.errore, crate::daticert::Errore::Virus);
+        assert_eq!(d.dati.consegna.as_deref(), Some(r.as_str()));
+        assert_eq!(d.dati.errore_esteso.as_deref(), Some(VIRUS));
+        assert_eq!(d.dati.identificativo, IDENTIFICATIVO);
+        assert_eq!(d.dati.gestore_emittente, "Gestore Destinatario S.p.A.");
+    }
+    let tipi: Vec<_> = eventi.iter().map(|e| e.evento.nome()).collect();
+    assert_eq!(
+        tipi,
+        [
+            "busta-ricevuta",
+            "presa-in-carico-emessa",
+            "virus-rilevato",
+            "rilevazione-virus-emessa",
+            "rilevazione-virus-emessa"
+        ]
+    );
+    assert_eq!(
+        eventi[2].evento,
+        TipoEvento::VirusRilevato {
+            punto: "ricezione".into(),
+            virus: VIRUS.into(),
+            quarantena: true
+        }
+    );
+    assert_eq!(
+        eventi[4].evento,
+        TipoEvento::RilevazioneVirusEmessa {
+            destinatario: "altro@pec.cliente.example".into(),
+            mail_receipt: MAIL_RECEIPT_A.into(),
+        }
+    );
+    assert_eq!(eventi[4].generati, [rilevazioni[1].as_str()]);
+    assert_eq!(eventi[4].gestore, "Gestore Mittente S.p.A.");
+}
+
+#[test]
+fn an_infected_envelope_without_enough_ids_is_the_callers_error() {
+    let raw = firma_finta(&busta_di_a());
+    let uno = vec!["opec7.x@pec.destinatario.example".to_string()];
+    let ids = IdRicezione {
+        rilevazioni: &uno,
+        ..IDS
+    };
+    let esito = ricevi_scansionato(
+        &raw,
+        &["a@pec.cliente.example", "b@pec.cliente.example"],
+        Firma::Valida(indice_a()),
+        Politica::Anomalia,
+        Some(VIRUS),
+        &ids,
+    );
+    assert_eq!(
+        esito.unwrap_err(),
+        RicezioneError::IdentificativiMancanti {
+            servono: 2,
+            dati: 1
+        }
+    );
+}
+
+#[test]
+fn anything_infected_but_a_valid_envelope_is_refused_whatever_the_policy() {
+    let ordinaria =
+        b"From: x@example.com\r\nTo: a@pec.cliente.example\r\nSubject: ciao\r\n\r\ncorpo\r\n";
+    let ricevuta = firma_finta(&consegna_di_b());
+    let busta = firma_finta(&busta_di_a());
+    let malformata = firma_finta(&con_intestazione(busta_di_a(), "X-Trasporto", None));
+    let casi: [(&[u8], Firma, &str); 4] = [
+        (ordinaria, Firma::Assente, "a@pec.cliente.example"),
+        // A genuine envelope whose signature does not match is not a valid envelope.
+        (
+            &busta,
+            Firma::Alterata("digest".into()),
+            "a@pec.cliente.example",
+        ),
+        (&ricevuta, Firma::Valida(indice_b()), MITTENTE),
+        (
+            &malformata,
+            Firma::Valida(indice_a()),
+            "a@pec.cliente.example",
+        ),
+    ];
+    for (raw, firma, dest) in casi {
+        for politica in [Politica::Anomalia, Politica::Rifiuta] {
+            let esito =
+                ricevi_scansionato(raw, &[dest], firma.clone(), politica, Some(VIRUS), &IDS)
+                    .unwrap();
+            let EsitoRicezione::Rifiutata {
+                perche,
+                motivo,
+                eventi,
+            } = esito
+            else {
+                panic!("expected a refusal: {esito:?}");
+            };
+            assert_eq!(perche, Rifiuto::Virus(VIRUS.into()));
+            assert_eq!(motivo, format!("virus found: {VIRUS}"));
+            let tipi: Vec<_> = eventi.iter().map(|e| e.evento.nome()).collect();
+            assert_eq!(tipi, ["virus-rilevato", "messaggio-rifiutato"]);
+            assert!(matches!(
+                &eventi[0].evento,
+                TipoEvento::VirusRilevato { quarantena: false, virus, .. } if virus == VIRUS
+            ));
+        }
+    }
 }
