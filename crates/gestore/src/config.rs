@@ -80,6 +80,9 @@ pub struct RawAntivirus {
     pub access: bool,
     /// Scan at the receiving point (other providers' envelopes).
     pub receiving: bool,
+    /// Months an infected message stays in the quarantine before it is removed; at least 30
+    /// (DPR 68/2005 art. 12).
+    pub quarantine_months: u32,
 }
 
 impl Default for RawAntivirus {
@@ -89,6 +92,7 @@ impl Default for RawAntivirus {
             timeout_seconds: 60,
             access: true,
             receiving: true,
+            quarantine_months: pec_core::virus::CONSERVAZIONE_MESI,
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct Antivirus {
     pub access: bool,
     /// Scan at the receiving point.
     pub receiving: bool,
+    /// Quarantine retention in months (≥ 30).
+    pub quarantine_months: u32,
 }
 
 /// The validated LDAP sync of the index.
@@ -476,11 +482,19 @@ impl Config {
             _ => None,
         };
         let av = &raw.antivirus;
+        if av.quarantine_months < pec_core::virus::CONSERVAZIONE_MESI {
+            errors.push(format!(
+                "antivirus.quarantine_months = {}: the law requires at least {} (DPR 68/2005 art. 12)",
+                av.quarantine_months,
+                pec_core::virus::CONSERVAZIONE_MESI
+            ));
+        }
         let antivirus = (!av.clamd.trim().is_empty()).then(|| Antivirus {
             clamd: av.clamd.trim().to_string(),
             timeout: std::time::Duration::from_secs(av.timeout_seconds.max(1)),
             access: av.access,
             receiving: av.receiving,
+            quarantine_months: av.quarantine_months,
         });
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
@@ -610,6 +624,9 @@ clamd = ""
 timeout_seconds = 60
 access = true       # scan our users' messages at the access point
 receiving = true    # scan other providers' envelopes at the receiving point
+# Infected messages are kept in the service box's folder Quarantena (read-only over IMAP)
+# this many months, then removed; at least 30 (DPR 68/2005 art. 12).
+quarantine_months = 30
 
 [dev]
 # Lets `gestore clock advance` move the clock forward (tests of the 12 h / 24 h rules).
@@ -728,6 +745,23 @@ mod tests {
         "#;
         let err = Config::parse(text, Path::new(".")).unwrap_err();
         assert_eq!(err.0.len(), 5, "{err}");
+    }
+
+    #[test]
+    fn the_quarantine_is_kept_at_least_30_months() {
+        let with = |months: u32| {
+            let text = Config::example().replace(
+                "quarantine_months = 30",
+                &format!("quarantine_months = {months}\nclamd = \"/run/clamd.sock\""),
+            );
+            let text = text.replace("clamd = \"\"\n", "");
+            Config::parse(&text, Path::new("."))
+        };
+        let c = with(36).unwrap();
+        assert_eq!(c.antivirus.map(|a| a.quarantine_months), Some(36));
+        let err = with(29).unwrap_err().to_string();
+        assert!(err.contains("quarantine_months = 29"), "{err}");
+        assert!(err.contains("at least 30"), "{err}");
     }
 }
 

@@ -10,8 +10,8 @@
 //! | receiving point | anything else | refused (SMTP 554), not stored | [`crate::ricezione::punto_ricezione`] |
 //! | sender side | — (a rilevazione virus about our envelope arrives) | avviso di mancata consegna per virus to our user (§4.11) | [`mancata_consegna`] |
 //!
-//! The quarantine (30 months, DPR art. 12) is storage: outcomes only say that the message
-//! goes there. A scanner that gives no verdict is never "clean": the adapter answers 4xx and
+//! The quarantine is storage: outcomes only say that the message goes there; how long it
+//! stays is [`fine_conservazione`] (30 months, DPR art. 12). A scanner that gives no verdict is never "clean": the adapter answers 4xx and
 //! decides nothing.
 
 use crate::builder::{avviso_mancata_consegna_virus, senza_parentesi, BuildError, DatiMessaggio};
@@ -20,6 +20,18 @@ use crate::message::{Provider, UnsignedMessage};
 use crate::registro::{Evento, TipoEvento};
 use crate::tempo::RiferimentoTemporale;
 use crate::Emissione;
+use chrono::{DateTime, Months, Utc};
+
+/// How long an infected message is kept, at least (DPR 68/2005 art. 12, PEC-SPEC §4.5, §9.3).
+pub const CONSERVAZIONE_MESI: u32 = 30;
+
+/// When a message quarantined at `dal` may be removed, kept `mesi` calendar months (a day
+/// that month lacks gives its last day: 31 August + 30 months = 28 February). Never earlier
+/// than the law's [`CONSERVAZIONE_MESI`], whatever `mesi` says.
+pub fn fine_conservazione(dal: DateTime<Utc>, mesi: u32) -> DateTime<Utc> {
+    dal.checked_add_months(Months::new(mesi.max(CONSERVAZIONE_MESI)))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
 
 /// The avviso di mancata consegna per virus owed to our user, with its log event.
 #[derive(Debug, Clone)]

@@ -17,15 +17,8 @@
 //!   the avviso di mancata consegna per virus (`pec_core::virus::mancata_consegna`), in the
 //!   same transaction that files the rilevazione and cancels the recipient's checks.
 //!
-//! # The quarantine
-//!
-//! The folder `Quarantena` of the service box: each infected message stored as it arrived
-//! (never altered), keyed by the SHA-256 of its bytes so a retried message is kept once, with
-//! `Admission::Force`. It lives in the store, so it survives restarts and backups like every
-//! box, and the operator reads it over IMAP with the service box's credentials (PEC-SPEC §9.3:
-//! the sender's provider "analyses why its scanner missed it"). The virus name and the
-//! message's PEC msgid are in the `virus-rilevato` event of the same transaction.
-//! Kept 30 months (DPR art. 12): see `quarantena.rs` for its purge.
+//! The quarantine itself (where infected messages are kept, for how long, who may change it)
+//! is `quarantena.rs`.
 
 use super::ricezione::Ricevuta;
 use super::submit::{log_all, put, tracing_line};
@@ -37,10 +30,7 @@ use pec_core::daticert::Daticert;
 use pec_core::registro::Evento;
 use pec_core::ricezione::EsitoRicezione;
 use pec_core::{virus, RiferimentoTemporale};
-use pec_store::{Batch, Operation, Store};
-
-/// The service box's folder of infected messages.
-pub const QUARANTENA: &str = "Quarantena";
+use pec_store::{Batch, Store};
 
 /// The reply text of a 4xx when the scanner gives no verdict.
 pub const SCANNER_DOWN: &str = "virus scanner unavailable, try again later";
@@ -93,27 +83,6 @@ impl Gestore {
                 Err(anyhow::Error::from(e))
             }
         }
-    }
-
-    /// The quarantine copy of an infected message (see the module docs).
-    pub(super) fn quarantena(
-        &self,
-        bytes: &[u8],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Operation> {
-        use sha2::Digest;
-        let service = address(&self.config.service_address)?;
-        let hash: String = sha2::Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok(put(
-            &service,
-            QUARANTENA,
-            format!("quarantena:{hash}"),
-            bytes.to_vec(),
-            now,
-        ))
     }
 
     /// Receiving point, a valid envelope that is infected (`EsitoRicezione::Infetta`): the

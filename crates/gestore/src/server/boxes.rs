@@ -89,6 +89,7 @@ impl Backend for Gestore {
     }
 
     async fn delete_folder(&self, mailbox: &str, folder: &str) -> Result<(), BackendError> {
+        self.sola_lettura(mailbox, folder)?;
         let address = boxed(mailbox)?;
         self.one(Operation::DeleteFolder {
             address,
@@ -99,6 +100,8 @@ impl Backend for Gestore {
     }
 
     async fn rename_folder(&self, mailbox: &str, from: &str, to: &str) -> Result<(), BackendError> {
+        self.sola_lettura(mailbox, from)?;
+        self.sola_lettura(mailbox, to)?;
         let address = boxed(mailbox)?;
         self.one(Operation::RenameFolder {
             address,
@@ -200,6 +203,7 @@ impl Backend for Gestore {
         uids: &[u32],
         to: &str,
     ) -> Result<CopyResult, BackendError> {
+        self.sola_lettura(mailbox, to)?;
         let address = boxed(mailbox)?;
         match self
             .one(Operation::CopyMessages {
@@ -221,6 +225,7 @@ impl Backend for Gestore {
         folder: &str,
         uids: &[u32],
     ) -> Result<Vec<u32>, BackendError> {
+        self.sola_lettura(mailbox, folder)?;
         let address = boxed(mailbox)?;
         match self
             .one(Operation::Expunge {
@@ -243,6 +248,7 @@ impl Backend for Gestore {
         date: Option<DateTime<Utc>>,
         bytes: Vec<u8>,
     ) -> Result<AppendResult, BackendError> {
+        self.sola_lettura(mailbox, folder)?;
         let address = boxed(mailbox)?;
         // APPEND to a folder that does not exist is NO [TRYCREATE], not an implicit CREATE.
         if self

@@ -21,6 +21,8 @@ pub struct Clock {
     offset_ms: AtomicI64,
     /// `None` for the system clock: it refuses to move.
     file: Option<PathBuf>,
+    /// Tells tasks that sleep until a date (the quarantine purge) that the clock jumped.
+    moved: tokio::sync::watch::Sender<i64>,
 }
 
 impl Clock {
@@ -29,6 +31,7 @@ impl Clock {
         Clock {
             offset_ms: AtomicI64::new(0),
             file: None,
+            moved: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -46,12 +49,18 @@ impl Clock {
         Ok(Clock {
             offset_ms: AtomicI64::new(offset),
             file: Some(file),
+            moved: tokio::sync::watch::Sender::new(offset),
         })
     }
 
     /// Now, as the provider sees it.
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// A receiver that changes whenever the clock is moved forward.
+    pub fn moves(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.moved.subscribe()
     }
 
     /// Moves the clock forward by `by` (never backwards: time references must not repeat)
@@ -66,6 +75,7 @@ impl Clock {
         std::fs::write(&tmp, offset.to_string())
             .and_then(|()| std::fs::rename(&tmp, file))
             .with_context(|| format!("cannot write {}", file.display()))?;
+        self.moved.send_replace(offset);
         Ok(chrono::Duration::milliseconds(offset))
     }
 }

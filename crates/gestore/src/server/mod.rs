@@ -18,6 +18,7 @@ pub mod clock;
 mod delivery;
 mod ids;
 pub mod index;
+mod quarantena;
 pub mod relay;
 mod ricezione;
 pub mod route;

@@ -301,6 +301,7 @@ pub async fn start(config: Config) -> Result<Running> {
     if let (Some(ldap), Some(file)) = (config.ldap.clone(), config.index_file.clone()) {
         tasks.spawn(sync_ldap(gestore.clone(), ldap, file, stop.clone()));
     }
+    tasks.spawn(super::quarantena::run(gestore.clone(), stop.clone()));
     tasks.spawn(delivery::run(gestore.clone(), stop));
     Ok(Running {
         gestore,

@@ -352,3 +352,117 @@ fn a_virus_after_a_50_mb_attachment_is_still_found() {
     assert_eq!(verified(&p, &inbox[0]).0, "non-accettazione-virus");
     assert_eq!(p.messages("posta-certificata", "Quarantena").len(), 1);
 }
+
+/// As the service box over IMAP (implicit TLS): the quarantine's message count, then every
+/// change a mail client could try on it, each command's status, and the count after.
+const QUARANTINE_PROBE: &str = r#"
+import imaplib, ssl, sys, json
+port, user, password, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL('127.0.0.1', port, ssl_context=ctx, timeout=30)
+m.login(user, password)
+typ, data = m.select('Quarantena')
+out = {'select': typ, 'count': int(data[0]) if typ == 'OK' else -1}
+if mode == 'tamper' and out['count'] > 0:
+    out['store'] = m.store('1', '+FLAGS', '(\\Deleted)')[0]
+    out['expunge'] = m.expunge()[0]
+    out['delete'] = m.delete('Quarantena')[0]
+    out['rename'] = m.rename('Quarantena', 'Svuotata')[0]
+    out['append'] = m.append('Quarantena', None, None, b'From: x@y\r\n\r\nz\r\n')[0]
+    out['copy_in'] = m.copy('1', 'Quarantena')[0]
+    m.close()
+    typ, data = m.select('Quarantena', readonly=True)
+    out['after'] = int(data[0])
+m.logout()
+print(json.dumps(out))
+"#;
+
+fn probe(p: &Provider, password: &str, mode: &str) -> String {
+    let out = run(
+        "python3",
+        &[
+            "-c",
+            QUARANTINE_PROBE,
+            &p.imaps.to_string(),
+            &format!("posta-certificata@{DOMAIN}"),
+            password,
+            mode,
+        ],
+    );
+    assert!(out.status.success(), "python: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_quarantine_is_read_only_over_imap_and_purged_after_30_months() {
+    let Some(clamd) = Clamd::start() else { return };
+    let extra = format!(
+        "{}\n[dev]\nadjustable_clock = true\n",
+        antivirus(&clamd.socket, true)
+    );
+    let mut p = Provider::on(
+        DOMAIN,
+        "Gestore di Prova S.p.A.",
+        &extra,
+        &["mario", "anna"],
+    );
+    p.start();
+    let out = smtplib(
+        p.submission,
+        "mario",
+        &[addr("anna")],
+        &infected(&addr("mario"), &addr("anna"), "quarantena"),
+    );
+    assert!(out.status.success(), "smtplib: {}", text(&out.stderr));
+    p.wait_events("non-accettazione-emessa", 1);
+    let out = gestore(
+        &[
+            "mailbox",
+            "--config",
+            &path(&p.config),
+            "passwd",
+            &format!("posta-certificata@{DOMAIN}"),
+            "--password",
+            "pw-servizio",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0, "passwd: {}", text(&out.stderr));
+
+    // No mail client of the service box can shorten the retention.
+    let tampered = probe(&p, "pw-servizio", "tamper");
+    for expected in [
+        "\"count\": 1",
+        "\"store\": \"OK\"",
+        "\"expunge\": \"NO\"",
+        "\"delete\": \"NO\"",
+        "\"rename\": \"NO\"",
+        "\"append\": \"NO\"",
+        "\"copy_in\": \"NO\"",
+        "\"after\": 1",
+    ] {
+        assert!(tampered.contains(expected), "{expected} in {tampered}");
+    }
+
+    // 29 months on: still kept. 30 months and some days on: removed.
+    advance(&p, "880d");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        probe(&p, "pw-servizio", "count").contains("\"count\": 1"),
+        "removed before 30 months"
+    );
+    advance(&p, "40d");
+    let mut last = String::new();
+    for _ in 0..50 {
+        last = probe(&p, "pw-servizio", "count");
+        if last.contains("\"count\": 0") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(last.contains("\"count\": 0"), "not purged: {last}");
+    p.stop();
+    assert!(p.messages("posta-certificata", "Quarantena").is_empty());
+    // The notice to the sender is untouched by the purge.
+    assert_eq!(p.messages("mario", "INBOX").len(), 1);
+}

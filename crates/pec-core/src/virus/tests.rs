@@ -115,3 +115,18 @@ fn only_a_rilevazione_with_a_recipient_is_answered() {
         VirusError::SenzaDestinatario
     );
 }
+
+#[test]
+fn the_quarantine_keeps_30_calendar_months_at_least() {
+    use chrono::TimeZone;
+    let t = |y, m, d| chrono::Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap();
+    assert_eq!(fine_conservazione(t(2024, 3, 15), 30), t(2026, 9, 15));
+    assert_eq!(fine_conservazione(t(2024, 8, 31), 30), t(2027, 2, 28));
+    assert_eq!(fine_conservazione(t(2024, 3, 15), 36), t(2027, 3, 15));
+    // Less than the law allows is read as the law's minimum.
+    assert_eq!(fine_conservazione(t(2024, 3, 15), 1), t(2026, 9, 15));
+    assert_eq!(
+        fine_conservazione(chrono::DateTime::<chrono::Utc>::MAX_UTC, 30),
+        chrono::DateTime::<chrono::Utc>::MAX_UTC
+    );
+}
