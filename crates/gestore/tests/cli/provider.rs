@@ -391,3 +391,21 @@ pub fn verified_by(p: &Provider, signer: &Provider, raw: &[u8]) -> (String, Opti
         r["daticert"]["consegna"].as_str().map(str::to_string),
     )
 }
+
+/// The daticert.xml of a stored message, checked with `xmllint --dtdvalid` against our DTD
+/// (when xmllint is here); returns its text.
+pub fn daticert_valid(p: &Provider, raw: &[u8]) -> String {
+    let file = p.dir.path().join("daticert-check.eml");
+    std::fs::write(&file, raw).unwrap();
+    let dir = p.dir.path().join("daticert-check");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = gestore(&["verify", "--extract", &path(&dir), &path(&file)], None);
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+    let daticert = dir.join("daticert.xml");
+    if have("xmllint") {
+        let dtd = concat!(env!("CARGO_MANIFEST_DIR"), "/../pec-core/daticert.dtd");
+        let lint = run("xmllint", &["--noout", "--dtdvalid", dtd, &path(&daticert)]);
+        assert!(lint.status.success(), "xmllint: {}", text(&lint.stderr));
+    }
+    std::fs::read_to_string(&daticert).unwrap()
+}

@@ -169,6 +169,12 @@ fn an_infected_submission_gets_non_accettazione_virus_and_infected_inbound_a_554
     assert!(find(&inbox[0], b"AVVISO DI NON ACCETTAZIONE PER VIRUS: infetto").is_some());
     let (kind, _) = verified(&p, &inbox[0]);
     assert_eq!(kind, "non-accettazione-virus");
+    let xml = daticert_valid(&p, &inbox[0]);
+    assert!(
+        xml.contains("tipo=\"non-accettazione\"") && xml.contains("errore=\"virus\""),
+        "{xml}"
+    );
+    assert!(xml.contains("Gestore.Test.Virus"), "{xml}");
     assert!(p.messages("anna", "INBOX").is_empty(), "anna got nothing");
     assert!(p.messages("mario", "Sent").is_empty(), "nothing sent");
     // The original, unaltered, in the quarantine.
@@ -279,11 +285,19 @@ fn an_infected_envelope_gives_rilevazione_and_mancata_consegna_per_virus() {
     assert!(b.messages("anna", "INBOX").is_empty(), "not delivered");
     assert_eq!(b.messages("posta-certificata", "Quarantena").len(), 1);
     // A's service box: B's presa in carico and rilevazione virus, both signed by B.
-    let mut service: Vec<(String, Option<String>)> = a
-        .messages("posta-certificata", "INBOX")
+    let service_box = a.messages("posta-certificata", "INBOX");
+    let rilevazione: Vec<&Vec<u8>> = service_box
         .iter()
-        .map(|m| verified_by(a, b, m))
+        .filter(|m| find(m, b"X-Ricevuta: rilevazione-virus").is_some())
         .collect();
+    assert_eq!(rilevazione.len(), 1);
+    let xml = daticert_valid(a, rilevazione[0]);
+    assert!(
+        xml.contains("tipo=\"rilevazione-virus\"") && xml.contains("errore=\"virus\""),
+        "{xml}"
+    );
+    let mut service: Vec<(String, Option<String>)> =
+        service_box.iter().map(|m| verified_by(a, b, m)).collect();
     service.sort();
     assert_eq!(
         service,
@@ -304,6 +318,11 @@ fn an_infected_envelope_gives_rilevazione_and_mancata_consegna_per_virus() {
     let (kind, consegna) = verified_by(a, a, notice[0]);
     assert_eq!(kind, "mancata-consegna-virus");
     assert_eq!(consegna.as_deref(), Some(to));
+    let xml = daticert_valid(a, notice[0]);
+    assert!(
+        xml.contains("tipo=\"errore-consegna\"") && xml.contains("errore=\"virus\""),
+        "{xml}"
+    );
 }
 
 #[test]
