@@ -115,6 +115,13 @@ fn infected(from: &str, to: &str, subject: &str) -> String {
     )
 }
 
+/// Our provider with mario and anna, `extra` added to its configuration, started.
+fn started(extra: &str) -> Provider {
+    let mut p = Provider::on(DOMAIN, "Gestore di Prova S.p.A.", extra, &["mario", "anna"]);
+    p.start();
+    p
+}
+
 fn antivirus(clamd: &str, access: bool) -> String {
     format!("[antivirus]\nclamd = \"{clamd}\"\naccess = {access}\n")
 }
@@ -122,13 +129,7 @@ fn antivirus(clamd: &str, access: bool) -> String {
 #[test]
 fn an_infected_submission_gets_non_accettazione_virus_and_infected_inbound_a_554() {
     let Some(clamd) = Clamd::start() else { return };
-    let mut p = Provider::on(
-        DOMAIN,
-        "Gestore di Prova S.p.A.",
-        &antivirus(&clamd.socket, true),
-        &["mario", "anna"],
-    );
-    p.start();
+    let mut p = started(&antivirus(&clamd.socket, true));
     let out = smtplib(
         p.submission,
         "mario",
@@ -186,13 +187,7 @@ fn an_infected_submission_gets_non_accettazione_virus_and_infected_inbound_a_554
 #[test]
 fn clean_mail_passes_the_scanner() {
     let Some(clamd) = Clamd::start() else { return };
-    let mut p = Provider::on(
-        DOMAIN,
-        "Gestore di Prova S.p.A.",
-        &antivirus(&clamd.tcp, true),
-        &["mario", "anna"],
-    );
-    p.start();
+    let mut p = started(&antivirus(&clamd.tcp, true));
     let message = format!(
         "From: {}\r\nTo: {}\r\nSubject: pulito\r\n\r\nciao\r\n",
         addr("mario"),
@@ -214,13 +209,7 @@ fn clean_mail_passes_the_scanner() {
 #[test]
 fn without_the_scanner_nothing_is_accepted_and_the_client_retries() {
     let Some(clamd) = Clamd::start() else { return };
-    let mut p = Provider::on(
-        DOMAIN,
-        "Gestore di Prova S.p.A.",
-        &antivirus(&clamd.tcp, true),
-        &["mario", "anna"],
-    );
-    p.start();
+    let mut p = started(&antivirus(&clamd.tcp, true));
     clamd.stop();
     let message = format!(
         "From: {}\r\nTo: {}\r\nSubject: attesa\r\n\r\nciao\r\n",
@@ -332,13 +321,7 @@ fn a_virus_after_a_50_mb_attachment_is_still_found() {
         "{}[limits]\nmax_message_size = 104857600\nmax_total_size = 104857600\n",
         antivirus(&clamd.socket, true)
     );
-    let mut p = Provider::on(
-        DOMAIN,
-        "Gestore di Prova S.p.A.",
-        &extra,
-        &["mario", "anna"],
-    );
-    p.start();
+    let mut p = started(&extra);
     // 50 MB of attachment (68 MB in base64), then the test file in a second attachment.
     let line = "TG9yZW0gaXBzdW0gZG9sb3Igc2l0IGFtZXQsIGNvbnNlY3RldHVyIGFkaXBpc2NpbmcgZWxpdC4u\r\n";
     let lines = (50 << 20) / 57 + 1; // each line decodes to 57 bytes
@@ -419,13 +402,7 @@ fn the_quarantine_is_read_only_over_imap_and_purged_after_30_months() {
         "{}\n[dev]\nadjustable_clock = true\n",
         antivirus(&clamd.socket, true)
     );
-    let mut p = Provider::on(
-        DOMAIN,
-        "Gestore di Prova S.p.A.",
-        &extra,
-        &["mario", "anna"],
-    );
-    p.start();
+    let mut p = started(&extra);
     let out = smtplib(
         p.submission,
         "mario",
