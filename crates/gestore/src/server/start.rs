@@ -87,6 +87,7 @@ fn ldap_source(ldap: &crate::config::LdapSync) -> pec_directory::ldap::LdapSourc
     pec_directory::ldap::LdapSource {
         url: ldap.url.clone(),
         bind: ldap.bind.clone(),
+        tls: pec_directory::ldap::LdapTls::default(),
         timeout: std::time::Duration::from_secs(60),
     }
 }
