@@ -103,10 +103,11 @@ pub enum Error {
     },
     /// The server closed the TLS connection during the handshake or before its first answer,
     /// without a TLS alert. OpenLDAP built with GnuTLS does that to a client without the
-    /// certificate it demands (or with one it does not trust).
+    /// certificate it demands (or with one it does not trust). The message leaves out the
+    /// source (an end-of-stream error, in the chain): it says nothing more.
     #[error(
         "LDAP {url}: TLS: the server closed the connection before answering (does it demand a \
-         client certificate we did not send, or not trust ours?): {source}"
+         client certificate we did not send, or not trust ours?)"
     )]
     TlsClosed {
         /// The server's URL.
