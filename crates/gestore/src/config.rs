@@ -56,8 +56,8 @@ pub struct RawIndex {
     /// certificates listed in the index are always trusted as they are (pinned).
     #[serde(default)]
     pub trust_anchors: Vec<PathBuf>,
-    /// The IGPEC LDAP server (`ldap://host:port`) the index is synced from into `file`
-    /// (PEC-SPEC §7.2: a local copy refreshed daily). Needs `file`.
+    /// The IGPEC LDAP server (`ldaps://host:port`, or `ldap://host:port`) the index is synced
+    /// from into `file` (PEC-SPEC §7.2: a local copy refreshed daily). Needs `file`.
     pub ldap_url: Option<String>,
     /// Bind DN for the LDAP server (anonymous without it).
     pub ldap_bind_dn: Option<String>,
@@ -65,6 +65,18 @@ pub struct RawIndex {
     pub ldap_password: Option<String>,
     /// Seconds between two syncs. Default 86400 (daily).
     pub ldap_sync_seconds: Option<u64>,
+    /// Upgrade an `ldap://` `ldap_url` to TLS with StartTLS before binding, for servers that
+    /// listen on 389 only. Default false.
+    #[serde(default)]
+    pub ldap_starttls: bool,
+    /// CA certificates (PEM) trusted for the LDAP server's certificate, instead of the public
+    /// web roots (the index's server usually has a CA of its own). TLS only.
+    pub ldap_ca: Option<PathBuf>,
+    /// Our client certificate (PEM, leaf first) for an LDAP server that demands one, as the
+    /// real index does (PEC-SPEC §7.2). Goes with `ldap_client_key`. TLS only.
+    pub ldap_client_cert: Option<PathBuf>,
+    /// The key of `ldap_client_cert` (PEM).
+    pub ldap_client_key: Option<PathBuf>,
 }
 
 /// `[antivirus]`: ClamAV's clamd (PEC-SPEC §9.3).
@@ -115,10 +127,12 @@ pub struct Antivirus {
 /// The validated LDAP sync of the index.
 #[derive(Debug, Clone)]
 pub struct LdapSync {
-    /// `ldap://host:port`.
+    /// `ldap://host:port` or `ldaps://host:port`.
     pub url: String,
     /// Bind DN and password.
     pub bind: Option<(String, String)>,
+    /// StartTLS, the CA file, the client certificate (paths resolved).
+    pub tls: pec_directory::ldap::LdapTls,
     /// Between two syncs.
     pub every: std::time::Duration,
 }
@@ -454,13 +468,24 @@ impl Config {
             ));
         }
         let ix = &raw.index;
+        let ldap_tls = ldap_tls(ix, base, &mut errors);
         let ldap = match &ix.ldap_url {
             Some(url) if !url.trim().is_empty() => {
                 if ix.file.is_none() {
                     errors.push("index.ldap_url needs index.file (the local copy)".into());
                 }
-                if !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {
+                let url = url.trim();
+                let plain = url.starts_with("ldap://");
+                if !(plain || url.starts_with("ldaps://")) {
                     errors.push(format!("index.ldap_url: {url:?} is not an ldap:// URL"));
+                } else if ldap_tls.starttls && !plain {
+                    errors.push(
+                        "index.ldap_starttls needs an ldap:// URL (ldaps:// is TLS already)".into(),
+                    );
+                } else if plain && !ldap_tls.starttls && ldap_tls.is_set() {
+                    errors.push(
+                        "index.ldap_ca and index.ldap_client_cert need TLS: an ldaps:// URL or ldap_starttls = true".into(),
+                    );
                 }
                 let bind = match (&ix.ldap_bind_dn, &ix.ldap_password) {
                     (Some(d), Some(p)) => Some((d.clone(), p.clone())),
@@ -472,14 +497,23 @@ impl Config {
                     }
                 };
                 Some(LdapSync {
-                    url: url.trim().to_string(),
+                    url: url.to_string(),
                     bind,
+                    tls: ldap_tls,
                     every: std::time::Duration::from_secs(
                         ix.ldap_sync_seconds.unwrap_or(86400).max(1),
                     ),
                 })
             }
-            _ => None,
+            _ => {
+                if ldap_tls.is_set() {
+                    errors.push(
+                        "index.ldap_starttls, ldap_ca and ldap_client_cert need index.ldap_url"
+                            .into(),
+                    );
+                }
+                None
+            }
         };
         let av = &raw.antivirus;
         if av.quarantine_months < pec_core::virus::CONSERVAZIONE_MESI {
@@ -599,10 +633,17 @@ default_quota = 1073741824     # bytes per new box
 # CAs that sign providers' certificates (e.g. AgID CA1); index certificates are always pinned.
 # trust_anchors = ["agid-ca1.pem"]
 # Sync `file` from the IGPEC LDAP server (base o=postacert), keeping the last good copy.
-# ldap_url = "ldap://igpec.example:389"
+# ldap_url = "ldaps://igpec.example:636"   # or "ldap://igpec.example:389"
 # ldap_bind_dn = "cn=gestore,o=postacert"
 # ldap_password = "..."
 # ldap_sync_seconds = 86400
+# TLS (ldaps://, or ldap:// with StartTLS): the server's certificate must come from ldap_ca
+# (default: the public web roots) and name the URL's host, or the sync fails. The client
+# certificate is for servers that demand one, as IGPEC does; cert and key go together.
+# ldap_starttls = false
+# ldap_ca = "igpec-ca.pem"
+# ldap_client_cert = "igpec-client.pem"
+# ldap_client_key = "igpec-client.key"
 
 [relay]
 # Static routes, domain = "host:port"; other domains are looked up by DNS MX.
@@ -662,6 +703,24 @@ fn pair(
             errors.push(format!("{an} and {bn} go together"));
             None
         }
+    }
+}
+
+/// The TLS settings of the LDAP sync, paths resolved; the files are read by the sync itself
+/// (and once when the server starts).
+fn ldap_tls(ix: &RawIndex, base: &Path, errors: &mut Vec<String>) -> pec_directory::ldap::LdapTls {
+    let client = pair(
+        &ix.ldap_client_cert,
+        &ix.ldap_client_key,
+        "index.ldap_client_cert",
+        "index.ldap_client_key",
+        base,
+        errors,
+    );
+    pec_directory::ldap::LdapTls {
+        starttls: ix.ldap_starttls,
+        ca: ix.ldap_ca.iter().map(|p| absolute(base, p)).collect(),
+        client: client.map(|(cert, key)| pec_directory::ldap::ClientIdentity { cert, key }),
     }
 }
 
@@ -762,6 +821,55 @@ mod tests {
         let err = with(29).unwrap_err().to_string();
         assert!(err.contains("quarantine_months = 29"), "{err}");
         assert!(err.contains("at least 30"), "{err}");
+    }
+
+    /// The example with `index` lines appended to its `[index]` section.
+    fn with_index(lines: &str) -> Result<Config, ConfigErrors> {
+        let text = Config::example().replace(
+            "[index]\n",
+            &format!("[index]\nfile = \"providers.ldif\"\n{lines}\n"),
+        );
+        Config::parse(&text, Path::new("/etc/gestore"))
+    }
+
+    #[test]
+    fn ldap_tls_settings_are_resolved() {
+        let c = with_index(
+            "ldap_url = \"ldap://igpec.test\"\nldap_starttls = true\nldap_ca = \"ca.pem\"\n\
+             ldap_client_cert = \"c.pem\"\nldap_client_key = \"/k/c.key\"",
+        )
+        .unwrap();
+        let tls = c.ldap.unwrap().tls;
+        assert!(tls.starttls);
+        assert_eq!(tls.ca, [Path::new("/etc/gestore/ca.pem")]);
+        let client = tls.client.unwrap();
+        assert_eq!(client.cert, Path::new("/etc/gestore/c.pem"));
+        assert_eq!(client.key, Path::new("/k/c.key"));
+    }
+
+    #[test]
+    fn ldap_client_cert_without_key_is_one_error() {
+        let err = with_index("ldap_url = \"ldaps://igpec.test\"\nldap_client_cert = \"c.pem\"")
+            .unwrap_err();
+        assert_eq!(
+            err.0,
+            ["index.ldap_client_cert and index.ldap_client_key go together"]
+        );
+        let err = with_index("ldap_url = \"ldaps://igpec.test\"\nldap_client_key = \"c.key\"")
+            .unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+    }
+
+    #[test]
+    fn ldap_tls_settings_that_would_not_apply_are_refused() {
+        for lines in [
+            "ldap_url = \"ldap://igpec.test\"\nldap_ca = \"ca.pem\"",
+            "ldap_url = \"ldaps://igpec.test\"\nldap_starttls = true",
+            "ldap_ca = \"ca.pem\"",
+        ] {
+            let err = with_index(lines).unwrap_err();
+            assert_eq!(err.0.len(), 1, "{lines}: {err}");
+        }
     }
 }
 

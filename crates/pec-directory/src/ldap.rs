@@ -28,9 +28,12 @@
 //! then rename); the rest of gestore keeps reading that file through
 //! [`IndiceFile`](crate::IndiceFile), which reloads it when it changes.
 //!
-//! Not here yet: TLS (`ldaps://`, StartTLS) and client certificates, which the real index
-//! requires (§7.2); only `ldap://` and `ldapi://` URLs work. Scheduling the sync is the
-//! caller's (a timer calling [`IndiceLdap::sync`]).
+//! TLS ([`LdapTls`], module `tls`): `ldaps://` URLs, or `ldap://` upgraded with StartTLS, with
+//! the CA files we trust for the server and our client certificate for mutual TLS, which the
+//! real index requires (§7.2). A server whose certificate is not trusted, or that refuses ours,
+//! is an [`Error::Tls`], and the last good index stays, like any other failed fetch.
+//! Verification cannot be turned off. Scheduling the sync is the caller's (a timer calling
+//! [`IndiceLdap::sync`]).
 //!
 //! Tested against a real OpenLDAP server started by `scripts/slapd` with the §7.1 schema of
 //! `crates/pec-directory/schema/postacert.schema` (see `tests/ldap.rs`).
@@ -47,6 +50,10 @@ use ldap3::{LdapConnAsync, LdapConnSettings, Scope};
 
 use crate::ldif::{Attribute, Entry, Limits};
 use crate::{Indice, Warning};
+
+mod tls;
+use tls::Transport;
+pub use tls::{ClientIdentity, LdapTls};
 
 /// The base of the index (PEC-SPEC §7.1).
 pub const BASE: &str = "o=postacert";
@@ -67,7 +74,10 @@ const ATTRIBUTES: [&str; 8] = [
 ];
 
 /// Why a fetch from the LDAP server failed. In every case the caller keeps its last good
-/// index; the fault is the directory's (or the network's), never a PEC user's.
+/// index; the fault is the directory's (or the network's), never a PEC user's, or our
+/// configuration's (the TLS files and settings).
+///
+/// ldap3's errors are boxed: they are 136 bytes, and every `Result` here would carry that.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -78,7 +88,53 @@ pub enum Error {
         url: String,
         /// What ldap3 said.
         #[source]
-        source: ldap3::LdapError,
+        source: Box<ldap3::LdapError>,
+    },
+    /// The TLS handshake failed: the server's certificate is not trusted (not from the
+    /// configured CAs, or not for the URL's host), or the server refused us (no client
+    /// certificate, or one it does not trust).
+    #[error("LDAP {url}: TLS: {}: {source}", tls::meaning(source))]
+    Tls {
+        /// The server's URL.
+        url: String,
+        /// What rustls said.
+        #[source]
+        source: rustls::Error,
+    },
+    /// The server closed the TLS connection during the handshake or before its first answer,
+    /// without a TLS alert. OpenLDAP built with GnuTLS does that to a client without the
+    /// certificate it demands (or with one it does not trust). The message leaves out the
+    /// source (an end-of-stream error, in the chain): it says nothing more.
+    #[error(
+        "LDAP {url}: TLS: the server closed the connection before answering (does it demand a \
+         client certificate we did not send, or not trust ours?)"
+    )]
+    TlsClosed {
+        /// The server's URL.
+        url: String,
+        /// What ldap3 said.
+        #[source]
+        source: Box<ldap3::LdapError>,
+    },
+    /// A CA, certificate or key file of the [`LdapTls`] settings cannot be used.
+    #[error("LDAP TLS: cannot use {path}: {reason}")]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// Why (never the file's content: it may be a key).
+        reason: String,
+    },
+    /// rustls refused to build a client configuration (no usable protocol version).
+    #[error("LDAP TLS: {0}")]
+    TlsSetup(#[source] rustls::Error),
+    /// The URL and the [`LdapTls`] settings contradict each other (StartTLS on `ldaps://`, a
+    /// CA file for a plain connection): refused rather than half applied.
+    #[error("LDAP {url}: {reason}")]
+    Settings {
+        /// The server's URL.
+        url: String,
+        /// What does not fit.
+        reason: &'static str,
     },
     /// Connect, bind and search together took longer than the timeout.
     #[error("LDAP {url}: no complete answer within {timeout:?}")]
@@ -97,7 +153,7 @@ pub enum Error {
         dn: String,
         /// The LDAP result.
         #[source]
-        source: ldap3::LdapError,
+        source: Box<ldap3::LdapError>,
     },
     /// The search ended with an LDAP error code (no `o=postacert`, size limit, …).
     #[error("LDAP {url}: search of {BASE} failed: {source}")]
@@ -106,7 +162,7 @@ pub enum Error {
         url: String,
         /// The LDAP result.
         #[source]
-        source: ldap3::LdapError,
+        source: Box<ldap3::LdapError>,
     },
     /// A search result entry that is not the BER shape RFC 4511 §4.5.2 defines.
     #[error("LDAP {url}: malformed search result entry: {reason}")]
@@ -149,7 +205,8 @@ pub enum Error {
 /// Reads the whole index from the LDAP server at `url` (`ldap://host:port/`), binding as
 /// `bind` = `(dn, password)` or anonymously, within `timeout` for connect, bind and search
 /// together. Uses the default [`Limits`] (`max_records` entries, `max_attributes` values per
-/// entry).
+/// entry) and the default [`LdapTls`] (`ldaps://` trusts the public web roots; CA files, a
+/// client certificate and StartTLS need [`LdapSource`]).
 ///
 /// Records that break §7.1 are skipped and listed in [`Indice::warnings`], as for a file; an
 /// answer with no usable record is [`Error::NoProvider`]. Needs a Tokio runtime.
@@ -168,7 +225,30 @@ pub async fn fetch_with_limits(
     timeout: Duration,
     limits: &Limits,
 ) -> Result<Indice, Error> {
-    let entries = match tokio::time::timeout(timeout, search(url, bind, timeout, limits)).await {
+    fetch_from(url, bind, &LdapTls::default(), timeout, limits).await
+}
+
+/// The one fetch behind [`fetch`], [`fetch_with_limits`] and [`LdapSource::fetch`].
+async fn fetch_from(
+    url: &str,
+    bind: Option<(&str, &str)>,
+    tls: &LdapTls,
+    timeout: Duration,
+    limits: &Limits,
+) -> Result<Indice, Error> {
+    let mut settings = LdapConnSettings::new().set_conn_timeout(timeout);
+    let transport = tls.transport(url)?;
+    if transport != Transport::Plain {
+        settings = settings
+            .set_config(tls.client_config()?)
+            .set_starttls(transport == Transport::StartTls);
+    }
+    let peer = Peer {
+        url,
+        tls: transport != Transport::Plain,
+    };
+    let search = search(&peer, settings, bind, limits);
+    let entries = match tokio::time::timeout(timeout, search).await {
         Ok(result) => result?,
         Err(_) => {
             return Err(Error::Timeout {
@@ -188,25 +268,80 @@ pub async fn fetch_with_limits(
     Ok(indice)
 }
 
-/// Connect, bind, search; the entries sorted by DN.
+/// The server being talked to, for the errors.
+struct Peer<'a> {
+    url: &'a str,
+    /// Whether the connection is TLS (`ldaps://` or StartTLS).
+    tls: bool,
+}
+
+impl Peer<'_> {
+    /// An ldap3 error of the connection, as [`Error::Tls`] or [`Error::TlsClosed`] when TLS
+    /// is the cause.
+    fn error(&self, source: ldap3::LdapError) -> Error {
+        let url = self.url.to_string();
+        if let Some(cause) = tls::tls_cause(&source) {
+            return Error::Tls {
+                url,
+                source: cause.clone(),
+            };
+        }
+        if self.tls && tls::closed(&source) {
+            return Error::TlsClosed {
+                url,
+                source: Box::new(source),
+            };
+        }
+        Error::Connection {
+            url,
+            source: Box::new(source),
+        }
+    }
+}
+
+/// Connect (and TLS), bind, search; the entries sorted by DN.
 async fn search(
-    url: &str,
+    peer: &Peer<'_>,
+    settings: LdapConnSettings,
     bind: Option<(&str, &str)>,
-    timeout: Duration,
     limits: &Limits,
 ) -> Result<Vec<Entry>, Error> {
-    let connection = |source| Error::Connection {
-        url: url.to_string(),
-        source,
-    };
-    let settings = LdapConnSettings::new().set_conn_timeout(timeout);
-    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url)
+    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, peer.url)
         .await
-        .map_err(connection)?;
-    // The connection's reader/writer; it ends when `ldap` (and its clones) are dropped.
-    tokio::spawn(async move {
-        let _ = conn.drive().await;
-    });
+        .map_err(|e| peer.error(e))?;
+    // The connection's reader/writer; it ends when `ldap` is dropped, or with the error that
+    // broke the connection.
+    let driver = tokio::spawn(conn.drive());
+    let result = exchange(peer, &mut ldap, bind, limits).await;
+    if result.is_ok() {
+        let _ = ldap.unbind().await;
+    }
+    drop(ldap);
+    if let Err(Error::Connection { .. }) = result {
+        // An operation failed because the connection broke; the driver saw why. With TLS 1.3
+        // a server that refuses our (missing) client certificate says so only after our side
+        // of the handshake is over, so this is where that refusal surfaces.
+        if let Ok(Ok(Err(cause))) = tokio::time::timeout(DRIVER_GRACE, driver).await {
+            return Err(peer.error(cause));
+        }
+    }
+    let mut entries = result?;
+    entries.sort_by_cached_key(|e| dn_sort_key(&e.dn));
+    Ok(entries)
+}
+
+/// How long a broken connection's driver gets to report its error after the handles are gone.
+const DRIVER_GRACE: Duration = Duration::from_secs(1);
+
+/// Bind, search: the entries in the server's order.
+async fn exchange(
+    peer: &Peer<'_>,
+    ldap: &mut ldap3::Ldap,
+    bind: Option<(&str, &str)>,
+    limits: &Limits,
+) -> Result<Vec<Entry>, Error> {
+    let url = peer.url;
+    let connection = |source| peer.error(source);
     if let Some((dn, password)) = bind {
         ldap.simple_bind(dn, password)
             .await
@@ -215,7 +350,7 @@ async fn search(
             .map_err(|source| Error::Bind {
                 url: url.to_string(),
                 dn: dn.to_string(),
-                source,
+                source: Box::new(source),
             })?;
     }
     let mut stream = ldap
@@ -257,10 +392,8 @@ async fn search(
         .success()
         .map_err(|source| Error::Search {
             url: url.to_string(),
-            source,
+            source: Box::new(source),
         })?;
-    let _ = ldap.unbind().await;
-    entries.sort_by_cached_key(|e| dn_sort_key(&e.dn));
     Ok(entries)
 }
 
@@ -339,13 +472,16 @@ fn dn_sort_key(dn: &str) -> Vec<String> {
         .collect()
 }
 
-/// Where the index comes from: the server, the credentials, how long to wait.
+/// Where the index comes from: the server, the credentials, TLS, how long to wait.
 #[derive(Clone)]
 pub struct LdapSource {
-    /// `ldap://host:port/` (or `ldapi://`); TLS is not supported yet.
+    /// `ldaps://host:port/`, `ldap://host:port/` (plain, or StartTLS with `tls.starttls`), or
+    /// `ldapi://`.
     pub url: String,
     /// Bind DN and password; `None` binds anonymously. Never printed.
     pub bind: Option<(String, String)>,
+    /// The CAs trusted for the server, our client certificate, StartTLS.
+    pub tls: LdapTls,
     /// Limit for connect, bind and search together.
     pub timeout: Duration,
 }
@@ -355,25 +491,27 @@ impl fmt::Debug for LdapSource {
         f.debug_struct("LdapSource")
             .field("url", &self.url)
             .field("bind_dn", &self.bind.as_ref().map(|(dn, _)| dn))
+            .field("tls", &self.tls)
             .field("timeout", &self.timeout)
             .finish()
     }
 }
 
 impl LdapSource {
-    /// An anonymous source with a 30 s timeout.
+    /// An anonymous source with the default [`LdapTls`] and a 30 s timeout.
     pub fn new(url: impl Into<String>) -> LdapSource {
         LdapSource {
             url: url.into(),
             bind: None,
+            tls: LdapTls::default(),
             timeout: Duration::from_secs(30),
         }
     }
 
-    /// Reads the index once; see [`fetch`].
+    /// Reads the index once; see [`fetch`]. The TLS files are read again at each call.
     pub async fn fetch(&self) -> Result<Indice, Error> {
         let bind = self.bind.as_ref().map(|(d, p)| (d.as_str(), p.as_str()));
-        fetch(&self.url, bind, self.timeout).await
+        fetch_from(&self.url, bind, &self.tls, self.timeout, &Limits::default()).await
     }
 }
 

@@ -20,10 +20,10 @@
 //!
 //! ## What it does not do
 //!
-//! * Live index, groundwork only ([`ldap`]): it reads the index from an LDAP server with
-//!   ldap3 and keeps the last good copy ([`ldap::IndiceLdap`]), but over plain `ldap://`
-//!   (no TLS, no client certificates yet, which the real index requires, §7.2), and it runs
-//!   no schedule: the caller calls `sync` on a timer.
+//! * No schedule for the live index ([`ldap`]): it reads the index from an LDAP server with
+//!   ldap3 (plain, `ldaps://` or StartTLS, with a client certificate as the real index
+//!   requires, §7.2) and keeps the last good copy ([`ldap::IndiceLdap`]); the caller calls
+//!   `sync` on a timer.
 //! * No signed `.p7m` (§7.2): verifying the PKCS#7 wrapper of a downloaded index belongs with
 //!   the S/MIME code; this crate reads the LDIF inside.
 //! * No certificate validation: it answers "is this the certificate the index lists for that

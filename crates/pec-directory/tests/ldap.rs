@@ -2,14 +2,16 @@
 //! slapd through `scripts/slapd start <tempdir>` (about 0.2 s), stopped when the test ends,
 //! even on failure. Without slapd the slapd tests are skipped with a message, unless
 //! `GESTORE_REQUIRE_TOOLS=1` (CI), where they fail. The tests of servers that are down, silent
-//! or talk garbage need no slapd.
+//! or talk garbage need no slapd. TLS: the same slapd listens on `ldaps://` too and offers
+//! StartTLS, with the throwaway CA, server and client certificates `scripts/slapd` leaves in
+//! its directory (`ca.pem`, `client.pem`, `client.key`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pec_directory::ldap::{self, Error, IndiceLdap, LdapSource};
+use pec_directory::ldap::{self, ClientIdentity, Error, IndiceLdap, LdapSource, LdapTls};
 use pec_directory::{Gestore, IndiceFile, WarningKind};
 
 const ROOTDN: &str = "cn=admin,o=postacert";
@@ -35,16 +37,29 @@ fn slapd_installed() -> bool {
 /// A private slapd, stopped on drop.
 struct Slapd {
     dir: tempfile::TempDir,
+    /// Plain, and StartTLS.
     url: String,
+    /// TLS from the first byte.
+    ldaps_url: String,
 }
 
 impl Slapd {
     /// Starts one with the real §7.1 schema; `None` (test skipped) when slapd is missing.
     fn start() -> Option<Slapd> {
-        Slapd::start_with_schema(None)
+        Slapd::launch(None, "never")
     }
 
     fn start_with_schema(schema: Option<&Path>) -> Option<Slapd> {
+        Slapd::launch(schema, "never")
+    }
+
+    /// One whose TLS listeners refuse clients without a certificate from its CA.
+    fn start_demanding_client_certificates() -> Option<Slapd> {
+        Slapd::launch(None, "demand")
+    }
+
+    /// `verify_client`: slapd's TLSVerifyClient (`SLAPD_VERIFY_CLIENT` of scripts/slapd).
+    fn launch(schema: Option<&Path>, verify_client: &str) -> Option<Slapd> {
         if !slapd_installed() {
             if std::env::var("GESTORE_REQUIRE_TOOLS").as_deref() == Ok("1") {
                 panic!("slapd is required (GESTORE_REQUIRE_TOOLS=1): run scripts/slapd install");
@@ -54,18 +69,63 @@ impl Slapd {
         }
         let dir = tempfile::tempdir().unwrap();
         let mut command = Command::new(repo_root().join("scripts/slapd"));
-        command.arg("start").arg(dir.path());
+        command
+            .arg("start")
+            .arg(dir.path())
+            .env("SLAPD_VERIFY_CLIENT", verify_client);
         if let Some(schema) = schema {
             command.arg(schema);
         }
         let output = command.output().unwrap();
+        // From here on the guard stops the server whatever happens.
+        let mut slapd = Slapd {
+            dir,
+            url: String::new(),
+            ldaps_url: String::new(),
+        };
         assert!(
             output.status.success(),
             "scripts/slapd start: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let url = String::from_utf8(output.stdout).unwrap().trim().to_string();
-        Some(Slapd { dir, url })
+        slapd.url = String::from_utf8(output.stdout).unwrap().trim().to_string();
+        slapd.ldaps_url = std::fs::read_to_string(slapd.file("ldaps_url"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Some(slapd)
+    }
+
+    /// A file scripts/slapd left in the server's directory (`ca.pem`, `client.key`, …).
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Trusting this server's CA, no client certificate.
+    fn tls(&self) -> LdapTls {
+        LdapTls {
+            ca: vec![self.file("ca.pem")],
+            ..LdapTls::default()
+        }
+    }
+
+    /// Trusting this server's CA, with the client certificate it issued.
+    fn mutual_tls(&self) -> LdapTls {
+        LdapTls {
+            client: Some(ClientIdentity {
+                cert: self.file("client.pem"),
+                key: self.file("client.key"),
+            }),
+            ..self.tls()
+        }
+    }
+
+    /// The `ldaps://` listener with `tls`.
+    fn ldaps_source(&self, tls: LdapTls) -> LdapSource {
+        LdapSource {
+            tls,
+            ..LdapSource::new(&self.ldaps_url)
+        }
     }
 
     fn stop(&self) {
@@ -333,6 +393,122 @@ async fn sync_writes_the_local_copy_that_indice_file_reloads() {
     assert!(file.indice().is_certificato("x@pec.beta.example"));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "temporary files left behind");
+}
+
+/// A CA that signed nothing slapd has, as a PEM file in `dir`.
+fn unrelated_ca(dir: &Path) -> PathBuf {
+    let mut params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let path = dir.join("other-ca.pem");
+    std::fs::write(&path, params.self_signed(&key).unwrap().pem()).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn fetch_over_ldaps() {
+    let Some(slapd) = Slapd::start() else { return };
+    let acme = gestore("Acme PEC", "pec.acme.example");
+    slapd.add(&acme.to_ldif());
+    let indice = slapd.ldaps_source(slapd.tls()).fetch().await.unwrap();
+    assert_eq!(indice.gestori(), [acme]);
+}
+
+#[tokio::test]
+async fn fetch_over_starttls_with_bind() {
+    let Some(slapd) = Slapd::start() else { return };
+    let acme = gestore("Acme PEC", "pec.acme.example");
+    slapd.add(&acme.to_ldif());
+    let source = LdapSource {
+        bind: Some((ROOTDN.into(), ROOTPW.into())),
+        tls: LdapTls {
+            starttls: true,
+            ..slapd.tls()
+        },
+        ..slapd.source()
+    };
+    assert!(source.url.starts_with("ldap://"));
+    let indice = source.fetch().await.unwrap();
+    assert_eq!(indice.gestori(), [acme]);
+}
+
+/// The server's certificate is not from the CA we trust: the sync fails saying so, the index
+/// in use and its local copy stay as they were.
+#[tokio::test]
+async fn untrusted_server_certificate_fails_and_last_good_is_kept() {
+    let Some(slapd) = Slapd::start() else { return };
+    let acme = gestore("Acme PEC", "pec.acme.example");
+    slapd.add(&acme.to_ldif());
+    let work = tempfile::tempdir().unwrap();
+    let copy = work.path().join("igpec.ldif");
+    let good = IndiceLdap::open(slapd.source())
+        .await
+        .unwrap()
+        .with_local_copy(&copy);
+    let wrong_ca = LdapTls {
+        ca: vec![unrelated_ca(work.path())],
+        ..LdapTls::default()
+    };
+    let mut live = IndiceLdap::with_last_good(slapd.ldaps_source(wrong_ca), good.indice())
+        .with_local_copy(&copy);
+    std::fs::write(&copy, "version: 1\n").unwrap();
+    slapd.add(&gestore("Beta PEC", "pec.beta.example").to_ldif());
+    let refused = live.sync().await;
+    let Err(error @ Error::Tls { .. }) = &refused else {
+        panic!("{refused:?}")
+    };
+    assert!(
+        error.to_string().contains("certificate is not trusted"),
+        "{error}"
+    );
+    assert_eq!(live.indice().gestori(), [acme]);
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), "version: 1\n");
+}
+
+/// Without CA files only the public web roots are trusted, never "anything".
+#[tokio::test]
+async fn ldaps_without_ca_files_does_not_trust_a_private_ca() {
+    let Some(slapd) = Slapd::start() else { return };
+    slapd.add(&gestore("Acme PEC", "pec.acme.example").to_ldif());
+    let refused = slapd.ldaps_source(LdapTls::default()).fetch().await;
+    assert!(matches!(refused, Err(Error::Tls { .. })), "{refused:?}");
+}
+
+#[tokio::test]
+async fn client_certificate_demanded_and_missing_fails() {
+    let Some(slapd) = Slapd::start_demanding_client_certificates() else {
+        return;
+    };
+    slapd.add(&gestore("Acme PEC", "pec.acme.example").to_ldif());
+    let refused = slapd.ldaps_source(slapd.tls()).fetch().await;
+    // OpenLDAP with GnuTLS hangs up without an alert; with OpenSSL it would send one.
+    let Err(error @ (Error::TlsClosed { .. } | Error::Tls { .. })) = &refused else {
+        panic!("{refused:?}")
+    };
+    assert!(error.to_string().contains("client certificate"), "{error}");
+}
+
+#[tokio::test]
+async fn client_certificate_demanded_and_sent_succeeds() {
+    let Some(slapd) = Slapd::start_demanding_client_certificates() else {
+        return;
+    };
+    let acme = gestore("Acme PEC", "pec.acme.example");
+    slapd.add(&acme.to_ldif());
+    let indice = slapd
+        .ldaps_source(slapd.mutual_tls())
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(indice.gestori(), [acme]);
+    let starttls = LdapSource {
+        tls: LdapTls {
+            starttls: true,
+            ..slapd.mutual_tls()
+        },
+        ..slapd.source()
+    };
+    assert_eq!(starttls.fetch().await.unwrap().gestori().len(), 1);
 }
 
 /// A port with nothing listening: refused at once, far within the timeout.

@@ -87,16 +87,23 @@ fn ldap_source(ldap: &crate::config::LdapSync) -> pec_directory::ldap::LdapSourc
     pec_directory::ldap::LdapSource {
         url: ldap.url.clone(),
         bind: ldap.bind.clone(),
+        tls: ldap.tls.clone(),
         timeout: std::time::Duration::from_secs(60),
     }
 }
 
 /// With an LDAP source and no local copy yet, the first copy comes from the server: there is
-/// no last good index to fall back on.
+/// no last good index to fall back on. The TLS files are checked here in any case, so a wrong
+/// path stops the start instead of failing every sync.
 async fn first_ldap_copy(config: &Config) -> Result<()> {
     let (Some(ldap), Some(file)) = (&config.ldap, &config.index_file) else {
         return Ok(());
     };
+    if ldap.url.starts_with("ldaps://") || ldap.tls.is_set() {
+        ldap.tls
+            .client_config()
+            .with_context(|| format!("the providers' index: TLS towards {}", ldap.url))?;
+    }
     if file.exists() {
         return Ok(());
     }

@@ -1,5 +1,6 @@
-//! The providers' index (issue 6): synced from a real slapd, and other providers' signed records (.p7m).
-//! copy (`[index] file`) current, and a server that goes away leaves the last good copy.
+//! The providers' index (issue 6): synced from a real slapd (plain, `ldaps://`, StartTLS, with
+//! a client certificate) into the local copy (`[index] file`), a server that goes away leaving
+//! the last good copy; and other providers' signed records (.p7m).
 
 use crate::provider::*;
 use crate::support::*;
@@ -14,14 +15,27 @@ fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/slapd")
 }
 
-/// A private slapd (`scripts/slapd start`), stopped when dropped.
+/// A private slapd (`scripts/slapd start`), stopped when dropped. It also listens on
+/// `ldaps://` and offers StartTLS, with the CA, server and client certificates scripts/slapd
+/// leaves in its directory.
 struct Slapd {
     dir: tempfile::TempDir,
     url: String,
+    ldaps_url: String,
 }
 
 impl Slapd {
     fn start() -> Option<Slapd> {
+        Slapd::launch("never")
+    }
+
+    /// One that refuses TLS clients without a certificate from its CA.
+    fn start_demanding_client_certificates() -> Option<Slapd> {
+        Slapd::launch("demand")
+    }
+
+    /// `verify_client`: slapd's TLSVerifyClient (`SLAPD_VERIFY_CLIENT` of scripts/slapd).
+    fn launch(verify_client: &str) -> Option<Slapd> {
         let installed = Path::new("/usr/sbin/slapd").exists() || have("slapd");
         if !installed || !have("ldapadd") {
             if std::env::var("GESTORE_REQUIRE_TOOLS").as_deref() == Ok("1") {
@@ -33,11 +47,27 @@ impl Slapd {
         let out = Command::new(scripts())
             .arg("start")
             .arg(dir.path())
+            .env("SLAPD_VERIFY_CLIENT", verify_client)
             .output()
             .unwrap();
+        // From here on the guard stops the server whatever happens.
+        let mut slapd = Slapd {
+            dir,
+            url: String::new(),
+            ldaps_url: String::new(),
+        };
         assert!(out.status.success(), "slapd: {}", text(&out.stderr));
-        let url = text(&out.stdout).trim().to_string();
-        Some(Slapd { dir, url })
+        slapd.url = text(&out.stdout).trim().to_string();
+        slapd.ldaps_url = std::fs::read_to_string(slapd.file("ldaps_url"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Some(slapd)
+    }
+
+    /// A file scripts/slapd left in the server's directory (`ca.pem`, `client.key`, …).
+    fn file(&self, name: &str) -> String {
+        path(&self.dir.path().join(name))
     }
 
     fn stop(&self) {
@@ -150,6 +180,91 @@ fn the_index_follows_ldap_and_keeps_the_last_good_copy_when_the_server_goes_away
     std::thread::sleep(Duration::from_secs(3));
     assert!(known(&a, "pec.b.test") && known(&a, "pec.b2.test"));
     a.stop();
+}
+
+/// The real index wants TLS and a client certificate (PEC-SPEC §7.2): against a slapd that
+/// demands one, gestore makes its first copy over ldaps:// and keeps it in sync.
+#[test]
+fn the_index_syncs_over_ldaps_with_a_client_certificate() {
+    let Some(slapd) = Slapd::start_demanding_client_certificates() else {
+        return;
+    };
+    slapd.ldap("ldapadd", &[], &record("pec.b.test", "Gestore B S.p.A."));
+    let index = tempfile::tempdir().unwrap();
+    let file = index.path().join("providers.ldif");
+    let extra = format!(
+        "[index]\nfile = \"{}\"\nldap_url = \"{}\"\nldap_sync_seconds = 1\n\
+         ldap_ca = \"{}\"\nldap_client_cert = \"{}\"\nldap_client_key = \"{}\"\n",
+        path(&file),
+        slapd.ldaps_url,
+        slapd.file("ca.pem"),
+        slapd.file("client.pem"),
+        slapd.file("client.key"),
+    );
+    let mut a = Provider::on("pec.a.test", "Gestore A S.p.A.", &extra, &["mario"]);
+    a.start();
+    assert!(file.exists());
+    assert!(known(&a, "pec.b.test"));
+    slapd.ldap("ldapadd", &[], &record("pec.c.test", "Gestore C S.p.A."));
+    eventually("C is known", || known(&a, "pec.c.test"));
+    a.stop();
+}
+
+/// Without the client certificate the server demands (here over StartTLS), the first copy
+/// cannot be made: `gestore serve` stops at once and says why.
+#[test]
+fn without_the_demanded_client_certificate_gestore_does_not_start() {
+    let Some(slapd) = Slapd::start_demanding_client_certificates() else {
+        return;
+    };
+    slapd.ldap("ldapadd", &[], &record("pec.b.test", "Gestore B S.p.A."));
+    let index = tempfile::tempdir().unwrap();
+    let file = index.path().join("providers.ldif");
+    let extra = format!(
+        "[index]\nfile = \"{}\"\nldap_url = \"{}\"\nldap_starttls = true\nldap_ca = \"{}\"\n",
+        path(&file),
+        slapd.url,
+        slapd.file("ca.pem"),
+    );
+    let a = Provider::on("pec.a.test", "Gestore A S.p.A.", &extra, &[]);
+    let out = serve_until_exit(&a, Duration::from_secs(30));
+    assert_ne!(code(&out), 0);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("TLS") && stderr.contains("client certificate"),
+        "{stderr}"
+    );
+    assert!(!file.exists(), "no copy is made from a failed sync");
+}
+
+/// Runs `gestore serve` for `p`, expecting it to exit within `limit`; killed otherwise (and
+/// on panic), so the test never leaves it behind.
+fn serve_until_exit(p: &Provider, limit: Duration) -> std::process::Output {
+    struct Guard(Option<std::process::Child>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if let Some(child) = self.0.as_mut() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_gestore"))
+        .args(["serve", "--config", &path(&p.config)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut guard = Guard(Some(child));
+    let deadline = Instant::now() + limit;
+    while guard.0.as_mut().unwrap().try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "gestore serve still running after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    guard.0.take().unwrap().wait_with_output().unwrap()
 }
 
 /// Writes `name`'s record signed by its own key (`gestore index export --p7m`).
