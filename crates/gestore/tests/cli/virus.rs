@@ -67,6 +67,11 @@ impl Clamd {
         self.tcp = value("tcp=");
     }
 
+    /// Its pid file (`scripts/clamd` writes it, clamd fills it).
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.path().join("clamd.pid")
+    }
+
     fn stop(&self) {
         let _ = Command::new(script())
             .arg("stop")
