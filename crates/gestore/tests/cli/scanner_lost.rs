@@ -10,7 +10,7 @@
 use crate::between::deliver_inbound;
 use crate::provider::*;
 use crate::support::*;
-use crate::virus::{antivirus, attached, Clamd};
+use crate::virus::{antivirus, attached, started, Clamd};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -222,6 +222,7 @@ fn assert_nothing_taken(p: &Provider) {
         "busta-emessa",
         "anomalia-emessa",
         "non-accettazione-emessa",
+        "virus-rilevato",
         "messaggio-rifiutato",
     ] {
         assert!(p.events(tipo).is_empty(), "{tipo}: {:?}", p.events(tipo));
@@ -270,13 +271,7 @@ fn a_clamd_that_drops_the_stream_gives_451_and_the_retry_passes_once_it_is_back(
     let Some(clamd) = Clamd::start() else { return };
     // Cut after 64 KiB of a stream of more than 4 MB.
     let front = Front::start(&clamd, Mode::DropAfter(64 << 10));
-    let mut p = Provider::on(
-        DOMAIN,
-        "Gestore di Prova S.p.A.",
-        &antivirus(&front.addr, true),
-        &["mario", "anna"],
-    );
-    p.start();
+    let mut p = started(&antivirus(&front.addr, true));
     let m = Messages::new();
     assert_retry(&m.submit(&p), "submission");
     assert_eq!(front.cuts(), 1, "the submission's scan was cut");
@@ -296,13 +291,7 @@ fn clamd_killed_mid_stream_gives_451_and_the_retry_passes_once_it_is_restarted()
     };
     // SIGKILL after 1 MiB of a stream of more than 4 MB has reached the real clamd.
     let front = Front::start(&clamd, Mode::KillAfter(1 << 20));
-    let mut p = Provider::on(
-        DOMAIN,
-        "Gestore di Prova S.p.A.",
-        &antivirus(&front.addr, true),
-        &["mario", "anna"],
-    );
-    p.start();
+    let mut p = started(&antivirus(&front.addr, true));
     let m = Messages::new();
     assert_retry(&m.submit(&p), "submission");
     assert_eq!(front.cuts(), 1, "clamd killed during the submission's scan");

@@ -144,7 +144,7 @@ pub fn attached(from: &str, to: &str, subject: &str, filename: &str, bytes: &[u8
 }
 
 /// Our provider with mario and anna, `extra` added to its configuration, started.
-fn started(extra: &str) -> Provider {
+pub fn started(extra: &str) -> Provider {
     let mut p = Provider::on(DOMAIN, "Gestore di Prova S.p.A.", extra, &["mario", "anna"]);
     p.start();
     p
