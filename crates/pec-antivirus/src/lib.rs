@@ -49,7 +49,9 @@ pub use reply::MAX_REPLY;
 pub enum Verdetto {
     /// clamd scanned every byte and matched no signature (`stream: OK`).
     Pulito,
-    /// clamd matched a signature (`stream: <nome> FOUND`).
+    /// clamd matched a signature (`stream: <nome> FOUND`). With `AlertExceedsMax` (see
+    /// docs/configuration.md) also what clamd could not scan within its limits, e.g. a zip
+    /// bomb: `Heuristics.Limits.Exceeded.MaxScanSize`, never [`Verdetto::Pulito`].
     Infetto {
         /// The signature name as clamd reports it, e.g. `Gestore.Test.Virus.UNOFFICIAL`: the
         /// "id of the detected content" the virus notices quote (PEC-SPEC §4.5, §4.10).

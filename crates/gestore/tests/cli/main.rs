@@ -8,6 +8,7 @@ mod crash;
 mod ldap;
 mod provider;
 mod sample;
+mod scanner_lost;
 mod serve;
 mod support;
 mod verify;

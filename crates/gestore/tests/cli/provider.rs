@@ -349,6 +349,15 @@ pub fn verified(p: &Provider, raw: &[u8]) -> (String, Option<String>) {
 
 /// [`verified`] for a message `signer` signed, checked in `p`'s folder.
 pub fn verified_by(p: &Provider, signer: &Provider, raw: &[u8]) -> (String, Option<String>) {
+    let r = verified_json(p, signer, raw);
+    (
+        r["kind"].as_str().unwrap().to_string(),
+        r["daticert"]["consegna"].as_str().map(str::to_string),
+    )
+}
+
+/// [`verified_by`], returning all that `gestore verify --json` says of the message.
+pub fn verified_json(p: &Provider, signer: &Provider, raw: &[u8]) -> Value {
     let file = p.dir.path().join("check.eml");
     std::fs::write(&file, raw).unwrap();
     let ca = path(&signer.data().join("pki/ca.pem"));
@@ -385,11 +394,7 @@ pub fn verified_by(p: &Provider, signer: &Provider, raw: &[u8]) -> (String, Opti
     );
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(code(&out), 0, "{json}");
-    let r = &json[0];
-    (
-        r["kind"].as_str().unwrap().to_string(),
-        r["daticert"]["consegna"].as_str().map(str::to_string),
-    )
+    json[0].clone()
 }
 
 /// The daticert.xml of a stored message, checked with `xmllint --dtdvalid` against our DTD

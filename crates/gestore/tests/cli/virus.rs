@@ -13,17 +13,17 @@ fn script() -> PathBuf {
 }
 
 /// A private clamd, stopped when dropped (also when a test fails).
-struct Clamd {
+pub struct Clamd {
     dir: tempfile::TempDir,
-    /// Its Unix socket.
-    socket: String,
+    /// Its Unix socket (the same after [`Clamd::restart`]).
+    pub socket: String,
     /// Its `127.0.0.1:port`.
     tcp: String,
 }
 
 impl Clamd {
     /// `None` (the test skips) when clamd is not installed, unless GESTORE_REQUIRE_TOOLS=1.
-    fn start() -> Option<Clamd> {
+    pub fn start() -> Option<Clamd> {
         let installed = ["/usr/sbin/clamd", "/usr/local/sbin/clamd"]
             .iter()
             .any(|p| Path::new(p).exists())
@@ -38,17 +38,22 @@ impl Clamd {
             eprintln!("skipping: clamd not installed (scripts/clamd install)");
             return None;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .unwrap();
         let mut c = Clamd {
-            dir,
+            dir: tempfile::tempdir().unwrap(),
             socket: String::new(),
             tcp: String::new(),
         };
+        c.restart();
+        Some(c)
+    }
+
+    /// Starts it (again, after [`Clamd::stop`] or a kill) in the same directory.
+    pub fn restart(&mut self) {
+        let out = Command::new(script())
+            .arg("start")
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "clamd: {}", text(&out.stderr));
         let stdout = text(&out.stdout);
         let value = |key: &str| {
@@ -58,9 +63,13 @@ impl Clamd {
                 .unwrap_or_else(|| panic!("no {key} in {stdout:?}"))
                 .to_string()
         };
-        c.socket = value("socket=");
-        c.tcp = value("tcp=");
-        Some(c)
+        self.socket = value("socket=");
+        self.tcp = value("tcp=");
+    }
+
+    /// Its pid file (`scripts/clamd` writes it, clamd fills it).
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.path().join("clamd.pid")
     }
 
     fn stop(&self) {
@@ -84,6 +93,14 @@ fn testfile() -> Vec<u8> {
     out.stdout
 }
 
+/// A zip bomb made by `scripts/zipbomb ARGS` (at run time: the repository holds no binary).
+fn zipbomb(args: &[&str]) -> Vec<u8> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/zipbomb");
+    let out = Command::new(script).args(args).output().unwrap();
+    assert!(out.status.success(), "zipbomb: {}", text(&out.stderr));
+    out.stdout
+}
+
 fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
@@ -104,25 +121,36 @@ fn base64(bytes: &[u8]) -> String {
 
 /// A message from `from` to `to` with the test file as an attachment.
 fn infected(from: &str, to: &str, subject: &str) -> String {
+    attached(from, to, subject, "fattura.bin", &testfile())
+}
+
+/// A message from `from` to `to` with `bytes` as the attachment `filename` (base64 in lines
+/// of 76 characters, as mail clients send it).
+pub fn attached(from: &str, to: &str, subject: &str, filename: &str, bytes: &[u8]) -> String {
+    let b64 = base64(bytes);
+    let mut lines = String::with_capacity(b64.len() + b64.len() / 38 + 2);
+    for line in b64.as_bytes().chunks(76) {
+        lines.push_str(std::str::from_utf8(line).unwrap());
+        lines.push_str("\r\n");
+    }
     format!(
         "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@client>\r\n\
          MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
          --b1\r\nContent-Type: text/plain\r\n\r\nin allegato\r\n\
          --b1\r\nContent-Type: application/octet-stream\r\n\
-         Content-Disposition: attachment; filename=\"fattura.bin\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
-        base64(&testfile())
+         Content-Disposition: attachment; filename=\"{filename}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{lines}--b1--\r\n"
     )
 }
 
 /// Our provider with mario and anna, `extra` added to its configuration, started.
-fn started(extra: &str) -> Provider {
+pub fn started(extra: &str) -> Provider {
     let mut p = Provider::on(DOMAIN, "Gestore di Prova S.p.A.", extra, &["mario", "anna"]);
     p.start();
     p
 }
 
-fn antivirus(clamd: &str, access: bool) -> String {
+pub fn antivirus(clamd: &str, access: bool) -> String {
     format!("[antivirus]\nclamd = \"{clamd}\"\naccess = {access}\n")
 }
 
@@ -461,4 +489,101 @@ fn the_quarantine_is_read_only_over_imap_and_purged_after_30_months() {
     assert!(p.messages("posta-certificata", "Quarantena").is_empty());
     // The notice to the sender is untouched by the purge.
     assert_eq!(p.messages("mario", "INBOX").len(), 1);
+}
+
+/// Zip bombs made by `scripts/zipbomb`: subject, its arguments, what clamd calls it with the
+/// configuration `scripts/clamd` runs (docs/configuration.md, "clamd for `[antivirus]`").
+const BOMBS: [(&str, &[&str], &str); 3] = [
+    // One member of 1 GiB of zeros in 1 MB: more than MaxScanSize.
+    (
+        "bomba-grande",
+        &["flat", "1073741824"],
+        "Heuristics.Limits.Exceeded.MaxScanSize",
+    ),
+    // Twenty zips one in the other: deeper than MaxRecursion.
+    (
+        "bomba-annidata",
+        &["nested", "20"],
+        "Heuristics.Limits.Exceeded.MaxRecursion",
+    ),
+    // Twenty overlapping members sharing one 50 MiB kernel (David Fifield's bomb).
+    (
+        "bomba-sovrapposta",
+        &["overlap", "20", "52428800"],
+        "Heuristics.Zip.OverlappingFiles",
+    ),
+];
+
+#[test]
+fn zip_bombs_get_non_accettazione_virus_and_are_never_relayed() {
+    let Some(clamd) = Clamd::start() else { return };
+    let mut p = started(&antivirus(&clamd.socket, true));
+    for (n, (subject, args, _)) in BOMBS.iter().enumerate() {
+        let bomb = zipbomb(args);
+        let message = attached(
+            &addr("mario"),
+            &addr("anna"),
+            subject,
+            "archivio.zip",
+            &bomb,
+        );
+        let out = smtplib(p.submission, "mario", &[addr("anna")], &message);
+        assert!(out.status.success(), "{subject}: {}", text(&out.stderr));
+        p.wait_events("non-accettazione-emessa", n + 1);
+    }
+    p.stop();
+    assert!(p.events("busta-emessa").is_empty());
+    // The log names the heuristic for each message (the "clear log line").
+    for (subject, _, virus) in BOMBS {
+        let about = |tipo: &str| -> Vec<String> {
+            p.events(tipo)
+                .into_iter()
+                .filter(|e| e.contains(&format!("\"oggetto\":\"{subject}\"")))
+                .collect()
+        };
+        let refused = about("non-accettazione-emessa");
+        assert_eq!(refused.len(), 1, "{subject}: {refused:?}");
+        assert!(
+            refused[0].contains("\"motivo\":\"virus\""),
+            "{}",
+            refused[0]
+        );
+        assert!(refused[0].contains(virus), "{subject}: {}", refused[0]);
+        let found = about("virus-rilevato");
+        assert_eq!(found.len(), 1, "{subject}: {found:?}");
+        let expected = format!("\"punto\":\"accesso\",\"virus\":\"{virus}\",\"quarantena\":true");
+        assert!(found[0].contains(&expected), "{subject}: {}", found[0]);
+    }
+    // Mario: one signed avviso di non accettazione per virus per bomb, naming it.
+    let inbox = p.messages("mario", "INBOX");
+    assert_eq!(inbox.len(), BOMBS.len(), "mario's INBOX");
+    for (subject, _, virus) in BOMBS {
+        let title = format!("AVVISO DI NON ACCETTAZIONE PER VIRUS: {subject}");
+        let avvisi: Vec<&Vec<u8>> = inbox
+            .iter()
+            .filter(|m| find(m, title.as_bytes()).is_some())
+            .collect();
+        assert_eq!(avvisi.len(), 1, "{subject}");
+        assert!(find(avvisi[0], b"X-VerificaSicurezza: errore").is_some());
+        let verified = verified_json(&p, &p, avvisi[0]);
+        assert_eq!(verified["kind"], "non-accettazione-virus", "{subject}");
+        assert_eq!(verified["daticert"]["errore"], "virus", "{subject}");
+        assert_eq!(verified["daticert"]["errore_esteso"], virus, "{subject}");
+        let xml = daticert_valid(&p, avvisi[0]);
+        assert!(xml.contains(virus), "{subject}: {xml}");
+    }
+    // Nothing relayed or delivered; the originals, unaltered, in the quarantine.
+    assert!(p.messages("anna", "INBOX").is_empty(), "anna got nothing");
+    assert!(p.messages("mario", "Sent").is_empty(), "nothing sent");
+    let quarantena = p.messages("posta-certificata", "Quarantena");
+    assert_eq!(quarantena.len(), BOMBS.len());
+    for (subject, _, _) in BOMBS {
+        let subject = format!("Subject: {subject}\r\n");
+        assert!(
+            quarantena
+                .iter()
+                .any(|m| find(m, subject.as_bytes()).is_some()),
+            "{subject}"
+        );
+    }
 }
