@@ -147,6 +147,9 @@ pub struct RawRelay {
     pub mx: bool,
     /// Port of MX hosts. Default 25.
     pub mx_port: u16,
+    /// Name servers (`ip:port`) asked for MX records and the addresses of MX hosts, over UDP
+    /// and TCP, instead of the system's. Default empty: the system resolver.
+    pub dns: Vec<String>,
     /// CA certificates (PEM) trusted for STARTTLS besides the public web roots.
     pub tls_roots: Vec<PathBuf>,
     /// Seconds to wait for a connection and for each reply. Default 60.
@@ -159,6 +162,7 @@ impl Default for RawRelay {
             routes: Default::default(),
             mx: true,
             mx_port: 25,
+            dns: Vec::new(),
             tls_roots: Vec::new(),
             timeout_seconds: 60,
         }
@@ -219,6 +223,8 @@ pub struct RelayConfig {
     pub mx: bool,
     /// Port of MX hosts.
     pub mx_port: u16,
+    /// Name servers for MX lookups and MX host addresses; empty = the system resolver.
+    pub dns: Vec<SocketAddr>,
     /// Extra TLS roots.
     pub tls_roots: Vec<PathBuf>,
     /// Connect and reply timeout.
@@ -650,6 +656,8 @@ default_quota = 1073741824     # bytes per new box
 # routes = { "pec.other.test" = "localhost:20025" }
 mx = true
 mx_port = 25
+# Name servers (ip:port) for MX lookups and MX host addresses, UDP and TCP; [] = the system's.
+# dns = ["127.0.0.1:5353"]
 # CA certificates trusted for STARTTLS besides the public web roots.
 # tls_roots = ["peer-ca.pem"]
 timeout_seconds = 60
@@ -750,10 +758,23 @@ fn relay(raw: &RawRelay, base: &Path, errors: &mut Vec<String>) -> RelayConfig {
     if raw.timeout_seconds == 0 {
         errors.push("relay.timeout_seconds must be at least 1".into());
     }
+    let mut dns = Vec::new();
+    for server in &raw.dns {
+        match server.trim().parse::<SocketAddr>() {
+            Ok(a) => dns.push(a),
+            Err(_) => errors.push(format!(
+                "relay.dns: {server:?} is not ip:port (e.g. \"127.0.0.1:53\")"
+            )),
+        }
+    }
+    if !raw.dns.is_empty() && !raw.mx {
+        errors.push("relay.dns is only used with relay.mx = true".into());
+    }
     RelayConfig {
         routes,
         mx: raw.mx,
         mx_port: raw.mx_port,
+        dns,
         tls_roots: raw.tls_roots.iter().map(|p| absolute(base, p)).collect(),
         timeout: std::time::Duration::from_secs(raw.timeout_seconds.max(1)),
     }
@@ -830,6 +851,35 @@ mod tests {
             &format!("[index]\nfile = \"providers.ldif\"\n{lines}\n"),
         );
         Config::parse(&text, Path::new("/etc/gestore"))
+    }
+
+    /// The example with `lines` appended to its `[relay]` section.
+    fn with_relay(lines: &str) -> Result<Config, ConfigErrors> {
+        let text = Config::example().replace("[relay]\n", &format!("[relay]\n{lines}\n"));
+        Config::parse(&text, Path::new("/etc/gestore"))
+    }
+
+    #[test]
+    fn relay_dns_servers_are_socket_addresses() {
+        let c = with_relay("dns = [\"127.0.0.1:5353\", \"[::1]:53\"]").unwrap();
+        assert_eq!(
+            c.relay.dns,
+            [
+                "127.0.0.1:5353".parse::<SocketAddr>().unwrap(),
+                "[::1]:53".parse().unwrap()
+            ]
+        );
+        assert!(with_relay("").unwrap().relay.dns.is_empty());
+        let err = with_relay("dns = [\"127.0.0.1\", \"ns.example:53\"]").unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
+        assert!(err.0[0].contains("relay.dns: \"127.0.0.1\""), "{err}");
+    }
+
+    #[test]
+    fn relay_dns_without_mx_is_refused() {
+        let text = Config::example().replace("mx = true", "mx = false\ndns = [\"127.0.0.1:53\"]");
+        let err = Config::parse(&text, Path::new(".")).unwrap_err();
+        assert_eq!(err.0, ["relay.dns is only used with relay.mx = true"]);
     }
 
     #[test]

@@ -4,11 +4,18 @@
 //! A domain that does not exist or publishes a null MX (RFC 7505) is a permanent failure:
 //! the sender gets an avviso di mancata consegna (`no-dominio`). A DNS server that does not
 //! answer is temporary: the relay retries.
+//!
+//! DNS is the system's (resolv.conf for MX, getaddrinfo for host addresses) unless
+//! `[relay] dns` names servers: then both the MX records and the MX hosts' addresses come
+//! from those servers only (no hosts file), which is how the tests point us at a private
+//! dnsmasq. Static routes always resolve through the system.
 
 use crate::config::RelayConfig;
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::{Resolver, TokioResolver};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// One host to try, with its addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +46,9 @@ pub struct Router {
 impl Router {
     /// A router; DNS is only set up when MX lookups are on.
     pub fn new(config: RelayConfig) -> Self {
-        let resolver = if config.mx {
+        let resolver = if config.mx && !config.dns.is_empty() {
+            Some(own_servers(&config.dns))
+        } else if config.mx {
             match Resolver::builder_tokio() {
                 Ok(b) => Some(b.build()),
                 Err(e) => {
@@ -108,7 +117,12 @@ impl Router {
         let mut hops = Vec::new();
         let mut last = None;
         for (_, host) in hosts {
-            match resolve(&host, port).await {
+            let addrs = if self.config.dns.is_empty() {
+                resolve(&host, port).await
+            } else {
+                resolve_with(resolver, &host, port).await
+            };
+            match addrs {
                 Ok(addrs) => hops.push(Hop { host, addrs }),
                 Err(e) => last = Some(e),
             }
@@ -118,6 +132,48 @@ impl Router {
             (true, None) => Err(RouteError::Temporary(format!("no address for {domain}"))),
             _ => Ok(hops),
         }
+    }
+}
+
+/// A resolver that asks only `servers`, each over UDP and TCP.
+fn own_servers(servers: &[SocketAddr]) -> TokioResolver {
+    let group: Vec<NameServerConfig> = servers
+        .iter()
+        .flat_map(|a| {
+            [
+                NameServerConfig::new(*a, Protocol::Udp),
+                NameServerConfig::new(*a, Protocol::Tcp),
+            ]
+        })
+        .collect();
+    let mut builder = Resolver::builder_with_config(
+        ResolverConfig::from_parts(None, Vec::new(), group),
+        TokioConnectionProvider::default(),
+    );
+    builder.options_mut().use_hosts_file = ResolveHosts::Never;
+    builder.build()
+}
+
+/// The addresses of an MX host from our own name servers (A, then AAAA if there is none).
+/// Like getaddrinfo's failures, every failure here is temporary.
+async fn resolve_with(
+    resolver: &TokioResolver,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, RouteError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    match resolver.lookup_ip(format!("{host}.")).await {
+        Ok(ips) => {
+            let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(ip, port)).collect();
+            if addrs.is_empty() {
+                Err(RouteError::Temporary(format!("no address for {host}")))
+            } else {
+                Ok(addrs)
+            }
+        }
+        Err(e) => Err(RouteError::Temporary(format!("cannot resolve {host}: {e}"))),
     }
 }
 
@@ -153,6 +209,7 @@ mod tests {
             routes,
             mx,
             mx_port: 25,
+            dns: Vec::new(),
             tls_roots: Vec::new(),
             timeout: std::time::Duration::from_secs(5),
         }
@@ -171,6 +228,160 @@ mod tests {
         assert!(matches!(
             r.hops("pec.c.test").await,
             Err(RouteError::Permanent(_))
+        ));
+    }
+}
+
+/// [`Router::hops`] against a real name server: a private dnsmasq (`scripts/dnsmasq`).
+#[cfg(test)]
+mod dns {
+    use super::*;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    fn script() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/dnsmasq")
+    }
+
+    /// A private dnsmasq, stopped when dropped (also when a test fails).
+    struct Dnsmasq {
+        dir: tempfile::TempDir,
+        addr: SocketAddr,
+    }
+
+    impl Dnsmasq {
+        /// `None` (the test skips) when dnsmasq is missing, unless GESTORE_REQUIRE_TOOLS=1.
+        fn start(records: &[&str]) -> Option<Dnsmasq> {
+            let installed = ["/usr/sbin/dnsmasq", "/usr/local/sbin/dnsmasq"]
+                .iter()
+                .any(|p| Path::new(p).exists());
+            if !installed {
+                if std::env::var("GESTORE_REQUIRE_TOOLS").as_deref() == Ok("1") {
+                    panic!(
+                        "dnsmasq is required (GESTORE_REQUIRE_TOOLS=1): scripts/dnsmasq install"
+                    );
+                }
+                eprintln!("skipping: dnsmasq not installed (scripts/dnsmasq install)");
+                return None;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let out = Command::new(script())
+                .arg("start")
+                .arg(dir.path())
+                .args(records)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            let addr = stdout.lines().find_map(|l| l.strip_prefix("dns="));
+            let d = Dnsmasq {
+                addr: addr
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(([0, 0, 0, 0], 0).into()),
+                dir,
+            };
+            assert!(
+                out.status.success() && d.addr.port() != 0,
+                "dnsmasq: {stdout} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(d)
+        }
+    }
+
+    impl Drop for Dnsmasq {
+        fn drop(&mut self) {
+            let _ = Command::new(script())
+                .arg("stop")
+                .arg(self.dir.path())
+                .status();
+        }
+    }
+
+    fn router(dns: SocketAddr) -> Router {
+        Router::new(RelayConfig {
+            routes: Default::default(),
+            mx: true,
+            mx_port: 2525,
+            dns: vec![dns],
+            tls_roots: Vec::new(),
+            timeout: std::time::Duration::from_secs(5),
+        })
+    }
+
+    const ZONE: &[&str] = &[
+        "--local=/test/",
+        "--mx-host=pec.b.test,late.pec.b.test,20",
+        "--mx-host=pec.b.test,mx.pec.b.test,10",
+        "--mx-host=pec.b.test,gone.pec.b.test,7",
+        "--mx-host=pec.b.test,dead.pec.b.test,5",
+        "--host-record=late.pec.b.test,127.0.0.3",
+        "--host-record=mx.pec.b.test,127.0.0.1",
+        "--host-record=dead.pec.b.test,127.0.0.2,::2",
+        "--host-record=implicit.test,127.0.0.4",
+        "--mx-host=nomail.test,.,0",
+    ];
+
+    fn hop(host: &str, addrs: &[&str]) -> Hop {
+        Hop {
+            host: host.into(),
+            addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn mx_hosts_come_in_preference_order_with_their_addresses_from_our_server() {
+        let Some(d) = Dnsmasq::start(ZONE) else {
+            return;
+        };
+        let hops = router(d.addr).hops("PEC.B.test.").await.unwrap();
+        // gone.pec.b.test has no address: skipped. dead has IPv4 only in the answer
+        // (IPv4 first, IPv6 only when there is no IPv4).
+        assert_eq!(
+            hops,
+            [
+                hop("dead.pec.b.test", &["127.0.0.2:2525"]),
+                hop("mx.pec.b.test", &["127.0.0.1:2525"]),
+                hop("late.pec.b.test", &["127.0.0.3:2525"]),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_domain_without_mx_is_its_own_mx() {
+        let Some(d) = Dnsmasq::start(ZONE) else {
+            return;
+        };
+        let hops = router(d.addr).hops("implicit.test").await.unwrap();
+        assert_eq!(hops, [hop("implicit.test", &["127.0.0.4:2525"])]);
+    }
+
+    #[tokio::test]
+    async fn nxdomain_and_null_mx_are_permanent() {
+        let Some(d) = Dnsmasq::start(ZONE) else {
+            return;
+        };
+        let r = router(d.addr);
+        match r.hops("inesistente.test").await {
+            Err(RouteError::Permanent(e)) => assert!(e.contains("does not exist"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        match r.hops("nomail.test").await {
+            Err(RouteError::Permanent(e)) => assert!(e.contains("null MX"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_server_that_does_not_answer_is_temporary() {
+        // A port nothing listens on: bound, then closed.
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let r = router(([127, 0, 0, 1], port).into());
+        assert!(matches!(
+            r.hops("pec.b.test").await,
+            Err(RouteError::Temporary(_))
         ));
     }
 }

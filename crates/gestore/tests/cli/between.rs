@@ -10,6 +10,17 @@ use std::time::Duration;
 pub const A: &str = "pec.a.test";
 pub const B: &str = "pec.b.test";
 
+/// The host name B's TLS certificate also carries when A finds B by MX ([`Pair::by_mx`]).
+pub const B_MX: &str = "mx.pec.b.test";
+
+/// How A finds B.
+enum Routing<'a> {
+    /// A static route to `localhost:<B's inbound port>`.
+    Static,
+    /// DNS MX through the name server at this `ip:port`, to B's inbound port.
+    Mx(&'a str),
+}
+
 /// The pair, both running, each knowing the other. The index, routes and TLS roots need
 /// both providers' keys, certificates and ports, so each starts once to make them and pick
 /// its ports, then both restart with the full configuration.
@@ -20,10 +31,26 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// Static routes both ways.
     pub fn new(a_boxes: &[&str], b_boxes: &[&str], extra: &str) -> Self {
+        Self::build(a_boxes, b_boxes, extra, Routing::Static)
+    }
+
+    /// A finds B by DNS MX, asking only the name server `dns` (`ip:port`), on B's inbound
+    /// port; B's certificate names `localhost` and [`B_MX`]. B reaches A by a static route.
+    pub fn by_mx(a_boxes: &[&str], b_boxes: &[&str], dns: &str) -> Self {
+        Self::build(a_boxes, b_boxes, "", Routing::Mx(dns))
+    }
+
+    fn build(a_boxes: &[&str], b_boxes: &[&str], extra: &str, routing: Routing) -> Self {
         let index = tempfile::tempdir().unwrap();
+        // B's dev certificate is made on its first start, with the names it has then.
+        let b_tls = match routing {
+            Routing::Static => String::new(),
+            Routing::Mx(_) => format!("[tls]\nhostnames = [\"localhost\", \"{B_MX}\"]\n"),
+        };
         let mut a = Provider::on(A, "Gestore A S.p.A.", "", a_boxes);
-        let mut b = Provider::on(B, "Gestore B S.p.A.", "", b_boxes);
+        let mut b = Provider::on(B, "Gestore B S.p.A.", &b_tls, b_boxes);
         a.start();
         b.start();
         a.stop();
@@ -42,13 +69,19 @@ impl Pair {
             "[index]\nfile = \"{}\"\n[dev]\nadjustable_clock = true\n{extra}",
             path(&file)
         );
+        let a_to_b = match routing {
+            Routing::Static => format!(
+                "mx = false\nroutes = {{ \"{B}\" = \"localhost:{}\" }}\n",
+                b.inbound
+            ),
+            Routing::Mx(dns) => format!("mx = true\ndns = [\"{dns}\"]\nmx_port = {}\n", b.inbound),
+        };
         a.extra = format!(
-            "{common}[relay]\nmx = false\ntimeout_seconds = 5\ntls_roots = [\"{}\"]\nroutes = {{ \"{B}\" = \"localhost:{}\" }}\n",
+            "{common}[relay]\n{a_to_b}timeout_seconds = 5\ntls_roots = [\"{}\"]\n",
             path(&tls_b),
-            b.inbound
         );
         b.extra = format!(
-            "{common}[relay]\nmx = false\ntimeout_seconds = 5\ntls_roots = [\"{}\"]\nroutes = {{ \"{A}\" = \"localhost:{}\" }}\n",
+            "{b_tls}{common}[relay]\nmx = false\ntimeout_seconds = 5\ntls_roots = [\"{}\"]\nroutes = {{ \"{A}\" = \"localhost:{}\" }}\n",
             path(&tls_a),
             a.inbound
         );
@@ -99,7 +132,7 @@ fn kinds(p: &Provider, signer: &Provider, messages: &[Vec<u8>]) -> Vec<String> {
     k
 }
 
-fn field(event: &str, name: &str) -> Value {
+pub fn field(event: &str, name: &str) -> Value {
     let v: Value = serde_json::from_str(event).unwrap();
     v[name].clone()
 }

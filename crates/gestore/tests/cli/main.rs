@@ -6,6 +6,7 @@ mod bad_input;
 mod between;
 mod crash;
 mod ldap;
+mod mx;
 mod provider;
 mod sample;
 mod scanner_lost;
