@@ -47,7 +47,7 @@ impl Router {
     /// A router; DNS is only set up when MX lookups are on.
     pub fn new(config: RelayConfig) -> Self {
         let resolver = if config.mx && !config.dns.is_empty() {
-            Some(own_servers(&config.dns))
+            Some(own_servers(&config.dns, config.timeout))
         } else if config.mx {
             match Resolver::builder_tokio() {
                 Ok(b) => Some(b.build()),
@@ -135,8 +135,9 @@ impl Router {
     }
 }
 
-/// A resolver that asks only `servers`, each over UDP and TCP.
-fn own_servers(servers: &[SocketAddr]) -> TokioResolver {
+/// A resolver that asks only `servers`, each over UDP and TCP, waiting at most `timeout`
+/// (the relay's own connect and reply timeout) for each answer.
+fn own_servers(servers: &[SocketAddr], timeout: std::time::Duration) -> TokioResolver {
     let group: Vec<NameServerConfig> = servers
         .iter()
         .flat_map(|a| {
@@ -150,7 +151,9 @@ fn own_servers(servers: &[SocketAddr]) -> TokioResolver {
         ResolverConfig::from_parts(None, Vec::new(), group),
         TokioConnectionProvider::default(),
     );
-    builder.options_mut().use_hosts_file = ResolveHosts::Never;
+    let options = builder.options_mut();
+    options.use_hosts_file = ResolveHosts::Never;
+    options.timeout = timeout;
     builder.build()
 }
 
@@ -304,7 +307,8 @@ mod dns {
             mx_port: 2525,
             dns: vec![dns],
             tls_roots: Vec::new(),
-            timeout: std::time::Duration::from_secs(5),
+            // Also each DNS query's limit: the silent server below is given up sooner.
+            timeout: std::time::Duration::from_secs(1),
         })
     }
 
