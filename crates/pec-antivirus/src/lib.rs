@@ -44,6 +44,10 @@ use tokio::net::TcpStream;
 
 pub use reply::MAX_REPLY;
 
+/// A stream to clamd, whichever transport.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 /// What clamd found in the bytes it scanned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdetto {
@@ -179,20 +183,7 @@ impl Scanner {
         reader: R,
     ) -> Result<Verdetto, ScanError> {
         let reply = self
-            .deadline(async {
-                match &self.addr {
-                    ClamdAddr::Tcp(addr) => {
-                        let stream = TcpStream::connect(addr.as_str())
-                            .await
-                            .map_err(|e| self.unreachable(e))?;
-                        self.instream(stream, reader).await
-                    }
-                    ClamdAddr::Unix(path) => {
-                        let stream = connect_unix(path).await.map_err(|e| self.unreachable(e))?;
-                        self.instream(stream, reader).await
-                    }
-                }
-            })
+            .deadline(async { self.instream(self.connect().await?, reader).await })
             .await?;
         reply::parse_scan(&reply, &self.addr)
     }
@@ -200,22 +191,24 @@ impl Scanner {
     /// Checks that clamd answers `PING` with `PONG`.
     pub async fn ping(&self) -> Result<(), ScanError> {
         let reply = self
-            .deadline(async {
-                match &self.addr {
-                    ClamdAddr::Tcp(addr) => {
-                        let stream = TcpStream::connect(addr.as_str())
-                            .await
-                            .map_err(|e| self.unreachable(e))?;
-                        self.command(stream, b"zPING\0").await
-                    }
-                    ClamdAddr::Unix(path) => {
-                        let stream = connect_unix(path).await.map_err(|e| self.unreachable(e))?;
-                        self.command(stream, b"zPING\0").await
-                    }
-                }
-            })
+            .deadline(async { self.command(self.connect().await?, b"zPING\0").await })
             .await?;
         reply::parse_ping(&reply, &self.addr)
+    }
+
+    /// A connection to clamd, over TCP or its Unix socket.
+    async fn connect(&self) -> Result<Box<dyn Io>, ScanError> {
+        let stream: Box<dyn Io> = match &self.addr {
+            ClamdAddr::Tcp(addr) => Box::new(
+                TcpStream::connect(addr.as_str())
+                    .await
+                    .map_err(|e| self.unreachable(e))?,
+            ),
+            ClamdAddr::Unix(path) => {
+                Box::new(connect_unix(path).await.map_err(|e| self.unreachable(e))?)
+            }
+        };
+        Ok(stream)
     }
 
     async fn deadline<T>(
