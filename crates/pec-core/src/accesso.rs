@@ -234,8 +234,10 @@ pub struct NonAccettazione {
     /// The message is infected (whatever the reason given): the adapter keeps it in the
     /// quarantine for 30 months (PEC-SPEC §4.5, DPR art. 12).
     pub quarantena: bool,
-    /// Where the notice goes: the reverse-path, or the authenticated mailbox when the
-    /// reverse-path is null (`<>`), the only address known to answer for the submission.
+    /// Where the notice goes: always the authenticated mailbox, the only address known to
+    /// answer for the submission (PEC-SPEC §9.4). The SMTP layer refuses any other
+    /// reverse-path at MAIL FROM ([`mittente_ammesso`]); if one still reaches the access
+    /// point, its notice is not sent there.
     pub mittente: String,
     /// Log events: invio-ricevuto, virus-rilevato when infected, non-accettazione-emessa
     /// (PEC-SPEC §8).
@@ -260,6 +262,16 @@ pub enum AccessoError {
     /// A receipt, notice or envelope could not be built.
     #[error("access point: {0}")]
     Costruzione(#[from] BuildError),
+}
+
+/// Whether a submission from the authenticated box `casella` may use the SMTP reverse-path
+/// `mail_from` (with or without angle brackets): only its own address, case-insensitive
+/// (PEC-SPEC §9.4: From = MAIL FROM = authenticated mailbox). The submission listener asks
+/// this at MAIL FROM and refuses anything else at once (`553 5.7.1`), so a box can neither
+/// send as another nor make notices land elsewhere.
+pub fn mittente_ammesso(casella: &str, mail_from: &str) -> bool {
+    let m = nudo(mail_from);
+    !m.is_empty() && m.eq_ignore_ascii_case(nudo(casella))
 }
 
 /// Decides on one submission: checks it (PEC-SPEC §2.3, §9.4, §9.6) and builds the receipt,
@@ -404,8 +416,11 @@ fn rifiuta(
     motivo: Motivo,
 ) -> Result<Esito, AccessoError> {
     let provider = punto.provider;
-    if dati.mittente.is_empty() {
-        dati.mittente = nudo(invio.casella).to_string(); // null reverse-path: see NonAccettazione
+    let casella = nudo(invio.casella);
+    if !dati.mittente.eq_ignore_ascii_case(casella) {
+        // The notice reaches the authenticated box only, never another address MAIL FROM
+        // named (a null one, a neighbour's box, a foreign address): see NonAccettazione.
+        dati.mittente = casella.to_string();
         dati.risposte = dati.mittente.clone();
     }
     let descrizione = motivo.descrizione();

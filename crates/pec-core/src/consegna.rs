@@ -18,12 +18,13 @@
 //! Not here: anomaly envelopes and receipts addressed to users are delivered unchanged and never
 //! produce a receipt (PEC-SPEC §2.3 delivery point, step 3); virus (§4.10) has its own builder.
 
+use crate::builder::Intestatari;
 use crate::builder::{
     avviso_mancata_consegna, ricevuta_consegna, tipo_ricevuta_consegna, BuildError,
     CausaMancataConsegna, Consegna, DatiMessaggio, Emissione, Posizione,
 };
 use crate::daticert::{Daticert, Errore, TipoRicevuta};
-use crate::inspect::{inspect, InspectError};
+use crate::inspect::{inspect, InspectError, Inspection};
 use crate::kind::MessageKind;
 use crate::message::UnsignedMessage;
 use crate::registro::{Evento, TipoEvento};
@@ -69,12 +70,13 @@ pub struct BustaRicevuta {
     /// The envelope's `postacert.eml`: the original, attached to completa receipts and hashed
     /// for breve ones (PEC-SPEC §4.7, §6).
     pub postacert: Vec<u8>,
-    /// The envelope's `To:` addresses (inherited from the original, PEC-SPEC §4.1).
+    /// The original's `To:` addresses, read from `postacert.eml`: signed, unlike the
+    /// envelope's own `To:` (which inherits them, PEC-SPEC §4.1, but anyone can rewrite).
     pub to: Vec<String>,
-    /// The envelope's `Cc:` addresses.
+    /// The original's `Cc:` addresses, from `postacert.eml`.
     pub cc: Vec<String>,
-    /// What the sender asked for: the envelope's `X-TipoRicevuta`, else daticert
-    /// `<ricevuta tipo>`, else completa (PEC-SPEC §3.4, §4.7).
+    /// What the sender asked for, signed sources first: daticert `<ricevuta tipo>`, else the
+    /// original's `X-TipoRicevuta`, else the envelope's, else completa (PEC-SPEC §3.4, §4.7).
     pub tipo_ricevuta: TipoRicevuta,
 }
 
@@ -103,9 +105,16 @@ pub enum ConsegnaError {
 }
 
 impl BustaRicevuta {
-    /// Reads a received envelope: its raw bytes as signed (`multipart/signed`) or not.
+    /// Reads an envelope from its raw bytes, signed (`multipart/signed`) or not, taking its
+    /// parts wherever a MIME parser finds them: for envelopes of our own making, or stored
+    /// after the receiving point checked them. A received one is read with
+    /// [`BustaRicevuta::da_ispezione`] of [`crate::inspect::inspect_firmato`].
     pub fn leggi(raw: &[u8]) -> Result<Self, ConsegnaError> {
-        let ins = inspect(raw)?;
+        Self::da_ispezione(inspect(raw)?)
+    }
+
+    /// The envelope `ins` describes (PEC-SPEC §4.1).
+    pub fn da_ispezione(ins: Inspection) -> Result<Self, ConsegnaError> {
         if ins.kind != MessageKind::BustaTrasporto {
             return Err(ConsegnaError::NonBusta(ins.kind));
         }
@@ -115,19 +124,47 @@ impl BustaRicevuta {
             None => return Err(ConsegnaError::Daticert("no daticert.xml part".into())),
         };
         let postacert = ins.postacert.ok_or(ConsegnaError::PostacertAssente)?;
-        let richiesta = ins
-            .tipo_ricevuta
-            .map(|v| TipoRicevuta::parse(&v.trim().to_ascii_lowercase())) // PEC-SPEC §4.7
+        let originale = Intestatari::leggi(&postacert);
+        let richiesta = daticert
+            .dati
+            .ricevuta
+            .clone()
             .filter(TipoRicevuta::is_known)
-            .or_else(|| daticert.dati.ricevuta.clone())
+            .or(originale.tipo_ricevuta)
+            .or_else(|| {
+                ins.tipo_ricevuta
+                    .map(|v| TipoRicevuta::parse(&v.trim().to_ascii_lowercase())) // §4.7
+                    .filter(TipoRicevuta::is_known)
+            })
             .unwrap_or(TipoRicevuta::Completa); // PEC-SPEC §3.4: default completa
         Ok(Self {
             daticert,
             postacert,
-            to: ins.to,
-            cc: ins.cc,
+            to: originale.to,
+            cc: originale.cc,
             tipo_ricevuta: richiesta,
         })
+    }
+
+    /// Whether the envelope certifies `destinatario` as one of its recipients: listed in the
+    /// signed daticert `<destinatari>` **and** in the signed original's `To:` or `Cc:`
+    /// (case-insensitive). A genuine envelope travels only to such addresses (its RCPT TO are
+    /// the original's, PEC-SPEC §3.2, which the access point checked against To and Cc,
+    /// §2.3); any other RCPT TO is someone replaying it.
+    pub fn certifica(&self, destinatario: &str) -> bool {
+        let d = destinatario.trim();
+        let in_daticert = self
+            .daticert
+            .intestazione
+            .destinatari
+            .iter()
+            .any(|x| x.indirizzo.trim().eq_ignore_ascii_case(d));
+        let in_originale = self
+            .to
+            .iter()
+            .chain(&self.cc)
+            .any(|a| a.eq_ignore_ascii_case(d));
+        in_daticert && in_originale
     }
 
     /// The data every receipt about this envelope certifies (PEC-SPEC §5.2).

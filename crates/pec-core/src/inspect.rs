@@ -60,6 +60,25 @@ pub struct Inspection {
 
 /// Inspects a raw message.
 pub fn inspect(raw: &[u8]) -> Result<Inspection, InspectError> {
+    let message = parse(raw)?;
+    Ok(inspection(&message, &message))
+}
+
+/// Inspects a signed message whose signature was checked: the outer headers are read from
+/// `raw`, but `daticert.xml` and `postacert.eml` only from `firmato`, the entity the signature
+/// covers as the verifier returned it (`pec_smime::Verification::content`).
+///
+/// Why: the outer headers and any part outside the signed entity are anyone's to write. Taking
+/// the parts from the verifier's own bytes, rather than from a second MIME parse of `raw`,
+/// leaves no room for a message that two parsers split differently (a forged daticert placed
+/// where one parser looks and the other does not).
+pub fn inspect_firmato(raw: &[u8], firmato: &[u8]) -> Result<Inspection, InspectError> {
+    let esterno = parse(raw)?;
+    let interno = parse(firmato)?;
+    Ok(inspection(&esterno, &interno))
+}
+
+fn parse(raw: &[u8]) -> Result<Message<'_>, InspectError> {
     if raw.is_empty() {
         return Err(InspectError::Empty);
     }
@@ -72,13 +91,18 @@ pub fn inspect(raw: &[u8]) -> Result<Inspection, InspectError> {
     if message.headers().is_empty() || !starts_with_header(raw) {
         return Err(InspectError::NotAMessage);
     }
+    Ok(message)
+}
 
-    let header = |name: &str| raw_header(&message, name);
-    let daticert_xml = find_part(&message, is_daticert).map(|p| p.contents().to_vec());
+/// What `message`'s headers say, with the parts read from `parti` (the same message, or the
+/// signed entity of it).
+fn inspection(message: &Message<'_>, parti: &Message<'_>) -> Inspection {
+    let header = |name: &str| raw_header(message, name);
+    let daticert_xml = find_part(parti, is_daticert).map(|p| p.contents().to_vec());
     let daticert = daticert_xml
         .as_deref()
         .map(|xml| Daticert::from_xml(xml).map_err(|e| format!("daticert.xml: {e}")));
-    let postacert = find_part(&message, |p| is_postacert(p)).map(|p| p.contents().to_vec());
+    let postacert = find_part(parti, |p| is_postacert(p)).map(|p| p.contents().to_vec());
     let kind = classify(
         header("X-Trasporto").as_deref(),
         header("X-Ricevuta").as_deref(),
@@ -86,7 +110,7 @@ pub fn inspect(raw: &[u8]) -> Result<Inspection, InspectError> {
         daticert.as_ref().and_then(|d| d.as_ref().ok()),
     );
 
-    Ok(Inspection {
+    Inspection {
         kind,
         subject: message.subject().map(str::to_string),
         from: header("From"),
@@ -100,7 +124,7 @@ pub fn inspect(raw: &[u8]) -> Result<Inspection, InspectError> {
         daticert,
         daticert_xml,
         postacert,
-    })
+    }
 }
 
 /// Decides the kind from the PEC headers and the daticert (PEC-SPEC §3.4, §4.12).

@@ -43,6 +43,21 @@ Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=s
     w
 }
 
+/// The entity [`firma_finta`] signed in `raw` (what pec-smime returns as the signed content);
+/// for any other message the whole of it, as if it were an opaque signature's content.
+pub(crate) fn firmato(raw: &[u8]) -> Vec<u8> {
+    let apri = b"--firma-0\r\n";
+    let chiudi = b"\r\n--firma-0";
+    let Some(i) = raw.windows(apri.len()).position(|w| w == apri) else {
+        return raw.to_vec();
+    };
+    let resto = &raw[i + apri.len()..];
+    match resto.windows(chiudi.len()).position(|w| w == chiudi) {
+        Some(j) => resto[..j].to_vec(),
+        None => raw.to_vec(),
+    }
+}
+
 /// The message unsigned: its headers over its content.
 pub(crate) fn wire(u: &UnsignedMessage) -> Vec<u8> {
     let mut w = Vec::new();

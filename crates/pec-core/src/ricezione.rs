@@ -7,8 +7,8 @@
 //!
 //! | Signature | Message | Outcome |
 //! |---|---|---|
-//! | valid, provider in the index | busta di trasporto, well formed | [`EsitoRicezione::Busta`]: presa in carico to the sender provider's `mailReceipt`, envelope to the delivery point |
-//! | valid | receipt or notice, well formed | [`EsitoRicezione::Ricevuta`]: delivered unchanged, no receipt |
+//! | valid, provider in the index | busta di trasporto, well formed | [`EsitoRicezione::Busta`]: presa in carico to the sender provider's `mailReceipt`, envelope to the delivery point, for the recipients it certifies |
+//! | valid | receipt or notice, well formed | [`EsitoRicezione::RicevutaDaSmistare`], then [`smista_ricevuta`]: stored in its one box, no receipt |
 //! | valid | anything else, or a format error | [`EsitoRicezione::Anomalia`] ("signed by a PEC provider but malformed") |
 //! | absent, unreadable, altered, unknown or invalid | — (ordinary mail) | [`Politica::Anomalia`] ⇒ [`EsitoRicezione::Anomalia`], [`Politica::Rifiuta`] ⇒ [`EsitoRicezione::Rifiutata`] |
 //!
@@ -20,8 +20,16 @@
 //! | anything else (ordinary mail, a receipt, a malformed message) | [`EsitoRicezione::Rifiutata`] with [`Rifiuto::Virus`]: SMTP 554, nothing stored (§2.3: may be dropped before it enters the PEC system) |
 //!
 //! Invariants:
-//! * **one** presa in carico per SMTP transaction, listing every local recipient of it in
-//!   `<ricezione>` (PEC-SPEC §4.6); the adapter calls this once per DATA;
+//! * everything certified is read from the signed entity ([`Arrivo::firmato`]), never from
+//!   the outer headers nor from parts outside the signature, and what users are shown of a
+//!   certified message is that too: the outer headers are rewritten from the signed data
+//!   ([`crate::builder::busta_ricomposta`], [`crate::builder::ricevuta_ricomposta`]);
+//! * a valid envelope reaches only the recipients it certifies ([`BustaRicevuta::certifica`]:
+//!   in the signed daticert and in the signed original's To/Cc) and a valid receipt only the
+//!   box it answers for ([`smista_ricevuta`]); any other local RCPT TO (a genuine message
+//!   replayed to other boxes) gets what ordinary mail gets, an anomaly or a refusal, logged;
+//! * **one** presa in carico per SMTP transaction, listing every certified local recipient
+//!   of it in `<ricezione>` (PEC-SPEC §4.6); the adapter calls this once per DATA;
 //! * every outcome carries its log events (PEC-SPEC §8), and the time reference passed in is
 //!   the one of every artefact built (§9.1);
 //! * hostile input never panics and never errors: what cannot be read is still wrapped in an
@@ -42,10 +50,10 @@
 //!   recipient's provider for its own users and never travels between providers (PEC-SPEC
 //!   §4.2), so one signed by another provider is "signed but malformed" and is wrapped in our
 //!   own anomaly envelope; the user sees it, nothing is certified.
-//! * every well-formed receipt kind is delivered unchanged (PEC-SPEC §2.3 "valid
-//!   receipt/notice ⇒ pass to DP"), even kinds that normally stay inside one provider
-//!   (accettazione, 12 h / 24 h notices): correlating it with our own envelopes is the
-//!   sender side's job, with [`EsitoRicezione::Ricevuta::identificativo`].
+//! * every well-formed receipt kind about an envelope of ours is delivered (PEC-SPEC §2.3
+//!   "valid receipt/notice ⇒ pass to DP"), its signed entity unchanged, even kinds that
+//!   normally stay inside one provider (accettazione, 12 h / 24 h notices); one about an
+//!   envelope we did not send to the recipients it names is an anomaly ([`smista_ricevuta`]).
 //! * **presa in carico of an infected envelope (UNCONFIRMED):** it is still sent: the receiving
 //!   provider did take charge of the envelope, and the rilevazione virus (RFC §3.2.3) comes
 //!   from the provider that took charge of it; the sender side's 12 h / 24 h checks are
@@ -55,15 +63,16 @@
 //!   reason is also made ASCII.
 //!
 //! Not here: the scan itself (the adapter asks clamd; no verdict means no decision, SMTP 4xx),
-//! signature verification (`pec-smime`), the 24 h idleness of SMTP retries (the queue's job), duplicate detection.
+//! signature verification (`pec-smime`), the lookup of our own envelopes (the adapter's), the
+//! 24 h idleness of SMTP retries (the queue's job), duplicate detection (the store's keys).
 //! An opaque S/MIME message (`application/pkcs7-mime`) is not read here: its content is
 //! inside the signature, so it ends as "malformed" — PEC providers use `multipart/signed`.
 
 mod controlli;
 
 use crate::builder::{
-    avviso_rilevazione_virus, busta_anomalia, ricevuta_presa_in_carico, senza_parentesi,
-    BuildError, DatiMessaggio, Emissione, Originale,
+    avviso_rilevazione_virus, busta_anomalia, busta_ricomposta, ricevuta_presa_in_carico,
+    ricevuta_ricomposta, senza_parentesi, BuildError, DatiMessaggio, Emissione, Originale,
 };
 use crate::consegna::BustaRicevuta;
 use crate::daticert::{Daticert, Destinatario, TipoDestinatario, TipoRicevuta};
@@ -161,6 +170,10 @@ pub enum Politica {
 pub struct Arrivo<'a> {
     /// The message exactly as received after DATA.
     pub raw: &'a [u8],
+    /// The entity the signature covers, as the verifier returned it
+    /// (`pec_smime::Verification::content`); read only when `firma` is [`Firma::Valida`],
+    /// and then the only place daticert and `postacert.eml` are read from (empty otherwise).
+    pub firmato: &'a [u8],
     /// The SMTP reverse-path, with or without angle brackets (`<>` for bounces).
     pub mail_from: &'a str,
     /// The RCPT TO recipients that are ours (the SMTP layer refused or relayed the others).
@@ -196,31 +209,51 @@ pub enum EsitoRicezione {
         presa_in_carico: UnsignedMessage,
         /// The sender provider's `mailReceipt`, from the index: the presa in carico's RCPT TO.
         mail_receipt: String,
-        /// The envelope, read once, for [`crate::consegna::punto_consegna`].
+        /// The envelope, read once from its signed entity, for
+        /// [`crate::consegna::punto_consegna`].
         busta: Box<BustaRicevuta>,
-        /// The local recipients, without repeats: the presa in carico's `<ricezione>`.
+        /// The envelope as the boxes get it: the received bytes with the outer headers
+        /// written from the signed data ([`crate::builder::busta_ricomposta`]).
+        consegnata: Vec<u8>,
+        /// The local recipients the envelope certifies ([`BustaRicevuta::certifica`]),
+        /// without repeats: the presa in carico's `<ricezione>`.
         destinatari: Vec<String>,
         /// Log events: busta-ricevuta, presa-in-carico-emessa.
         eventi: Vec<Evento>,
+        /// What becomes of the other local RCPT TO, which the envelope does not certify (a
+        /// replay to boxes it was never sent to): an [`EsitoRicezione::Anomalia`] or an
+        /// [`EsitoRicezione::Rifiutata`] for them alone; `None` when there are none.
+        estranei: Option<Box<EsitoRicezione>>,
     },
-    /// A valid receipt or notice from another provider: deliver the message unchanged to each
-    /// of `destinatari` (a user or our service mailbox); no receipt (PEC-SPEC §2.3).
+    /// A valid receipt or notice from another provider, not yet placed: the adapter looks up
+    /// the envelope of ours it answers and calls [`smista_ricevuta`] (PEC-SPEC §2.3).
+    RicevutaDaSmistare(Box<RicevutaDaSmistare>),
+    /// A valid receipt or notice about one of our envelopes, placed by [`smista_ricevuta`]:
+    /// store `consegnata` in `casella`, and stop the timers it answers (PEC-SPEC §4.9); no
+    /// receipt.
     Ricevuta {
         /// Which receipt: the sender side stops its timers with
         /// [`crate::scadenze::annullate`].
         kind: MessageKind,
         /// The PEC msgid of **our** envelope it is about (daticert `<identificativo>`).
         identificativo: String,
-        /// Its daticert, read once: the sender side builds the avviso di mancata consegna
-        /// per virus from a rilevazione virus's ([`crate::virus::mancata_consegna`]).
+        /// Its daticert, read once from the signed entity: the sender side builds the avviso
+        /// di mancata consegna per virus from a rilevazione virus's
+        /// ([`crate::virus::mancata_consegna`]).
         daticert: Box<Daticert>,
         /// The recipients it is about: `<ricezione>` of a presa in carico, `<consegna>` of the
         /// others.
         riguarda: Vec<String>,
-        /// The local recipients, without repeats.
-        destinatari: Vec<String>,
+        /// The one box it belongs in: the sender of our envelope, or our service box for a
+        /// presa in carico or a rilevazione virus (PEC-SPEC §2.3 "sender gestore").
+        casella: String,
+        /// The receipt as the box gets it, outer headers written from its signed daticert
+        /// ([`crate::builder::ricevuta_ricomposta`]).
+        consegnata: Vec<u8>,
         /// Log events: ricevuta-ricevuta.
         eventi: Vec<Evento>,
+        /// What becomes of the other local RCPT TO (see [`EsitoRicezione::Busta`]).
+        estranei: Option<Box<EsitoRicezione>>,
     },
     /// A busta di anomalia around the received message (PEC-SPEC §4.2): sign it and deliver
     /// it to each of `destinatari`; no receipt.
@@ -246,13 +279,15 @@ pub enum EsitoRicezione {
         rilevazioni: Vec<UnsignedMessage>,
         /// The envelope, read once.
         busta: Box<BustaRicevuta>,
-        /// The local recipients, without repeats.
+        /// The local recipients the envelope certifies, without repeats.
         destinatari: Vec<String>,
         /// What the scanner found.
         virus: String,
         /// Log events: busta-ricevuta, presa-in-carico-emessa, virus-rilevato,
         /// rilevazione-virus-emessa (one per recipient).
         eventi: Vec<Evento>,
+        /// The refusal logged for the other local RCPT TO (see [`EsitoRicezione::Busta`]).
+        estranei: Option<Box<EsitoRicezione>>,
     },
     /// Refused at SMTP level, nothing stored: ordinary mail under [`Politica::Rifiuta`], or
     /// anything infected but a valid envelope. The SMTP layer answers 5xx with `motivo`
@@ -267,6 +302,24 @@ pub enum EsitoRicezione {
     },
 }
 
+/// A valid receipt or notice from another provider, before we know where it belongs.
+#[derive(Debug, Clone)]
+pub struct RicevutaDaSmistare {
+    /// Which receipt.
+    pub kind: MessageKind,
+    /// The PEC msgid of the envelope it is about (daticert `<identificativo>`).
+    pub identificativo: String,
+    /// Its daticert, read from the signed entity.
+    pub daticert: Daticert,
+    /// `<ricezione>` of a presa in carico, `<consegna>` of the others: the adapter looks our
+    /// envelope up by `identificativo` and each of these.
+    pub riguarda: Vec<String>,
+    /// The local RCPT TO, without repeats.
+    pub destinatari: Vec<String>,
+    /// The signer's service address, for the rebuilt headers.
+    servizio: String,
+}
+
 /// Why the incoming point refused a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rifiuto {
@@ -277,15 +330,30 @@ pub enum Rifiuto {
 }
 
 impl EsitoRicezione {
-    /// The log events of the decision, whichever it is.
-    pub fn eventi(&self) -> &[Evento] {
-        match self {
-            EsitoRicezione::Busta { eventi, .. }
-            | EsitoRicezione::Ricevuta { eventi, .. }
-            | EsitoRicezione::Anomalia { eventi, .. }
-            | EsitoRicezione::Infetta { eventi, .. }
-            | EsitoRicezione::Rifiutata { eventi, .. } => eventi,
+    /// The log events of the decision, whichever it is, those of
+    /// [`EsitoRicezione::Busta::estranei`] and the like included (none before
+    /// [`smista_ricevuta`] placed a receipt).
+    pub fn eventi(&self) -> Vec<&Evento> {
+        let (proprie, estranei): (&[Evento], _) = match self {
+            EsitoRicezione::Busta {
+                eventi, estranei, ..
+            }
+            | EsitoRicezione::Ricevuta {
+                eventi, estranei, ..
+            }
+            | EsitoRicezione::Infetta {
+                eventi, estranei, ..
+            } => (eventi, estranei.as_deref()),
+            EsitoRicezione::Anomalia { eventi, .. } | EsitoRicezione::Rifiutata { eventi, .. } => {
+                (eventi, None)
+            }
+            EsitoRicezione::RicevutaDaSmistare(_) => (&[], None),
+        };
+        let mut out: Vec<&Evento> = proprie.iter().collect();
+        if let Some(e) = estranei {
+            out.extend(e.eventi());
         }
+        out
     }
 }
 
@@ -310,6 +378,20 @@ pub enum RicezioneError {
     },
 }
 
+/// What the incoming point needs besides the message: who we are, when, the ids it may use
+/// and the policy for mail that is not PEC.
+#[derive(Debug, Clone, Copy)]
+pub struct Contesto<'a> {
+    /// Our provider: signer of the presa in carico and of the anomaly envelope.
+    pub provider: &'a Provider,
+    /// The time reference of the reception (PEC-SPEC §9.1).
+    pub data: RiferimentoTemporale,
+    /// The ids it may use.
+    pub ids: &'a IdRicezione<'a>,
+    /// What to do with ordinary mail.
+    pub politica: Politica,
+}
+
 /// Decides on one received message (PEC-SPEC §2.3, incoming point) and builds what it calls
 /// for, with the log events. See the module docs for the table.
 ///
@@ -322,51 +404,56 @@ pub fn punto_ricezione(
     ids: &IdRicezione<'_>,
     politica: Politica,
 ) -> Result<EsitoRicezione, RicezioneError> {
+    let c = Contesto {
+        provider,
+        data,
+        ids,
+        politica,
+    };
     let destinatari = locali(a.destinatari)?;
+    let classe = match &a.firma {
+        Firma::Valida(g) => Some((g, classifica(a.raw, a.firmato, g))),
+        _ => None,
+    };
     if let Some(virus) = a.virus {
-        // PEC-SPEC §2.3 step 3: only a valid envelope enters the PEC system to be answered.
-        if let Firma::Valida(g) = &a.firma {
-            if let Classe::Busta(busta) = classifica(a.raw, g) {
-                return infetta(busta, g, provider, data, ids, destinatari, virus);
+        // PEC-SPEC §2.3 step 3: only a valid envelope enters the PEC system to be answered,
+        // and only for the recipients it certifies.
+        if let Some((g, Classe::Busta(busta, _))) = classe {
+            let (certificati, estranei) = dividi(&busta, destinatari);
+            if !certificati.is_empty() {
+                let estranei = per_estranei(a, estranei, &c, Some(virus))?;
+                return infetta(busta, g, &c, certificati, virus, estranei);
             }
         }
-        return Ok(rifiuta(a, data, ids, Rifiuto::Virus(virus.to_string()), ""));
+        return Ok(rifiuta(a, &c, Rifiuto::Virus(virus.to_string()), ""));
     }
-    let gestore = match (&a.firma, a.firma.problema()) {
-        (Firma::Valida(g), _) => g,
-        (_, problema) => {
-            // PEC-SPEC §2.3: not from a PEC provider ⇒ ordinary mail, per policy.
-            let motivo = problema.unwrap_or_default();
-            return match politica {
-                Politica::Anomalia => anomalia(a, provider, data, ids.anomalia, &motivo),
-                Politica::Rifiuta => Ok(rifiuta(a, data, ids, Rifiuto::Politica, &motivo)),
-            };
-        }
+    let Some((gestore, classe)) = classe else {
+        // PEC-SPEC §2.3: not from a PEC provider ⇒ ordinary mail, per policy.
+        let motivo = a.firma.problema().unwrap_or_default();
+        return non_certificato(a, destinatari, &c, &motivo);
     };
-    match classifica(a.raw, gestore) {
-        Classe::Busta(busta) => presa_in_carico(busta, gestore, provider, data, ids, destinatari),
+    match classe {
+        Classe::Busta(busta, servizio) => {
+            let (certificati, estranei) = dividi(&busta, destinatari);
+            if certificati.is_empty() {
+                return non_certificato(a, estranei, &c, NON_CERTIFICATO);
+            }
+            let estranei = per_estranei(a, estranei, &c, None)?;
+            let consegnata = busta_ricomposta(a.raw, &busta, &servizio);
+            presa_in_carico(busta, consegnata, gestore, &c, certificati, estranei)
+        }
         Classe::Ricevuta(r) => {
             let r = *r;
-            let dati = DatiMessaggio::da_daticert(&r.daticert);
-            let eventi = vec![Evento::di(
-                TipoEvento::RicevutaRicevuta {
-                    ricevuta: r.kind.name().to_string(),
-                    riguarda: r.riguarda.clone(),
-                    caselle: destinatari.clone(),
+            Ok(EsitoRicezione::RicevutaDaSmistare(Box::new(
+                RicevutaDaSmistare {
+                    kind: r.kind,
+                    identificativo: senza_parentesi(&r.daticert.dati.identificativo).to_string(),
+                    daticert: r.daticert,
+                    riguarda: r.riguarda,
+                    destinatari,
+                    servizio: r.servizio,
                 },
-                data,
-                &dati,
-                &r.daticert.dati.gestore_emittente, // PEC-SPEC §8 field 8: who sent it
-                Vec::new(),
-            )];
-            Ok(EsitoRicezione::Ricevuta {
-                kind: r.kind,
-                identificativo: dati.identificativo,
-                daticert: Box::new(r.daticert),
-                riguarda: r.riguarda,
-                destinatari,
-                eventi,
-            })
+            )))
         }
         Classe::Malformato(dettaglio) => {
             // PEC-SPEC §2.3: signed by a PEC provider but malformed ⇒ busta di anomalia.
@@ -374,42 +461,158 @@ pub fn punto_ricezione(
                 "messaggio firmato dal gestore {} ma non conforme: {dettaglio}",
                 gestore.nome
             );
-            anomalia(a, provider, data, ids.anomalia, &motivo)
+            anomalia_per(a, destinatari, &c, &motivo)
         }
     }
 }
 
-/// Builds the busta di anomalia of a received message (PEC-SPEC §4.2), whatever its content:
-/// also for a message the adapter rejects after [`punto_ricezione`] (e.g. a receipt about an
-/// envelope we never sent). `id` is the envelope's `Message-ID` when the message has none;
-/// `motivo` the short error shown in its text.
-pub fn anomalia(
+/// Why a local RCPT TO gets no certified copy of a valid envelope (the anomaly text).
+const NON_CERTIFICATO: &str =
+    "destinatario non presente nei dati di certificazione della busta (daticert.xml e To/Cc del messaggio originale)";
+
+/// Why a local RCPT TO gets no copy of a valid receipt: it belongs in another box.
+const NON_TITOLARE: &str =
+    "ricevuta non destinata a questa casella: spetta al mittente del messaggio a cui si riferisce";
+
+/// Second step for a valid receipt or notice (PEC-SPEC §2.3 "sender gestore on receiving
+/// notices"): `mittente` is the sender of **our** envelope it answers, as our own records
+/// have it (the 12 h / 24 h checks of each recipient we sent it to, looked up by the
+/// adapter by identificativo and [`RicevutaDaSmistare::riguarda`]); `None` when we never sent
+/// that envelope to those recipients.
+///
+/// * not ours ⇒ a busta di anomalia for every local RCPT TO, whatever the policy: a genuine
+///   signature on a message that answers nothing we sent is "signed but malformed";
+/// * ours ⇒ stored in its one box: our service box for a presa in carico or a rilevazione
+///   virus (they go to our `mailReceipt`, PEC-SPEC §4.6, §4.10), the sender's for every
+///   other kind; the other local RCPT TO get an anomaly or a refusal, per policy, and when
+///   that box is not among the RCPT TO at all, they all do.
+pub fn smista_ricevuta(
     a: &Arrivo<'_>,
-    provider: &Provider,
-    data: RiferimentoTemporale,
-    id: &str,
+    r: RicevutaDaSmistare,
+    mittente: Option<&str>,
+    c: &Contesto<'_>,
+) -> Result<EsitoRicezione, RicezioneError> {
+    let Some(mittente) = mittente else {
+        return anomalia_per(
+            a,
+            r.destinatari,
+            c,
+            "ricevuta relativa a un messaggio non inviato da questo gestore",
+        );
+    };
+    let titolare = match r.kind {
+        MessageKind::PresaInCarico | MessageKind::RilevazioneVirus => {
+            c.provider.indirizzo_servizio.as_str()
+        }
+        _ => nudo(mittente),
+    };
+    let (mut casella, mut estranei) = (None, Vec::new());
+    for d in r.destinatari {
+        if casella.is_none() && d.eq_ignore_ascii_case(titolare) {
+            casella = Some(d);
+        } else {
+            estranei.push(d);
+        }
+    }
+    let Some(casella) = casella else {
+        return non_certificato(a, estranei, c, NON_TITOLARE);
+    };
+    let estranei = per_estranei(a, estranei, c, None)?;
+    let dati = DatiMessaggio::da_daticert(&r.daticert);
+    let eventi = vec![Evento::di(
+        TipoEvento::RicevutaRicevuta {
+            ricevuta: r.kind.name().to_string(),
+            riguarda: r.riguarda.clone(),
+            caselle: vec![casella.clone()],
+        },
+        c.data,
+        &dati,
+        &r.daticert.dati.gestore_emittente, // PEC-SPEC §8 field 8: who sent it
+        Vec::new(),
+    )];
+    let consegnata = ricevuta_ricomposta(a.raw, r.kind, &r.daticert, &r.servizio, &casella);
+    Ok(EsitoRicezione::Ricevuta {
+        kind: r.kind,
+        identificativo: r.identificativo,
+        daticert: Box::new(r.daticert),
+        riguarda: r.riguarda,
+        casella,
+        consegnata,
+        eventi,
+        estranei,
+    })
+}
+
+/// The local recipients `busta` certifies, and the others, each in RCPT TO order.
+fn dividi(busta: &BustaRicevuta, destinatari: Vec<String>) -> (Vec<String>, Vec<String>) {
+    destinatari.into_iter().partition(|d| busta.certifica(d))
+}
+
+/// What the local RCPT TO that a valid envelope or receipt does not certify get: for a clean
+/// message what ordinary mail gets under the policy, for an infected one a refusal (logged;
+/// the SMTP reply is the certified recipients' 250). `None` without any.
+fn per_estranei(
+    a: &Arrivo<'_>,
+    estranei: Vec<String>,
+    c: &Contesto<'_>,
+    virus: Option<&str>,
+) -> Result<Option<Box<EsitoRicezione>>, RicezioneError> {
+    if estranei.is_empty() {
+        return Ok(None);
+    }
+    let motivo = format!("{NON_CERTIFICATO}: {}", estranei.join(", "));
+    let esito = match virus {
+        Some(v) => rifiuta(a, c, Rifiuto::Virus(v.to_string()), &motivo),
+        None => non_certificato(a, estranei, c, &motivo)?,
+    };
+    Ok(Some(Box::new(esito)))
+}
+
+/// What mail that is not (or not for these recipients) certified PEC gets, per policy
+/// (PEC-SPEC §2.3): a busta di anomalia for `destinatari`, or a refusal.
+fn non_certificato(
+    a: &Arrivo<'_>,
+    destinatari: Vec<String>,
+    c: &Contesto<'_>,
     motivo: &str,
 ) -> Result<EsitoRicezione, RicezioneError> {
-    let destinatari = locali(a.destinatari)?;
+    match c.politica {
+        Politica::Anomalia => anomalia_per(a, destinatari, c, motivo),
+        Politica::Rifiuta => Ok(rifiuta(a, c, Rifiuto::Politica, motivo)),
+    }
+}
+
+/// The busta di anomalia of a received message (PEC-SPEC §4.2), whatever its content, for
+/// `destinatari`; `motivo` is the short error shown in its text. The envelope's `Message-ID`
+/// is the received one, else [`IdRicezione::anomalia`].
+fn anomalia_per(
+    a: &Arrivo<'_>,
+    destinatari: Vec<String>,
+    c: &Contesto<'_>,
+    motivo: &str,
+) -> Result<EsitoRicezione, RicezioneError> {
+    if destinatari.is_empty() {
+        return Err(RicezioneError::NessunDestinatario);
+    }
     let motivo = riga(motivo);
     let ricevuto = ricevuto(a);
     let e = Emissione {
-        provider,
-        data, // PEC-SPEC §4.2: Date = arrival date
-        message_id: id,
+        provider: c.provider,
+        data: c.data, // PEC-SPEC §4.2: Date = arrival date
+        message_id: c.ids.anomalia,
     };
     let busta = busta_anomalia(&e, &ricevuto, &motivo)?; // PEC-SPEC §4.2
     let generato = busta
         .header("Message-ID")
         .map(|m| senza_parentesi(m).to_string())
-        .unwrap_or_else(|| senza_parentesi(id).to_string());
+        .unwrap_or_else(|| senza_parentesi(c.ids.anomalia).to_string());
     let dati = dati_ricevuto(&ricevuto, &generato);
     let eventi = vec![Evento::di(
         TipoEvento::AnomaliaEmessa {
             motivo: motivo.clone(),
             caselle: destinatari.clone(),
         },
-        data,
+        c.data,
         &dati,
         &gestore_di(&a.firma),
         vec![generato],
@@ -422,43 +625,45 @@ pub fn anomalia(
     })
 }
 
-/// The valid envelope: one presa in carico for every local recipient (PEC-SPEC §4.6).
+/// The valid envelope: one presa in carico for every certified local recipient
+/// (PEC-SPEC §4.6).
 fn presa_in_carico(
     busta: Box<BustaRicevuta>,
+    consegnata: Vec<u8>,
     gestore: &GestoreMittente,
-    provider: &Provider,
-    data: RiferimentoTemporale,
-    ids: &IdRicezione<'_>,
+    c: &Contesto<'_>,
     destinatari: Vec<String>,
+    estranei: Option<Box<EsitoRicezione>>,
 ) -> Result<EsitoRicezione, RicezioneError> {
-    let (presa, eventi) = presa(&busta, gestore, provider, data, ids, &destinatari)?;
+    let (presa, eventi) = presa(&busta, gestore, c, &destinatari)?;
     Ok(EsitoRicezione::Busta {
         presa_in_carico: presa,
         mail_receipt: gestore.mail_receipt.clone(),
         busta,
+        consegnata,
         destinatari,
         eventi,
+        estranei,
     })
 }
 
 /// The valid envelope that is infected: the presa in carico, and one avviso di rilevazione
-/// virus per local recipient (PEC-SPEC §4.10); see the module docs.
+/// virus per certified local recipient (PEC-SPEC §4.10); see the module docs.
 fn infetta(
     busta: Box<BustaRicevuta>,
     gestore: &GestoreMittente,
-    provider: &Provider,
-    data: RiferimentoTemporale,
-    ids: &IdRicezione<'_>,
+    c: &Contesto<'_>,
     destinatari: Vec<String>,
     virus: &str,
+    estranei: Option<Box<EsitoRicezione>>,
 ) -> Result<EsitoRicezione, RicezioneError> {
-    if ids.rilevazioni.len() < destinatari.len() {
+    if c.ids.rilevazioni.len() < destinatari.len() {
         return Err(RicezioneError::IdentificativiMancanti {
             servono: destinatari.len(),
-            dati: ids.rilevazioni.len(),
+            dati: c.ids.rilevazioni.len(),
         });
     }
-    let (presa, mut eventi) = presa(&busta, gestore, provider, data, ids, &destinatari)?;
+    let (presa, mut eventi) = presa(&busta, gestore, c, &destinatari)?;
     let dati = busta.dati();
     let mittente_gestore = &busta.daticert.dati.gestore_emittente; // PEC-SPEC §8 f. 8
     eventi.push(Evento::di(
@@ -467,16 +672,16 @@ fn infetta(
             virus: virus.to_string(),
             quarantena: true,
         },
-        data,
+        c.data,
         &dati,
         mittente_gestore,
         Vec::new(),
     ));
     let mut rilevazioni = Vec::with_capacity(destinatari.len());
-    for (r, id) in destinatari.iter().zip(ids.rilevazioni) {
+    for (r, id) in destinatari.iter().zip(c.ids.rilevazioni) {
         let e = Emissione {
-            provider,
-            data,
+            provider: c.provider,
+            data: c.data,
             message_id: id,
         };
         // PEC-SPEC §4.10: one per affected recipient, to the sender provider's mailReceipt.
@@ -492,7 +697,7 @@ fn infetta(
                 destinatario: r.clone(),
                 mail_receipt: gestore.mail_receipt.clone(),
             },
-            data,
+            c.data,
             &dati,
             mittente_gestore,
             vec![senza_parentesi(id).to_string()],
@@ -506,6 +711,7 @@ fn infetta(
         destinatari,
         virus: virus.to_string(),
         eventi,
+        estranei,
     })
 }
 
@@ -514,14 +720,13 @@ fn infetta(
 fn presa(
     busta: &BustaRicevuta,
     gestore: &GestoreMittente,
-    provider: &Provider,
-    data: RiferimentoTemporale,
-    ids: &IdRicezione<'_>,
+    c: &Contesto<'_>,
     destinatari: &[String],
 ) -> Result<(UnsignedMessage, Vec<Evento>), BuildError> {
+    let (data, ids) = (c.data, c.ids);
     let dati = busta.dati();
     let e = Emissione {
-        provider,
+        provider: c.provider,
         data,
         message_id: ids.presa_in_carico,
     };
@@ -554,13 +759,8 @@ fn presa(
 
 /// A refusal at SMTP level: ordinary mail under [`Politica::Rifiuta`] (`motivo` says why it
 /// is not PEC), or anything infected but a valid envelope.
-fn rifiuta(
-    a: &Arrivo<'_>,
-    data: RiferimentoTemporale,
-    ids: &IdRicezione<'_>,
-    perche: Rifiuto,
-    motivo: &str,
-) -> EsitoRicezione {
+fn rifiuta(a: &Arrivo<'_>, c: &Contesto<'_>, perche: Rifiuto, motivo: &str) -> EsitoRicezione {
+    let (data, ids) = (c.data, c.ids);
     let motivo = match &perche {
         Rifiuto::Politica => motivo.to_string(),
         Rifiuto::Virus(v) => format!("virus found: {v}"),

@@ -115,6 +115,19 @@ pub trait Backend: Send + Sync + 'static {
         async { AuthResult::Rejected }
     }
 
+    /// Decides on MAIL FROM, before any recipient. On a submission listener `authenticated`
+    /// is the logged-in mailbox, and this is where the backend refuses a reverse-path that is
+    /// not the box's own (`553 5.7.1`, RFC 6409 §6.1: sender authorisation); on an inbound
+    /// listener it is empty. The default accepts every reverse-path.
+    fn check_mail_from(
+        &self,
+        authenticated: &str,
+        reverse_path: &str,
+    ) -> impl Future<Output = Result<(), SubmitError>> + Send {
+        let _ = (authenticated, reverse_path);
+        async { Ok(()) }
+    }
+
     /// Decides on one RCPT TO. On a submission listener `authenticated` is the logged-in
     /// mailbox; on an inbound listener it is empty, and this is where the backend refuses
     /// domains that are not ours (`550 5.7.1`, no open relay). The default accepts every

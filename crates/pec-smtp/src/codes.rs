@@ -46,6 +46,9 @@ pub const C530_SECURITY_REQUIRED: u16 = 530;
 pub const C535_AUTH_INVALID: u16 = 535;
 /// Exceeded storage allocation (message too big). RFC 5321 §4.2.3, RFC 1870 §6.
 pub const C552_TOO_BIG: u16 = 552;
+/// Mailbox name not allowed (not the authenticated sender; non-ASCII without SMTPUTF8).
+/// RFC 5321 §4.2.3, RFC 6409 §6.1, RFC 6531 §3.5.
+pub const C553_MAILBOX_NAME_NOT_ALLOWED: u16 = 553;
 /// Transaction failed. RFC 5321 §4.2.3.
 pub const C554_TRANSACTION_FAILED: u16 = 554;
 
@@ -88,10 +91,16 @@ pub const E551_INVALID_COMMAND: &str = "5.5.1";
 pub const E552_SYNTAX: &str = "5.5.2";
 /// 5.5.4 Invalid command arguments. RFC 3463 §3.6.
 pub const E554_INVALID_ARGUMENTS: &str = "5.5.4";
-/// 5.6.0 Other or undefined media error (bare CR or LF in DATA). RFC 3463 §3.7.
+/// 5.6.0 Other or undefined media error (bare CR or LF in DATA; a line over 1,000
+/// octets, RFC 5321 §4.5.3.1.6). RFC 3463 §3.7.
 pub const E560_MEDIA: &str = "5.6.0";
+/// 5.6.7 Non-ASCII addresses not permitted for that sender/recipient. RFC 6531 §3.5, RFC 5248.
+pub const E567_NON_ASCII_ADDRESS: &str = "5.6.7";
 /// 5.7.0 Other or undefined security status (STARTTLS / AUTH required). RFC 3207 §4,
 /// RFC 4954 §6.
 pub const E570_SECURITY: &str = "5.7.0";
+/// 5.7.1 Delivery not authorised (relay denied; sender not the authenticated mailbox).
+/// RFC 3463 §3.8.
+pub const E571_NOT_AUTHORISED: &str = "5.7.1";
 /// 5.7.8 Authentication credentials invalid. RFC 4954 §6.
 pub const E578_AUTH_INVALID: &str = "5.7.8";

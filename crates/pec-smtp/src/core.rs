@@ -369,3 +369,47 @@ mod tests {
         assert!(matches!(lb.push(b"NOOP\r\n"), (6, Some(Line::Complete(_)))));
     }
 }
+
+/// The `SIZE=` a `MAIL FROM` line declares, read from the line itself (RFC 1870 §6),
+/// saturating at `u64::MAX`; `None` without one. smtp-proto's own reading wraps a value of
+/// more than 19 digits round to a small one, which would let any size past the check.
+pub(crate) fn declared_size(line: &[u8]) -> Option<u64> {
+    let line = std::str::from_utf8(line).ok()?;
+    if !line.get(..4)?.eq_ignore_ascii_case("MAIL") {
+        return None;
+    }
+    let params = &line[line.find('>')? + 1..];
+    params.split_ascii_whitespace().find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        if !name.eq_ignore_ascii_case("SIZE") || value.is_empty() {
+            return None;
+        }
+        if !value.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(value.bytes().fold(0u64, |n, d| {
+            n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+        }))
+    })
+}
+
+#[cfg(test)]
+mod declared_size_tests {
+    use super::declared_size;
+
+    #[test]
+    fn sizes_are_read_and_saturate() {
+        assert_eq!(declared_size(b"MAIL FROM:<a@b> SIZE=100\r\n"), Some(100));
+        assert_eq!(
+            declared_size(b"mail from:<a@b> body=8bitmime size=7"),
+            Some(7)
+        );
+        assert_eq!(
+            declared_size(b"MAIL FROM:<a@b> SIZE=99999999999999999999999"),
+            Some(u64::MAX)
+        );
+        assert_eq!(declared_size(b"MAIL FROM:<a@b>"), None);
+        assert_eq!(declared_size(b"RCPT TO:<a@b> SIZE=1"), None);
+        assert_eq!(declared_size(b"MAIL FROM:<a@b> SIZE=abc"), None);
+    }
+}

@@ -41,6 +41,8 @@ pub struct MemoryBackend {
     pub auth_unavailable: Mutex<bool>,
     /// When set, `submit` waits for this before committing (to see that 250 waits for it).
     pub commit_gate: Mutex<Option<Arc<Notify>>>,
+    /// Reverse-paths `check_mail_from` refuses with 553 5.7.1.
+    pub refused_sender: Mutex<Vec<String>>,
 }
 
 impl MemoryBackend {
@@ -69,6 +71,23 @@ impl Backend for MemoryBackend {
             },
             _ => AuthResult::Rejected,
         }
+    }
+
+    async fn check_mail_from(&self, _authenticated: &str, from: &str) -> Result<(), SubmitError> {
+        if self
+            .refused_sender
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|r| r == from)
+        {
+            return Err(SubmitError::Permanent(
+                553,
+                "5.7.1".into(),
+                "Sender address rejected".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn check_rcpt(&self, _authenticated: &str, rcpt: &str) -> Result<(), SubmitError> {

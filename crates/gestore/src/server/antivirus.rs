@@ -20,7 +20,8 @@
 //! The quarantine itself (where infected messages are kept, for how long, who may change it)
 //! is `quarantena.rs`.
 
-use super::ricezione::Ricevuta;
+use super::relay::tag_of;
+use super::ricezione::{Estranei, Ricevuta};
 use super::submit::{log_all, put, tracing_line};
 use super::{address, Gestore};
 use crate::config::Config;
@@ -93,6 +94,7 @@ impl Gestore {
         &self,
         esito: EsitoRicezione,
         raw: &[u8],
+        estranei: &Estranei,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
         let EsitoRicezione::Infetta {
@@ -103,6 +105,7 @@ impl Gestore {
             destinatari,
             virus,
             eventi,
+            ..
         } = esito
         else {
             anyhow::bail!("not an infected envelope");
@@ -122,6 +125,8 @@ impl Gestore {
             eventi: &eventi,
         };
         let mut batch = self.presa(&b, &id, &sender, now)?;
+        self.estranei_ops(&mut batch, estranei, &tag_of(id.as_bytes()), &sender, now)
+            .await?;
         batch.push(self.quarantena(raw, now)?);
         for (r, bytes) in destinatari.iter().zip(signed) {
             batch.push(self.verso_gestore(
@@ -137,6 +142,7 @@ impl Gestore {
         ));
         self.store.commit(batch).await.context("commit")?;
         self.announce(&eventi);
+        self.announce(&estranei.eventi);
         self.work.notify_one();
         Ok(())
     }

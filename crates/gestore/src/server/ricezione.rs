@@ -22,15 +22,16 @@
 
 use super::antivirus::{scanner_down, Punto, SCANNER_DOWN};
 use super::delivery::Envelope;
-use super::relay::{digest_of, tag_of, Inoltro};
+use super::relay::{digest_of, scadenza_key, tag_of, Controllo, Inoltro};
 use super::submit::{log_all, put, tracing_line, Delivery, DELIVER};
 use super::{address, Gestore};
 use crate::config::OrdinaryMail;
 use anyhow::{Context, Result};
+use pec_core::builder::Scadenza;
 use pec_core::consegna::StatoCasella;
 use pec_core::registro::Evento;
 use pec_core::ricezione::{
-    self, Arrivo, EsitoRicezione, Firma, GestoreMittente, IdRicezione, Politica, Rifiuto,
+    self, Arrivo, Contesto, EsitoRicezione, Firma, GestoreMittente, IdRicezione, Politica, Rifiuto,
 };
 use pec_core::{scadenze, RiferimentoTemporale};
 use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
@@ -73,57 +74,65 @@ impl Backend for Ricezione {
 }
 
 impl Gestore {
-    /// What the signature of `raw` says, against the index in force (PEC-SPEC §2.3, §7.3).
-    /// Blocking: openssl.
-    pub fn firma(&self, raw: &[u8], now: chrono::DateTime<chrono::Utc>) -> Firma {
+    /// What the signature of `raw` says, against the index in force (PEC-SPEC §2.3, §7.3),
+    /// and the entity it covers (empty unless the signature is valid): pec-core reads the
+    /// certified data from there only. Blocking: openssl.
+    pub fn firma(&self, raw: &[u8], now: chrono::DateTime<chrono::Utc>) -> (Firma, Vec<u8>) {
         let verifier = self.directory.verifier();
         let indice = self.directory.indice();
         let v = match verifier.verify(raw, now) {
             Ok(v) => v,
-            Err(pec_smime::VerifyError::Unsigned) => return Firma::Assente,
-            Err(e) => return Firma::Illeggibile(e.to_string()),
+            Err(pec_smime::VerifyError::Unsigned) => return (Firma::Assente, Vec::new()),
+            Err(e) => return (Firma::Illeggibile(e.to_string()), Vec::new()),
         };
-        if !v.intact {
-            return Firma::Alterata(
-                v.integrity_error
-                    .unwrap_or_else(|| "the signature does not match".into()),
-            );
+        let firma = 'firma: {
+            if !v.intact {
+                break 'firma Firma::Alterata(
+                    v.integrity_error
+                        .clone()
+                        .unwrap_or_else(|| "the signature does not match".into()),
+                );
+            }
+            let Some(signer) = &v.signer else {
+                break 'firma Firma::Illeggibile("no signer certificate in the signature".into());
+            };
+            let Some(g) = indice.per_hash(&signer.sha1_fingerprint) else {
+                break 'firma Firma::Sconosciuta {
+                    hash: signer.sha1_fingerprint.to_ascii_lowercase(),
+                };
+            };
+            let nome = g.nome().to_string();
+            let Some(g) = indice.per_certificato(&signer.der) else {
+                break 'firma Firma::NonValida {
+                    gestore: nome,
+                    motivo: "the certificate is not the one the index lists".into(),
+                };
+            };
+            if !v.valid_now {
+                break 'firma Firma::NonValida {
+                    gestore: nome,
+                    motivo: "the certificate is expired or not yet valid".into(),
+                };
+            }
+            if !v.chain_valid {
+                break 'firma Firma::NonValida {
+                    gestore: nome,
+                    motivo: format!(
+                        "certificate chain not valid: {}",
+                        v.chain_error.clone().unwrap_or_default()
+                    ),
+                };
+            }
+            Firma::Valida(GestoreMittente {
+                nome,
+                mail_receipt: g.mail_receipt().to_string(),
+                domini: g.domini().to_vec(),
+            })
+        };
+        match firma {
+            Firma::Valida(_) => (firma, v.content),
+            _ => (firma, Vec::new()),
         }
-        let Some(signer) = &v.signer else {
-            return Firma::Illeggibile("no signer certificate in the signature".into());
-        };
-        let Some(g) = indice.per_hash(&signer.sha1_fingerprint) else {
-            return Firma::Sconosciuta {
-                hash: signer.sha1_fingerprint.to_ascii_lowercase(),
-            };
-        };
-        let nome = g.nome().to_string();
-        let Some(g) = indice.per_certificato(&signer.der) else {
-            return Firma::NonValida {
-                gestore: nome,
-                motivo: "the certificate is not the one the index lists".into(),
-            };
-        };
-        if !v.valid_now {
-            return Firma::NonValida {
-                gestore: nome,
-                motivo: "the certificate is expired or not yet valid".into(),
-            };
-        }
-        if !v.chain_valid {
-            return Firma::NonValida {
-                gestore: nome,
-                motivo: format!(
-                    "certificate chain not valid: {}",
-                    v.chain_error.unwrap_or_default()
-                ),
-            };
-        }
-        Firma::Valida(GestoreMittente {
-            nome,
-            mail_receipt: g.mail_receipt().to_string(),
-            domini: g.domini().to_vec(),
-        })
     }
 
     /// Receives one message; `Some(reply)` when it is refused.
@@ -133,7 +142,7 @@ impl Gestore {
         // Scanned first: a scanner that gives no verdict stores nothing (4xx).
         let virus = self.scansiona(&s.data, Punto::Ricezione).await?;
         let raw = Arc::new(s.data);
-        let firma = {
+        let (firma, firmato) = {
             let (g, raw) = (self.clone(), raw.clone());
             tokio::task::spawn_blocking(move || g.firma(&raw, now))
                 .await
@@ -148,6 +157,7 @@ impl Gestore {
         let destinatari: Vec<String> = s.rcpt_to.iter().map(|r| r.to_ascii_lowercase()).collect();
         let arrivo = Arrivo {
             raw: &raw,
+            firmato: &firmato,
             mail_from: &s.mail_from,
             destinatari: &destinatari,
             firma,
@@ -168,68 +178,47 @@ impl Gestore {
             OrdinaryMail::Anomaly => Politica::Anomalia,
             OrdinaryMail::Refuse => Politica::Rifiuta,
         };
+        let contesto = Contesto {
+            provider: &self.provider,
+            data,
+            ids: &ids,
+            politica,
+        };
         let esito = ricezione::punto_ricezione(&arrivo, &self.provider, data, &ids, politica)
             .context("receiving point")?;
         let esito = match esito {
-            EsitoRicezione::Ricevuta {
-                kind,
-                identificativo,
-                daticert,
-                riguarda,
-                destinatari,
-                eventi,
-            } => {
-                // Is it about an envelope of ours? Our 24 h check exists for each certified
-                // recipient we sent one to.
-                let mut batch = Batch::new();
-                let mut known = false;
-                for r in &riguarda {
-                    known |= self
-                        .annulla(&mut batch, &identificativo, r, scadenze::annullate(kind))
-                        .await?;
+            EsitoRicezione::RicevutaDaSmistare(r) => {
+                // Is it about an envelope of ours, and whose? Our 24 h check of each
+                // certified recipient we sent it to keeps the sender.
+                let mut mittente = None;
+                for dest in &r.riguarda {
+                    if let Some(m) = self.mittente_di(&r.identificativo, dest).await? {
+                        mittente = Some(m);
+                        break;
+                    }
                 }
-                if known {
-                    let avvisi = if kind == pec_core::MessageKind::RilevazioneVirus {
-                        self.mancata_consegna_virus(&mut batch, &daticert, now)
-                            .await?
-                    } else {
-                        Vec::new()
-                    };
-                    self.ricevuta(
-                        batch,
-                        &raw,
-                        kind,
-                        &identificativo,
-                        &destinatari,
-                        &eventi,
-                        now,
-                    )
-                    .await?;
-                    self.announce(&avvisi);
-                    return Ok(None);
+                if mittente.is_none() {
+                    tracing_line(&format!(
+                        "inbound {} about {}: not a message we sent, anomaly",
+                        r.kind.name(),
+                        r.identificativo
+                    ));
                 }
-                tracing_line(&format!(
-                    "inbound {} about {identificativo}: not a message we sent, anomaly",
-                    kind.name()
-                ));
-                ricezione::anomalia(
-                    &arrivo,
-                    &self.provider,
-                    data,
-                    &anomalia_id,
-                    "ricevuta relativa a un messaggio non inviato da questo gestore",
-                )
-                .context("anomaly")?
+                ricezione::smista_ricevuta(&arrivo, *r, mittente.as_deref(), &contesto)
+                    .context("receiving point")?
             }
             other => other,
         };
+        let estranei = self.estranei(&esito).await?;
         match esito {
             EsitoRicezione::Busta {
                 presa_in_carico,
                 mail_receipt,
                 busta,
+                consegnata,
                 destinatari,
                 eventi,
+                ..
             } => {
                 let presa = self
                     .sign_all(vec![presa_in_carico])
@@ -238,17 +227,52 @@ impl Gestore {
                     .context("signing returned nothing")?;
                 let b = Ricevuta {
                     busta: &busta,
-                    raw: &raw,
+                    raw: &consegnata,
                     presa: &presa,
                     mail_receipt: &mail_receipt,
                     destinatari: &destinatari,
                     eventi: &eventi,
                 };
-                self.busta(&b, now).await?;
+                self.busta(&b, &estranei, now).await?;
+                Ok(None)
+            }
+            EsitoRicezione::Ricevuta {
+                kind,
+                identificativo,
+                daticert,
+                riguarda,
+                casella,
+                consegnata,
+                eventi,
+                ..
+            } => {
+                let what = format!("{}:{}", kind.name(), digest_of(&riguarda));
+                // Once per receipt: a copy (new outer Message-ID, other bytes) logs nothing.
+                let mut batch = Batch::once(format!("ricevuta:{casella}:{identificativo}:{what}"));
+                for r in &riguarda {
+                    self.annulla(&mut batch, &identificativo, r, scadenze::annullate(kind))
+                        .await?;
+                }
+                let avvisi = if kind == pec_core::MessageKind::RilevazioneVirus {
+                    self.mancata_consegna_virus(&mut batch, &daticert, now)
+                        .await?
+                } else {
+                    Vec::new()
+                };
+                let r = RicevutaNostra {
+                    kind,
+                    identificativo: &identificativo,
+                    what: &what,
+                    casella: &casella,
+                    bytes: consegnata,
+                    eventi: &eventi,
+                };
+                self.ricevuta(batch, r, &estranei, now).await?;
+                self.announce(&avvisi);
                 Ok(None)
             }
             infetta @ EsitoRicezione::Infetta { .. } => {
-                self.busta_infetta(infetta, &raw, now).await?;
+                self.busta_infetta(infetta, &raw, &estranei, now).await?;
                 Ok(None)
             }
             EsitoRicezione::Anomalia {
@@ -266,20 +290,15 @@ impl Gestore {
                     .await?
                     .pop()
                     .context("signing returned nothing")?;
+                let estranei = Estranei {
+                    anomalia: Some((signed, destinatari)),
+                    eventi,
+                };
                 let mut batch = Batch::new();
-                let tag = tag_of(&raw);
-                for r in self.existing(&destinatari).await? {
-                    batch.push(put(
-                        &r,
-                        "INBOX",
-                        format!("box:{r}:anomalia:{tag}"),
-                        signed.clone(),
-                        now,
-                    ));
-                }
-                log_all(&mut batch, &eventi, &s.mail_from);
+                self.estranei_ops(&mut batch, &estranei, &tag_of(&raw), &s.mail_from, now)
+                    .await?;
                 self.store.commit(batch).await.context("commit")?;
-                self.announce(&eventi);
+                self.announce(&estranei.eventi);
                 Ok(None)
             }
             EsitoRicezione::Rifiutata {
@@ -303,44 +322,141 @@ impl Gestore {
                 };
                 Ok(Some(SubmitError::Permanent(code, enhanced.into(), motivo)))
             }
-            EsitoRicezione::Ricevuta { .. } => anyhow::bail!("receipt handled above"),
+            EsitoRicezione::RicevutaDaSmistare(_) => anyhow::bail!("receipt placed above"),
         }
     }
 
-    /// A receipt about one of our envelopes: delivered unchanged to the local recipients
-    /// (our user, or our service box for presa in carico), with the checks it answers
-    /// cancelled in the same transaction (already in `batch`).
-    #[allow(clippy::too_many_arguments)]
+    /// The sender of our envelope `identificativo` to `recipient`, from its 24 h check (kept
+    /// whatever its state); `None` when we never sent it there.
+    async fn mittente_di(&self, identificativo: &str, recipient: &str) -> Result<Option<String>> {
+        let key = scadenza_key(
+            Scadenza::Ore24,
+            identificativo,
+            &recipient.to_ascii_lowercase(),
+        );
+        let Some(item) = self.store.queue_item(&key).await? else {
+            return Ok(None);
+        };
+        let line = item
+            .payload
+            .split(|b| *b == b'\n')
+            .next()
+            .unwrap_or_default();
+        let c: Controllo = serde_json::from_slice(line).context("check payload")?;
+        Ok(Some(c.sender))
+    }
+
+    /// What the local RCPT TO that a valid message does not certify get (pec-core's
+    /// `estranei`): the anomaly envelope signed, or only the refusal's log events.
+    async fn estranei(&self, esito: &EsitoRicezione) -> Result<Estranei> {
+        let estranei = match esito {
+            EsitoRicezione::Busta { estranei, .. }
+            | EsitoRicezione::Ricevuta { estranei, .. }
+            | EsitoRicezione::Infetta { estranei, .. } => estranei.as_deref(),
+            _ => None,
+        };
+        Ok(match estranei {
+            Some(EsitoRicezione::Anomalia {
+                busta,
+                motivo,
+                destinatari,
+                eventi,
+            }) => {
+                tracing_line(&format!(
+                    "inbound: {} not certified by the message, busta di anomalia: {motivo}",
+                    destinatari.join(", ")
+                ));
+                let signed = self
+                    .sign_all(vec![busta.clone()])
+                    .await?
+                    .pop()
+                    .context("signing returned nothing")?;
+                Estranei {
+                    anomalia: Some((signed, destinatari.clone())),
+                    eventi: eventi.clone(),
+                }
+            }
+            Some(other) => {
+                let eventi: Vec<Evento> = other.eventi().into_iter().cloned().collect();
+                if !eventi.is_empty() {
+                    tracing_line("inbound: recipients not certified by the message, refused");
+                }
+                Estranei {
+                    anomalia: None,
+                    eventi,
+                }
+            }
+            None => Estranei::default(),
+        })
+    }
+
+    /// Adds to `batch` what [`Gestore::estranei`] decided: the anomaly envelope in each
+    /// existing box, keyed by `tag` (what it wraps), and the log events.
+    pub(super) async fn estranei_ops(
+        &self,
+        batch: &mut Batch,
+        e: &Estranei,
+        tag: &str,
+        sender: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        if let Some((signed, destinatari)) = &e.anomalia {
+            for r in self.existing(destinatari).await? {
+                batch.push(put(
+                    &r,
+                    "INBOX",
+                    format!("box:{r}:anomalia:{tag}"),
+                    signed.clone(),
+                    now,
+                ));
+            }
+        }
+        log_all(batch, &e.eventi, sender);
+        Ok(())
+    }
+
+    /// A receipt about one of our envelopes: stored in its one box (our user, or our service
+    /// box for presa in carico and rilevazione virus), with the checks it answers cancelled
+    /// in the same transaction (already in `batch`). Keyed by what it certifies (our
+    /// envelope, its kind, the recipients it is about), never by its bytes: a copy under a
+    /// new outer Message-ID is a duplicate and stores nothing.
     async fn ricevuta(
         &self,
         mut batch: Batch,
-        raw: &[u8],
-        kind: pec_core::MessageKind,
-        identificativo: &str,
-        destinatari: &[String],
-        eventi: &[Evento],
+        r: RicevutaNostra<'_>,
+        estranei: &Estranei,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
-        let tag = tag_of(raw);
-        for r in self.existing(destinatari).await? {
-            batch.push(put(
-                &r,
-                "INBOX",
-                format!("box:{r}:{identificativo}:{}:{tag}", kind.name()),
-                raw.to_vec(),
-                now,
-            ));
-        }
-        let sender = eventi
+        let casella = address(r.casella)?;
+        let what = r.what;
+        batch.push(put(
+            &casella,
+            "INBOX",
+            format!("box:{casella}:{}:{what}", r.identificativo),
+            r.bytes,
+            now,
+        ));
+        let sender = r
+            .eventi
             .first()
             .map(|e| e.mittente.clone())
             .unwrap_or_default();
-        log_all(&mut batch, eventi, &sender);
+        log_all(&mut batch, r.eventi, &sender);
+        let tag = tag_of(format!("{}:{what}", r.identificativo).as_bytes());
+        self.estranei_ops(&mut batch, estranei, &tag, &sender, now)
+            .await?;
         let receipt = self.store.commit(batch).await.context("commit")?;
-        self.announce(eventi);
-        if !receipt.replayed
-            && scadenze::annullate(kind).contains(&pec_core::builder::Scadenza::Ore24)
-        {
+        if receipt.replayed {
+            tracing_line(&format!(
+                "inbound {} about {}: a copy of one already stored, not stored again",
+                r.kind.name(),
+                r.identificativo
+            ));
+            return Ok(());
+        }
+        self.announce(r.eventi);
+        self.announce(&estranei.eventi);
+        if scadenze::annullate(r.kind).contains(&Scadenza::Ore24) {
             self.closed_remote
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -350,7 +466,12 @@ impl Gestore {
     /// A valid envelope: presa in carico to the sending provider and delivery to our boxes,
     /// in one transaction; if a box refuses (unknown, disabled, full), committed again with
     /// the deliveries queued so the worker answers each with its own notice.
-    async fn busta(&self, b: &Ricevuta<'_>, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    async fn busta(
+        &self,
+        b: &Ricevuta<'_>,
+        estranei: &Estranei,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
         let d = &b.busta.daticert;
         let identificativo = d.dati.identificativo.trim();
         let identificativo = identificativo
@@ -363,7 +484,10 @@ impl Gestore {
             .iter()
             .map(|r| (r.clone(), StatoCasella::Attiva))
             .collect();
+        let tag = tag_of(identificativo.as_bytes());
         let mut batch = self.presa(b, identificativo, &sender, now)?;
+        self.estranei_ops(&mut batch, estranei, &tag, &sender, now)
+            .await?;
         let env = Envelope {
             letta: b.busta,
             bytes: b.raw,
@@ -373,6 +497,7 @@ impl Gestore {
         let consegne = self.consegna(&mut batch, &env, &locals, now).await?;
         if self.commit_presumed(batch, &locals).await? {
             self.announce(b.eventi);
+            self.announce(&estranei.eventi);
             self.announce(&consegne);
             self.delivered
                 .fetch_add(locals.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -380,6 +505,8 @@ impl Gestore {
             return Ok(());
         }
         let mut batch = self.presa(b, identificativo, &sender, now)?;
+        self.estranei_ops(&mut batch, estranei, &tag, &sender, now)
+            .await?;
         for (r, _) in &locals {
             batch.push(Operation::Enqueue(NewQueueItem {
                 key: format!("deliver:{identificativo}:{r}"),
@@ -390,6 +517,7 @@ impl Gestore {
         }
         self.store.commit(batch).await.context("commit")?;
         self.announce(b.eventi);
+        self.announce(&estranei.eventi);
         self.work.notify_one();
         Ok(())
     }
@@ -465,4 +593,25 @@ pub(super) struct Ricevuta<'a> {
     pub(super) mail_receipt: &'a str,
     pub(super) destinatari: &'a [String],
     pub(super) eventi: &'a [Evento],
+}
+
+/// A receipt about one of our envelopes, placed by pec-core, as [`Gestore::ricevuta`] stores it.
+struct RicevutaNostra<'a> {
+    kind: pec_core::MessageKind,
+    identificativo: &'a str,
+    /// The receipt's identity besides our envelope: its kind and whom it is about.
+    what: &'a str,
+    casella: &'a str,
+    /// The receipt with its outer headers rebuilt from the signed data.
+    bytes: Vec<u8>,
+    eventi: &'a [Evento],
+}
+
+/// What the local RCPT TO that a valid message does not certify get.
+#[derive(Default)]
+pub(super) struct Estranei {
+    /// The signed busta di anomalia and its boxes, when the policy wraps.
+    anomalia: Option<(Vec<u8>, Vec<String>)>,
+    /// The log events (anomalia-emessa, or messaggio-rifiutato).
+    pub(super) eventi: Vec<Evento>,
 }

@@ -93,6 +93,23 @@ impl Backend for Gestore {
         }
     }
 
+    async fn check_mail_from(
+        &self,
+        authenticated: &str,
+        reverse_path: &str,
+    ) -> Result<(), SubmitError> {
+        if accesso::mittente_ammesso(authenticated, reverse_path) {
+            return Ok(());
+        }
+        // Issue 12, item 3: refused at once rather than answered with a notice, which would
+        // have to go somewhere the box does not own (PEC-SPEC §9.4).
+        Err(SubmitError::Permanent(
+            553,
+            "5.7.1".into(),
+            format!("Sender address rejected: not owned by user {authenticated}"),
+        ))
+    }
+
     async fn submit(&self, submission: Submission) -> Result<(), SubmitError> {
         self.accept(submission).await.map_err(|e| {
             tracing_line(&format!("submission not stored: {e:#}"));

@@ -7,6 +7,7 @@ mod between;
 mod crash;
 mod ldap;
 mod mx;
+mod probing;
 mod provider;
 mod sample;
 mod scanner_lost;

@@ -154,15 +154,13 @@ fn every_reason_gives_its_notice() {
     for (nome, casella, mail_from, rcpt_to, raw, limiti, motivo) in casi {
         let n = rifiutato(esegui(casella, mail_from, &rcpt_to, &raw, limiti));
         assert_eq!(n.motivo, motivo, "{nome}");
-        assert_eq!(n.mittente, mail_from, "{nome}: notice goes to MAIL FROM");
+        // The authenticated box, which is MAIL FROM whenever the SMTP layer let it through
+        // (PEC-SPEC §3.2, §9.4).
+        assert_eq!(n.mittente, casella, "{nome}: notice goes to the box");
         let (ins, d) = leggi(&n.avviso);
         assert_eq!(ins.kind, MessageKind::NonAccettazione, "{nome}");
         assert_eq!(n.avviso.header("X-Ricevuta"), Some("non-accettazione"));
-        assert_eq!(
-            n.avviso.header("To"),
-            Some(mail_from),
-            "{nome}: PEC-SPEC §3.2"
-        );
+        assert_eq!(n.avviso.header("To"), Some(casella), "{nome}");
         assert_eq!(ins.message_id.as_deref(), Some(RICEVUTA));
         assert!(
             ins.subject
@@ -181,7 +179,7 @@ fn every_reason_gives_its_notice() {
             d.dati.identificativo, IDENTIFICATIVO,
             "{nome}: PEC-SPEC §4.4"
         );
-        assert_eq!(d.intestazione.mittente, mail_from, "{nome}");
+        assert_eq!(d.intestazione.mittente, casella, "{nome}");
         assert!(!d.intestazione.destinatari.is_empty(), "{nome}");
         assert!(ins.postacert.is_none(), "{nome}: no original in the notice");
         let tipi: Vec<_> = n.eventi.iter().map(|e| e.evento.nome()).collect();
@@ -294,6 +292,38 @@ fn null_reverse_path_notice_goes_to_the_authenticated_box() {
     assert_eq!(n.motivo, Motivo::MittenteDiverso);
     assert_eq!(n.mittente, CASELLA);
     assert_eq!(n.avviso.header("To"), Some(CASELLA));
+}
+
+#[test]
+fn a_notice_never_goes_to_another_box_named_by_mail_from() {
+    // Issue 12, item 3: MAIL FROM a neighbour's box (or a foreign address) must not make
+    // the notice land there.
+    for mail_from in ["altro@pec.example.it", "chiunque@example.com"] {
+        let n = rifiutato(esegui(
+            CASELLA,
+            mail_from,
+            &rcpt(&[TO]),
+            &messaggio(mail_from, ""),
+            Limiti::default(),
+        ));
+        assert_eq!(n.motivo, Motivo::MittenteDiverso);
+        assert_eq!(n.mittente, CASELLA);
+        assert_eq!(n.avviso.header("To"), Some(CASELLA));
+        let (_, d) = leggi(&n.avviso);
+        assert_eq!(d.intestazione.mittente, CASELLA);
+    }
+}
+
+#[test]
+fn only_the_authenticated_box_may_be_the_reverse_path() {
+    assert!(mittente_ammesso(CASELLA, CASELLA));
+    assert!(mittente_ammesso(
+        CASELLA,
+        &format!("<{}>", CASELLA.to_uppercase())
+    ));
+    assert!(!mittente_ammesso(CASELLA, "altro@pec.example.it"));
+    assert!(!mittente_ammesso(CASELLA, "<>"));
+    assert!(!mittente_ammesso(CASELLA, ""));
 }
 
 #[test]

@@ -22,6 +22,7 @@ mod intestazioni;
 mod mime;
 mod originale;
 pub mod ricevute;
+mod ricomposta;
 pub mod sample;
 mod testo;
 #[cfg(test)]
@@ -35,10 +36,13 @@ pub use avvisi::{
 };
 pub use busta::busta_trasporto;
 pub use intestazioni::codifica_oggetto;
-pub use originale::{Originale, OriginaleError};
+pub use originale::{Intestatari, Originale, OriginaleError};
 pub use ricevute::{
     ricevuta_accettazione, ricevuta_consegna, ricevuta_presa_in_carico, tipo_ricevuta_consegna,
     Consegna, Posizione,
+};
+pub use ricomposta::{
+    busta_ricomposta, controlla_struttura, ricevuta_ricomposta, RicomposizioneError,
 };
 
 use crate::breve::BreveError;

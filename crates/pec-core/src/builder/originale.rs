@@ -53,6 +53,38 @@ pub enum OriginaleError {
     MittenteNonValido,
 }
 
+/// What a message's header block says of its recipients, read without parsing its body.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Intestatari {
+    /// `To:` addresses.
+    pub to: Vec<String>,
+    /// `Cc:` addresses.
+    pub cc: Vec<String>,
+    /// `X-TipoRicevuta:` when it holds one of the three values.
+    pub tipo_ricevuta: Option<TipoRicevuta>,
+}
+
+impl Intestatari {
+    /// Reads the header block of `raw` (a `postacert.eml`): only the block is parsed, so a
+    /// 30 MB original costs no more than its headers.
+    pub fn leggi(raw: &[u8]) -> Self {
+        let blocco = Blocco::leggi(raw);
+        let mut testa = raw[..blocco.fine].to_vec();
+        testa.extend_from_slice(b"\r\n\r\n");
+        let Some(msg) = MessageParser::default().parse(&testa) else {
+            return Self::default();
+        };
+        Self {
+            to: indirizzi(msg.all_to()),
+            cc: indirizzi(msg.all_cc()),
+            tipo_ricevuta: blocco
+                .primo("X-TipoRicevuta")
+                .map(|c| TipoRicevuta::parse(&c.valore_crlf().trim().to_ascii_lowercase()))
+                .filter(TipoRicevuta::is_known),
+        }
+    }
+}
+
 impl Originale {
     /// Reads an original from its raw bytes.
     pub fn parse(raw: &[u8]) -> Result<Self, OriginaleError> {

@@ -3,15 +3,16 @@
 //! well-formed receipt, or neither?
 
 use super::GestoreMittente;
+use crate::builder::controlla_struttura;
 use crate::consegna::{BustaRicevuta, ConsegnaError};
 use crate::daticert::{Daticert, Tipo};
-use crate::inspect::{inspect, Inspection};
+use crate::inspect::{inspect_firmato, Inspection};
 use crate::kind::MessageKind;
 
 /// What a validly signed message turned out to be.
 pub(super) enum Classe {
-    /// A well-formed busta di trasporto (PEC-SPEC §4.1).
-    Busta(Box<BustaRicevuta>),
+    /// A well-formed busta di trasporto (PEC-SPEC §4.1), and the signer's service address.
+    Busta(Box<BustaRicevuta>, String),
     /// A well-formed receipt or notice.
     Ricevuta(Box<Ricevuta>),
     /// Signed by a PEC provider but malformed: the detail for the anomaly text.
@@ -24,19 +25,26 @@ pub(super) struct Ricevuta {
     pub(super) daticert: Daticert,
     /// `<ricezione>` of a presa in carico, `<consegna>` of the others.
     pub(super) riguarda: Vec<String>,
+    /// The signer's service address (`From:`, on one of its domains).
+    pub(super) servizio: String,
 }
 
-/// Classifies a message whose signature `gestore` made.
-pub(super) fn classifica(raw: &[u8], gestore: &GestoreMittente) -> Classe {
-    let ins = match inspect(raw) {
+/// Classifies a message whose signature `gestore` made; `firmato` is the entity the
+/// signature covers, the only place daticert and postacert are read from.
+pub(super) fn classifica(raw: &[u8], firmato: &[u8], gestore: &GestoreMittente) -> Classe {
+    if let Err(e) = controlla_struttura(raw) {
+        return Classe::Malformato(e.to_string());
+    }
+    let ins = match inspect_firmato(raw, firmato) {
         Ok(i) => i,
         Err(e) => return Classe::Malformato(format!("messaggio illeggibile ({e})")),
     };
-    if let Err(d) = dominio_from(&ins, gestore) {
-        return Classe::Malformato(d);
-    }
+    let servizio = match dominio_from(&ins, gestore) {
+        Ok(s) => s,
+        Err(d) => return Classe::Malformato(d),
+    };
     match ins.kind {
-        MessageKind::BustaTrasporto => busta(raw, gestore),
+        MessageKind::BustaTrasporto => busta(ins, gestore, servizio),
         // Module docs: anomaly envelopes never travel between providers (PEC-SPEC §4.2).
         MessageKind::BustaAnomalia => {
             Classe::Malformato("busta di anomalia (X-Trasporto: errore) di un altro gestore".into())
@@ -44,14 +52,14 @@ pub(super) fn classifica(raw: &[u8], gestore: &GestoreMittente) -> Classe {
         MessageKind::Ordinaria => Classe::Malformato(
             "intestazione X-Trasporto o X-Ricevuta assente o con valore sconosciuto".into(),
         ),
-        kind => ricevuta(kind, ins),
+        kind => ricevuta(kind, ins, servizio),
     }
 }
 
 /// A busta di trasporto: readable (daticert, postacert.eml), daticert `tipo` posta-certificata,
 /// the certified sender on a domain of the signer (PEC-SPEC §4.1, §5, §7.2).
-fn busta(raw: &[u8], gestore: &GestoreMittente) -> Classe {
-    let b = match BustaRicevuta::leggi(raw) {
+fn busta(ins: Inspection, gestore: &GestoreMittente, servizio: String) -> Classe {
+    let b = match BustaRicevuta::da_ispezione(ins) {
         Ok(b) => b,
         Err(ConsegnaError::PostacertAssente) => {
             return Classe::Malformato("busta di trasporto senza postacert.eml".into())
@@ -80,12 +88,12 @@ fn busta(raw: &[u8], gestore: &GestoreMittente) -> Classe {
             gestore.nome
         ));
     }
-    Classe::Busta(Box::new(b))
+    Classe::Busta(Box::new(b), servizio)
 }
 
 /// A receipt or notice: daticert present and readable, its `tipo` the one of the header,
 /// an identificativo, and the recipients it is about (PEC-SPEC §4.6–§4.11).
-fn ricevuta(kind: MessageKind, ins: Inspection) -> Classe {
+fn ricevuta(kind: MessageKind, ins: Inspection, servizio: String) -> Classe {
     let daticert = match ins.daticert {
         Some(Ok(d)) => d,
         Some(Err(e)) => return Classe::Malformato(format!("{kind}: {e}")),
@@ -129,18 +137,19 @@ fn ricevuta(kind: MessageKind, ins: Inspection) -> Classe {
         kind,
         daticert,
         riguarda,
+        servizio,
     }))
 }
 
 /// The From domain rule (PEC-SPEC §7.2, §11.2, UNCONFIRMED): the signer's service address
-/// must be on one of its `managedDomains`.
-fn dominio_from(ins: &Inspection, gestore: &GestoreMittente) -> Result<(), String> {
+/// must be on one of its `managedDomains`. Returns that address.
+fn dominio_from(ins: &Inspection, gestore: &GestoreMittente) -> Result<String, String> {
     let Some(from) = ins.from.as_deref() else {
         return Err("intestazione From assente".into());
     };
     let indirizzo = indirizzo(from);
     if gestore.gestisce(dominio(indirizzo)) {
-        Ok(())
+        Ok(indirizzo.to_string())
     } else {
         Err(format!(
             "il mittente {indirizzo} non appartiene a un dominio del gestore {}",

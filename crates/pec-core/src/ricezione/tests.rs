@@ -4,10 +4,11 @@
 
 use super::*;
 use crate::builder::sample::{self, DESTINATARIO_CC, DESTINATARIO_TO};
-use crate::builder::{busta_trasporto, ricevuta_consegna, Consegna};
+use crate::builder::{busta_trasporto, ricevuta_consegna, Consegna, Originale};
 use crate::daticert::Tipo;
+use crate::daticert::TipoDestinatario;
 use crate::inspect::inspect;
-use crate::prova::{firma_finta, leggi, wire};
+use crate::prova::{firma_finta, firmato, leggi, wire};
 use chrono::{TimeZone, Utc};
 
 /// The PEC msgid provider A gave its envelope.
@@ -74,6 +75,32 @@ fn busta_di_a() -> UnsignedMessage {
     busta_trasporto(&e, &o, &sample::dati(IDENTIFICATIVO).destinatari).unwrap()
 }
 
+/// Another box of the recipients' provider that A's envelope also certifies (in `To:`).
+const ALTRO: &str = "altro@pec.cliente.example";
+/// A box of the recipients' provider that A's envelopes never name.
+const ESTRANEO: &str = "estraneo@pec.cliente.example";
+
+/// A's envelope for an original whose `To:` names [`DESTINATARIO_TO`] and [`ALTRO`].
+fn busta_di_a_per_due() -> UnsignedMessage {
+    let a = gestore_a();
+    let e = Emissione {
+        provider: &a,
+        data: quando(0),
+        message_id: IDENTIFICATIVO,
+    };
+    let raw = String::from_utf8(sample::ORIGINALE.to_vec())
+        .unwrap()
+        .replacen(
+            "<ufficio.acquisti@pec.cliente.example>\r\n",
+            "<ufficio.acquisti@pec.cliente.example>, altro@pec.cliente.example\r\n",
+            1,
+        );
+    let o = Originale::parse(raw.as_bytes()).unwrap();
+    assert_eq!(o.to, [DESTINATARIO_TO, ALTRO]);
+    let destinatari = o.destinatari(|_| TipoDestinatario::Certificato);
+    busta_trasporto(&e, &o, &destinatari).unwrap()
+}
+
 /// A header replaced (or removed with `None`) in a built message.
 fn con_intestazione(mut u: UnsignedMessage, nome: &str, valore: Option<&str>) -> UnsignedMessage {
     u.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(nome));
@@ -106,6 +133,7 @@ fn ricevi_scansionato(
     punto_ricezione(
         &Arrivo {
             raw,
+            firmato: &firmato(raw),
             mail_from: MITTENTE,
             destinatari: &destinatari,
             firma,
@@ -133,7 +161,7 @@ fn anomalia_di(esito: EsitoRicezione) -> (String, UnsignedMessage, Vec<String>, 
 
 #[test]
 fn a_valid_envelope_gives_one_presa_in_carico_to_the_sender_providers_mail_receipt() {
-    let raw = firma_finta(&busta_di_a());
+    let raw = firma_finta(&busta_di_a_per_due());
     let esito = ricevi(
         &raw,
         &[
@@ -151,11 +179,14 @@ fn a_valid_envelope_gives_one_presa_in_carico_to_the_sender_providers_mail_recei
         busta,
         destinatari,
         eventi,
+        estranei,
+        ..
     } = esito
     else {
         panic!("expected a busta: {esito:?}");
     };
-    let locali = [DESTINATARIO_TO, "altro@pec.cliente.example"];
+    assert!(estranei.is_none());
+    let locali = [DESTINATARIO_TO, ALTRO];
     assert_eq!(destinatari, locali, "bare, without repeats, in RCPT order");
     assert_eq!(mail_receipt, MAIL_RECEIPT_A);
     assert_eq!(busta.daticert.dati.identificativo, IDENTIFICATIVO);
@@ -353,23 +384,42 @@ fn consegna_di_b() -> UnsignedMessage {
     .unwrap()
 }
 
-/// What provider A decides on `raw` for its user.
+/// What provider A decides on `raw` for `destinatari`, knowing (or not) that it sent the
+/// envelope the receipt answers on behalf of `nostra`.
+fn smista_in_a(
+    raw: &[u8],
+    destinatari: &[&str],
+    firma: Firma,
+    nostra: Option<&str>,
+    politica: Politica,
+) -> EsitoRicezione {
+    let destinatari: Vec<String> = destinatari.iter().map(|d| d.to_string()).collect();
+    let a = Arrivo {
+        raw,
+        firmato: &firmato(raw),
+        mail_from: "posta-certificata@pec.destinatario.example",
+        destinatari: &destinatari,
+        firma,
+        virus: None,
+    };
+    let provider = gestore_a();
+    match punto_ricezione(&a, &provider, quando(7), &IDS, politica).unwrap() {
+        EsitoRicezione::RicevutaDaSmistare(r) => {
+            let c = Contesto {
+                provider: &provider,
+                data: quando(7),
+                ids: &IDS,
+                politica,
+            };
+            smista_ricevuta(&a, *r, nostra, &c).unwrap()
+        }
+        altro => altro,
+    }
+}
+
+/// What provider A decides on `raw` for its user, who sent the envelope it answers.
 fn ricevi_in_a(raw: &[u8], firma: Firma) -> EsitoRicezione {
-    let destinatari = vec![MITTENTE.to_string()];
-    punto_ricezione(
-        &Arrivo {
-            raw,
-            mail_from: "posta-certificata@pec.destinatario.example",
-            destinatari: &destinatari,
-            firma,
-            virus: None,
-        },
-        &gestore_a(),
-        quando(7),
-        &IDS,
-        Politica::Rifiuta,
-    )
-    .unwrap()
+    smista_in_a(raw, &[MITTENTE], firma, Some(MITTENTE), Politica::Rifiuta)
 }
 
 #[test]
@@ -380,8 +430,10 @@ fn a_valid_delivery_receipt_is_delivered_unchanged_and_names_our_envelope() {
         identificativo,
         daticert,
         riguarda,
-        destinatari,
+        casella,
         eventi,
+        estranei,
+        ..
     } = esito
     else {
         panic!("expected a receipt: {esito:?}");
@@ -391,7 +443,8 @@ fn a_valid_delivery_receipt_is_delivered_unchanged_and_names_our_envelope() {
     assert_eq!(daticert.tipo, Tipo::AvvenutaConsegna);
     assert_eq!(daticert.dati.identificativo, IDENTIFICATIVO);
     assert_eq!(riguarda, [DESTINATARIO_TO]);
-    assert_eq!(destinatari, [MITTENTE]);
+    assert_eq!(casella, MITTENTE);
+    assert!(estranei.is_none());
     assert_eq!(eventi.len(), 1);
     assert_eq!(
         eventi[0].evento,
@@ -420,25 +473,19 @@ fn a_valid_presa_in_carico_names_the_recipients_it_covers() {
         MAIL_RECEIPT_A,
     )
     .unwrap();
-    let destinatari = vec![MAIL_RECEIPT_A.to_string()];
-    let esito = punto_ricezione(
-        &Arrivo {
-            raw: &firma_finta(&presa),
-            mail_from: "posta-certificata@pec.destinatario.example",
-            destinatari: &destinatari,
-            firma: Firma::Valida(indice_b()),
-            virus: None,
-        },
-        &gestore_a(),
-        quando(6),
-        &IDS,
+    // A's service box is its mailReceipt: a presa in carico belongs there, not to the sender.
+    let servizio = gestore_a().indirizzo_servizio;
+    let esito = smista_in_a(
+        &firma_finta(&presa),
+        &[&servizio],
+        Firma::Valida(indice_b()),
+        Some(MITTENTE),
         Politica::Anomalia,
-    )
-    .unwrap();
+    );
     let EsitoRicezione::Ricevuta {
         kind,
         riguarda,
-        destinatari,
+        casella,
         ..
     } = esito
     else {
@@ -446,7 +493,7 @@ fn a_valid_presa_in_carico_names_the_recipients_it_covers() {
     };
     assert_eq!(kind, MessageKind::PresaInCarico);
     assert_eq!(riguarda, ricezione);
-    assert_eq!(destinatari, [MAIL_RECEIPT_A]);
+    assert_eq!(casella, servizio);
 }
 
 #[test]
@@ -655,34 +702,22 @@ fn a_message_without_message_id_gets_the_anomaly_id() {
 }
 
 #[test]
-fn the_adapter_can_wrap_a_message_after_the_fact() {
+fn a_receipt_about_an_envelope_we_never_sent_is_an_anomaly_whatever_the_policy() {
     let raw = firma_finta(&consegna_di_b());
-    let destinatari = vec![MITTENTE.to_string()];
-    let esito = anomalia(
-        &Arrivo {
-            raw: &raw,
-            mail_from: "posta-certificata@pec.destinatario.example",
-            destinatari: &destinatari,
-            firma: Firma::Valida(indice_b()),
-            virus: None,
-        },
-        &gestore_a(),
-        quando(7),
-        ANOMALIA,
-        "ricevuta relativa a un messaggio non inviato da questo gestore",
-    )
-    .unwrap();
-    let (motivo, busta, destinatari, eventi) = anomalia_di(esito);
-    assert_eq!(
-        motivo,
-        "ricevuta relativa a un messaggio non inviato da questo gestore"
-    );
-    assert_eq!(destinatari, [MITTENTE]);
-    assert_eq!(eventi[0].gestore, gestore_b().nome);
-    assert_eq!(
-        inspect(&wire(&busta)).unwrap().kind,
-        MessageKind::BustaAnomalia
-    );
+    for politica in [Politica::Anomalia, Politica::Rifiuta] {
+        let esito = smista_in_a(&raw, &[MITTENTE], Firma::Valida(indice_b()), None, politica);
+        let (motivo, busta, destinatari, eventi) = anomalia_di(esito);
+        assert_eq!(
+            motivo,
+            "ricevuta relativa a un messaggio non inviato da questo gestore"
+        );
+        assert_eq!(destinatari, [MITTENTE]);
+        assert_eq!(eventi[0].gestore, gestore_b().nome);
+        assert_eq!(
+            inspect(&wire(&busta)).unwrap().kind,
+            MessageKind::BustaAnomalia
+        );
+    }
 }
 
 #[test]
@@ -711,7 +746,7 @@ const VIRUS: &str = "Gestore.Test.Virus";
 
 #[test]
 fn an_infected_envelope_is_taken_in_charge_and_answered_with_one_rilevazione_per_recipient() {
-    let raw = firma_finta(&busta_di_a());
+    let raw = firma_finta(&busta_di_a_per_due());
     let rilevazioni = vec![
         "opec7.20240315103005.3@pec.destinatario.example".to_string(),
         "opec7.20240315103005.4@pec.destinatario.example".to_string(),
@@ -742,10 +777,12 @@ fn an_infected_envelope_is_taken_in_charge_and_answered_with_one_rilevazione_per
         destinatari,
         virus,
         eventi,
+        estranei,
     } = esito
     else {
         panic!("expected an infected envelope: {esito:?}");
     };
+    assert!(estranei.is_none());
     assert_eq!(virus, VIRUS);
     assert_eq!(mail_receipt, MAIL_RECEIPT_A);
     assert_eq!(busta.daticert.dati.identificativo, IDENTIFICATIVO);
@@ -809,7 +846,7 @@ fn an_infected_envelope_is_taken_in_charge_and_answered_with_one_rilevazione_per
 
 #[test]
 fn an_infected_envelope_without_enough_ids_is_the_callers_error() {
-    let raw = firma_finta(&busta_di_a());
+    let raw = firma_finta(&busta_di_a_per_due());
     let uno = vec!["opec7.x@pec.destinatario.example".to_string()];
     let ids = IdRicezione {
         rilevazioni: &uno,
@@ -817,7 +854,7 @@ fn an_infected_envelope_without_enough_ids_is_the_callers_error() {
     };
     let esito = ricevi_scansionato(
         &raw,
-        &["a@pec.cliente.example", "b@pec.cliente.example"],
+        &[DESTINATARIO_TO, ALTRO],
         Firma::Valida(indice_a()),
         Politica::Anomalia,
         Some(VIRUS),
@@ -877,4 +914,390 @@ fn anything_infected_but_a_valid_envelope_is_refused_whatever_the_policy() {
             ));
         }
     }
+}
+
+// Issue 12, item 1: a genuine envelope replayed to boxes it never named.
+
+/// The busta outcome's certified recipients, delivered bytes and strangers' outcome.
+fn busta_di(
+    esito: EsitoRicezione,
+) -> (
+    Vec<String>,
+    Vec<u8>,
+    UnsignedMessage,
+    Option<EsitoRicezione>,
+) {
+    match esito {
+        EsitoRicezione::Busta {
+            destinatari,
+            consegnata,
+            presa_in_carico,
+            estranei,
+            ..
+        } => (
+            destinatari,
+            consegnata,
+            presa_in_carico,
+            estranei.map(|e| *e),
+        ),
+        altro => panic!("expected a busta, got {altro:?}"),
+    }
+}
+
+#[test]
+fn an_envelope_replayed_to_other_boxes_reaches_only_those_it_certifies() {
+    let raw = firma_finta(&busta_di_a());
+    let esito = ricevi(
+        &raw,
+        &[DESTINATARIO_TO, ESTRANEO, ALTRO],
+        Firma::Valida(indice_a()),
+        Politica::Anomalia,
+    )
+    .unwrap();
+    let (destinatari, _, presa, estranei) = busta_di(esito);
+    assert_eq!(destinatari, [DESTINATARIO_TO]);
+    // The presa in carico names only the certified recipient.
+    let (_, d) = leggi(&presa);
+    assert_eq!(d.dati.ricezione, [DESTINATARIO_TO]);
+    // The others get what ordinary mail gets: an anomaly envelope, not a certified copy.
+    let (motivo, busta, caselle, eventi) = anomalia_di(estranei.expect("strangers' outcome"));
+    assert_eq!(caselle, [ESTRANEO, ALTRO]);
+    assert!(
+        motivo.contains("non presente nei dati di certificazione"),
+        "{motivo}"
+    );
+    assert!(motivo.contains(ESTRANEO), "{motivo}");
+    assert_eq!(
+        inspect(&wire(&busta)).unwrap().kind,
+        MessageKind::BustaAnomalia
+    );
+    assert_eq!(eventi[0].evento.nome(), "anomalia-emessa");
+}
+
+#[test]
+fn an_envelope_replayed_only_to_other_boxes_is_an_anomaly_or_refused() {
+    let raw = firma_finta(&busta_di_a());
+    let esito = ricevi(
+        &raw,
+        &[ESTRANEO],
+        Firma::Valida(indice_a()),
+        Politica::Anomalia,
+    )
+    .unwrap();
+    let (motivo, _, caselle, _) = anomalia_di(esito);
+    assert_eq!(caselle, [ESTRANEO]);
+    assert!(motivo.contains("daticert"), "{motivo}");
+    let esito = ricevi(
+        &raw,
+        &[ESTRANEO],
+        Firma::Valida(indice_a()),
+        Politica::Rifiuta,
+    )
+    .unwrap();
+    assert!(
+        matches!(
+            esito,
+            EsitoRicezione::Rifiutata {
+                perche: Rifiuto::Politica,
+                ..
+            }
+        ),
+        "{esito:?}"
+    );
+}
+
+#[test]
+fn a_recipient_only_in_the_daticert_or_only_in_the_original_is_not_certified() {
+    // The daticert names altro@ but the signed original's To/Cc does not, and the reverse.
+    let a = gestore_a();
+    let e = Emissione {
+        provider: &a,
+        data: quando(0),
+        message_id: IDENTIFICATIVO,
+    };
+    let o = sample::originale();
+    let mut destinatari = sample::dati(IDENTIFICATIVO).destinatari;
+    destinatari.push(crate::daticert::Destinatario {
+        indirizzo: ALTRO.into(),
+        tipo: TipoDestinatario::Certificato,
+    });
+    let raw = firma_finta(&busta_trasporto(&e, &o, &destinatari).unwrap());
+    let esito = ricevi(&raw, &[ALTRO], Firma::Valida(indice_a()), Politica::Rifiuta).unwrap();
+    assert!(
+        matches!(esito, EsitoRicezione::Rifiutata { .. }),
+        "{esito:?}"
+    );
+}
+
+#[test]
+fn the_delivered_envelope_shows_the_signed_headers_not_the_outer_ones() {
+    let mut u = busta_di_a();
+    for (nome, falso) in [
+        ("Subject", "POSTA CERTIFICATA: Bonifico urgente"),
+        (
+            "From",
+            "\"Per conto di: direttore@pec.example.it\" <posta-certificata@pec.mittente.example>",
+        ),
+        ("Reply-To", "truffatore@example.com"),
+        ("Date", "Mon, 01 Jan 2024 00:00:00 +0000"),
+        ("X-TipoRicevuta", "sintetica"),
+        ("Disposition-Notification-To", "truffatore@example.com"),
+    ] {
+        u = con_intestazione(u, nome, Some(falso));
+    }
+    let raw = firma_finta(&u);
+    let esito = ricevi(
+        &raw,
+        &[DESTINATARIO_TO],
+        Firma::Valida(indice_a()),
+        Politica::Anomalia,
+    )
+    .unwrap();
+    let (_, consegnata, _, _) = busta_di(esito);
+    let ins = inspect(&consegnata).unwrap();
+    let o = sample::originale();
+    assert_eq!(
+        ins.subject.as_deref(),
+        Some(format!("POSTA CERTIFICATA: {}", o.oggetto.clone().unwrap()).as_str())
+    );
+    assert_eq!(
+        ins.from.as_deref(),
+        Some(
+            format!("\"Per conto di: {MITTENTE}\" <posta-certificata@pec.mittente.example>")
+                .as_str()
+        )
+    );
+    assert_eq!(ins.date.as_deref(), Some(quando(0).rfc5322().as_str()));
+    assert_eq!(ins.message_id.as_deref(), Some(IDENTIFICATIVO));
+    assert_eq!(ins.tipo_ricevuta.as_deref(), Some("completa"));
+    let testo = String::from_utf8_lossy(&consegnata);
+    assert!(!testo.contains("truffatore"), "{testo}");
+    assert!(!testo.contains("Bonifico"), "{testo}");
+    // The signed entity is untouched: the same bytes follow the rebuilt header block.
+    assert!(consegnata.ends_with(&raw[raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap()..]));
+}
+
+#[test]
+fn a_daticert_outside_the_signed_entity_is_never_read() {
+    // An attacker wraps a genuine envelope's signed entity with a forged daticert part in
+    // front of it: a second MIME parse of the whole message would find the forged one first.
+    let genuina = busta_di_a();
+    let falsa = {
+        let o = Originale::parse(
+            &String::from_utf8(sample::ORIGINALE.to_vec())
+                .unwrap()
+                .replace("ufficio.acquisti@", "estraneo@")
+                .into_bytes(),
+        )
+        .unwrap();
+        let a = gestore_a();
+        let e = Emissione {
+            provider: &a,
+            data: quando(0),
+            message_id: IDENTIFICATIVO,
+        };
+        busta_trasporto(&e, &o, &o.destinatari(|_| TipoDestinatario::Certificato)).unwrap()
+    };
+    let raw = firma_finta(&falsa);
+    // The verifier vouches for the genuine entity only.
+    let destinatari = vec![ESTRANEO.to_string()];
+    let esito = punto_ricezione(
+        &Arrivo {
+            raw: &raw,
+            firmato: &genuina.content,
+            mail_from: MITTENTE,
+            destinatari: &destinatari,
+            firma: Firma::Valida(indice_a()),
+            virus: None,
+        },
+        &gestore_b(),
+        quando(5),
+        &IDS,
+        Politica::Rifiuta,
+    )
+    .unwrap();
+    assert!(
+        matches!(esito, EsitoRicezione::Rifiutata { .. }),
+        "{esito:?}"
+    );
+}
+
+#[test]
+fn an_infected_envelope_replayed_to_other_boxes_answers_only_the_certified_ones() {
+    let raw = firma_finta(&busta_di_a());
+    let rilevazioni = vec![
+        "opec7.r1@pec.destinatario.example".to_string(),
+        "opec7.r2@pec.destinatario.example".to_string(),
+    ];
+    let ids = IdRicezione {
+        rilevazioni: &rilevazioni,
+        ..IDS
+    };
+    let esito = ricevi_scansionato(
+        &raw,
+        &[ESTRANEO, DESTINATARIO_TO],
+        Firma::Valida(indice_a()),
+        Politica::Anomalia,
+        Some(VIRUS),
+        &ids,
+    )
+    .unwrap();
+    let EsitoRicezione::Infetta {
+        destinatari,
+        rilevazioni,
+        estranei,
+        ..
+    } = esito
+    else {
+        panic!("expected an infected envelope: {esito:?}");
+    };
+    assert_eq!(destinatari, [DESTINATARIO_TO]);
+    assert_eq!(rilevazioni.len(), 1);
+    let estranei = estranei.expect("strangers' outcome");
+    assert!(
+        matches!(
+            *estranei,
+            EsitoRicezione::Rifiutata {
+                perche: Rifiuto::Virus(_),
+                ..
+            }
+        ),
+        "{estranei:?}"
+    );
+}
+
+// Issue 12, item 2: a genuine receipt stored only in the box it answers for.
+
+#[test]
+fn a_receipt_replayed_to_other_boxes_is_stored_only_in_the_senders() {
+    let raw = firma_finta(&consegna_di_b());
+    let altro = "giulia@pec.example.it";
+    let esito = smista_in_a(
+        &raw,
+        &[altro, MITTENTE],
+        Firma::Valida(indice_b()),
+        Some(MITTENTE),
+        Politica::Anomalia,
+    );
+    let EsitoRicezione::Ricevuta {
+        casella,
+        consegnata,
+        eventi,
+        estranei,
+        ..
+    } = esito
+    else {
+        panic!("expected a receipt: {esito:?}");
+    };
+    assert_eq!(casella, MITTENTE);
+    assert_eq!(
+        eventi[0].evento,
+        TipoEvento::RicevutaRicevuta {
+            ricevuta: "consegna-breve".into(),
+            riguarda: vec![DESTINATARIO_TO.into()],
+            caselle: vec![MITTENTE.into()],
+        }
+    );
+    let (_, _, caselle, _) = anomalia_di(*estranei.expect("strangers' outcome"));
+    assert_eq!(caselle, [altro]);
+    // What the sender's box gets: the receipt, headers from its daticert.
+    let ins = inspect(&consegnata).unwrap();
+    assert_eq!(ins.kind, MessageKind::ConsegnaBreve);
+    assert_eq!(ins.to, [MITTENTE]);
+}
+
+#[test]
+fn a_receipt_sent_only_to_a_box_that_did_not_send_the_message_is_not_stored_as_valid() {
+    let raw = firma_finta(&consegna_di_b());
+    let altro = "giulia@pec.example.it";
+    for politica in [Politica::Anomalia, Politica::Rifiuta] {
+        let esito = smista_in_a(
+            &raw,
+            &[altro],
+            Firma::Valida(indice_b()),
+            Some(MITTENTE),
+            politica,
+        );
+        match (politica, esito) {
+            (
+                Politica::Anomalia,
+                EsitoRicezione::Anomalia {
+                    destinatari,
+                    motivo,
+                    ..
+                },
+            ) => {
+                assert_eq!(destinatari, [altro]);
+                assert!(
+                    motivo.contains("non destinata a questa casella"),
+                    "{motivo}"
+                );
+            }
+            (Politica::Rifiuta, EsitoRicezione::Rifiutata { .. }) => {}
+            (_, altro) => panic!("{altro:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_presa_in_carico_belongs_in_the_service_box_not_the_senders() {
+    let b = gestore_b();
+    let e = Emissione {
+        provider: &b,
+        data: quando(5),
+        message_id: PRESA,
+    };
+    let presa = ricevuta_presa_in_carico(
+        &e,
+        &sample::dati(IDENTIFICATIVO),
+        &[DESTINATARIO_TO.to_string()],
+        MAIL_RECEIPT_A,
+    )
+    .unwrap();
+    // Sent to the user instead of the service box: not stored as valid.
+    let esito = smista_in_a(
+        &firma_finta(&presa),
+        &[MITTENTE],
+        Firma::Valida(indice_b()),
+        Some(MITTENTE),
+        Politica::Anomalia,
+    );
+    assert!(
+        matches!(esito, EsitoRicezione::Anomalia { .. }),
+        "{esito:?}"
+    );
+}
+
+#[test]
+fn a_receipts_outer_headers_are_rebuilt_from_its_daticert() {
+    let u = con_intestazione(
+        consegna_di_b(),
+        "Subject",
+        Some("CONSEGNA: Vinci un premio"),
+    );
+    let u = con_intestazione(
+        u,
+        "From",
+        Some("\"Ufficio\" <posta-certificata@pec.destinatario.example>"),
+    );
+    let raw = firma_finta(&u);
+    let EsitoRicezione::Ricevuta { consegnata, .. } = ricevi_in_a(&raw, Firma::Valida(indice_b()))
+    else {
+        panic!("expected a receipt");
+    };
+    let ins = inspect(&consegnata).unwrap();
+    let oggetto = sample::originale().oggetto.unwrap();
+    assert_eq!(
+        ins.subject.as_deref(),
+        Some(format!("CONSEGNA: {oggetto}").as_str())
+    );
+    assert_eq!(
+        ins.from.as_deref(),
+        Some("posta-certificata@pec.destinatario.example")
+    );
+    assert_eq!(
+        ins.message_id.as_deref(),
+        Some("opec7.3@pec.destinatario.example")
+    );
+    assert_eq!(ins.date.as_deref(), Some(quando(6).rfc5322().as_str()));
 }

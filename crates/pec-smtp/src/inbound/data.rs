@@ -93,6 +93,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             );
             return;
         }
+        if longest_line(&message) > MAX_LINE {
+            // RFC 5321 §4.5.3.1.6: a line is at most 1,000 octets with its CRLF. Relaying a
+            // longer one would break at the next hop, or be folded there, breaking signatures.
+            self.reply(
+                C554_TRANSACTION_FAILED,
+                E560_MEDIA,
+                "Line longer than 998 octets in message (RFC 5321 4.5.3.1.6)",
+            );
+            return;
+        }
         let submission = Submission {
             authenticated: self.data.authenticated.clone().unwrap_or_default(),
             mail_from,
@@ -113,6 +123,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
     }
 }
 
+/// The longest text line RFC 5321 §4.5.3.1.6 allows, without its CRLF.
+const MAX_LINE: usize = 998;
+
+/// The length of the longest line of `message`, line ends excluded.
+fn longest_line(message: &[u8]) -> usize {
+    message
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l).len())
+        .max()
+        .unwrap_or(0)
+}
+
 /// True when a CR is not followed by LF or an LF is not preceded by CR.
 fn has_bare_cr_or_lf(message: &[u8]) -> bool {
     let mut prev = 0u8;
@@ -129,7 +151,14 @@ fn has_bare_cr_or_lf(message: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::has_bare_cr_or_lf;
+    use super::{has_bare_cr_or_lf, longest_line};
+
+    #[test]
+    fn line_lengths() {
+        assert_eq!(longest_line(b"ab\r\nabcd\r\n"), 4);
+        assert_eq!(longest_line(&[b'x'; 999]), 999);
+        assert_eq!(longest_line(b""), 0);
+    }
 
     #[test]
     fn bare_line_ends() {

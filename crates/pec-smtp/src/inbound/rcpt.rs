@@ -22,6 +22,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             self.reply(C501_PARAM_SYNTAX, E513_BAD_RCPT_SYNTAX, "Empty recipient");
             return Flow::Continue;
         }
+        if !to.address.is_ascii() {
+            // RFC 6531 §3.5: no SMTPUTF8 offered, so no non-ASCII address.
+            self.reply(
+                C553_MAILBOX_NAME_NOT_ALLOWED,
+                E567_NON_ASCII_ADDRESS,
+                "Non-ASCII address needs SMTPUTF8, which this server does not offer",
+            );
+            return Flow::Continue;
+        }
         if self.data.rcpt_to.contains(&to.address) {
             self.reply(C250_OK, E215_RECIPIENT_OK, "Recipient OK (duplicate)");
             return Flow::Continue;

@@ -163,7 +163,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
                 mechanism,
                 initial_response,
             } => self.handle_auth(mechanism, initial_response).await,
-            Request::Mail { from } => self.handle_mail_from(from),
+            Request::Mail { from } => {
+                let declared = crate::core::declared_size(line);
+                self.handle_mail_from(from, declared).await
+            }
             Request::Rcpt { to } => self.handle_rcpt_to(to).await,
             Request::Data => self.handle_data(),
             Request::Rset => {

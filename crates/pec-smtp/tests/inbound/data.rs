@@ -189,3 +189,20 @@ async fn reply_250_waits_for_the_commit() {
     assert_eq!(s.client.read_reply().await.code, 250);
     assert_eq!(s.backend.stored().len(), 1);
 }
+
+#[tokio::test]
+async fn a_line_over_998_octets_is_refused_whole() {
+    // Issue 12, item 9: RFC 5321 §4.5.3.1.6.
+    let mut s = MemSession::ready(TlsMode::Implicit, test_limits()).await;
+    let long = "x".repeat(999);
+    let body = format!("From: <{USER}>\r\nSubject: lunga\r\n\r\n{long}\r\n");
+    let reply = s.client.send_message(&[RCPT], &body).await;
+    assert_eq!(reply.code, 554, "{reply:?}");
+    assert!(reply.text().starts_with("5.6.0"), "{reply:?}");
+    assert!(s.backend.stored().is_empty());
+    // 998 octets is the limit, and fine.
+    let ok = "x".repeat(998);
+    let body = format!("From: <{USER}>\r\nSubject: giusta\r\n\r\n{ok}\r\n");
+    let reply = s.client.send_message(&[RCPT], &body).await;
+    assert_eq!(reply.code, 250, "{reply:?}");
+}

@@ -62,3 +62,14 @@ async fn data_without_rcpt_is_503() {
     s.client.cmd(&format!("MAIL FROM:<{USER}>"), 250).await;
     s.client.cmd("DATA", 503).await;
 }
+
+#[tokio::test]
+async fn a_non_ascii_recipient_needs_smtputf8_which_is_not_offered() {
+    let mut s = MemSession::ready(TlsMode::Implicit, test_limits()).await;
+    s.client.cmd(&format!("MAIL FROM:<{USER}>"), 250).await;
+    let reply = s
+        .client
+        .cmd("RCPT TO:<ren\u{e9}@pec.example.it>", 553)
+        .await;
+    assert!(reply.text().starts_with("5.6.7"), "{reply:?}");
+}

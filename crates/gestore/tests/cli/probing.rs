@@ -1,0 +1,232 @@
+//! Issue 12: faults found by probing a running provider as an attacker would, each replayed
+//! here against real `gestore serve` processes with real clients.
+
+use crate::between::{deliver_inbound, send, Pair, A, B};
+use crate::provider::*;
+use crate::support::*;
+use std::time::Duration;
+
+/// `raw` with the first header `name` given `value` (added on top when absent).
+fn with_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let end = text.find("\r\n\r\n").unwrap_or(text.len());
+    let mut lines: Vec<String> = Vec::new();
+    let mut replaced = false;
+    let mut skipping = false;
+    for line in text[..end].split("\r\n") {
+        if skipping && (line.starts_with(' ') || line.starts_with('\t')) {
+            continue;
+        }
+        skipping = false;
+        let is_it = line
+            .split_once(':')
+            .is_some_and(|(n, _)| n.eq_ignore_ascii_case(name));
+        if is_it && !replaced {
+            lines.push(format!("{name}: {value}"));
+            replaced = true;
+            skipping = true;
+        } else if is_it {
+            skipping = true;
+        } else {
+            lines.push(line.to_string());
+        }
+    }
+    if !replaced {
+        lines.insert(0, format!("{name}: {value}"));
+    }
+    let mut out = lines.join("\r\n").into_bytes();
+    out.extend_from_slice(&raw[end..]);
+    out
+}
+
+/// The decoded Subject of a message.
+fn subject(raw: &[u8]) -> String {
+    let out = gestore(&["verify", "--json", "-"], Some(raw));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v[0]["headers"]["subject"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn kind_of(raw: &[u8]) -> String {
+    let out = gestore(&["verify", "--json", "-"], Some(raw));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v[0]["kind"].as_str().unwrap_or_default().to_string()
+}
+
+/// Item 1: a genuine envelope B received for Anna, replayed to B with RCPT TO Luca, must
+/// not give Luca a certified message nor a presa in carico naming him.
+#[test]
+fn a_replayed_envelope_reaches_only_the_boxes_it_names() {
+    let mut pair = Pair::new(&["mario"], &["anna", "luca"], "");
+    send(&pair.a, "mario@pec.a.test", "anna@pec.b.test", "andata");
+    pair.b.wait_events("consegna-emessa", 1);
+    pair.a.wait_events("ricevuta-ricevuta", 2);
+    pair.b.stop();
+    let envelope = pair.b.messages("anna", "INBOX").remove(0);
+    assert_eq!(kind_of(&envelope), "busta");
+    pair.b.start();
+
+    let out = deliver_inbound(
+        &pair.b,
+        &format!("mario@{A}"),
+        &format!("luca@{B}"),
+        &envelope,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    pair.b.wait_events("anomalia-emessa", 1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(pair.b.events("presa-in-carico-emessa").len(), 1);
+    assert_eq!(pair.b.events("consegna-emessa").len(), 1);
+    let anomalia = &pair.b.events("anomalia-emessa")[0];
+    assert!(anomalia.contains(&format!("luca@{B}")), "{anomalia}");
+    pair.b.stop();
+    let luca = pair.b.messages("luca", "INBOX");
+    assert_eq!(luca.len(), 1);
+    assert_eq!(verified(&pair.b, &luca[0]).0, "anomalia");
+    assert_eq!(pair.b.messages("anna", "INBOX").len(), 1);
+    // A heard nothing more: no receipt about Luca.
+    assert_eq!(pair.a.events("ricevuta-ricevuta").len(), 2);
+}
+
+/// Item 1: what the recipient is shown of a certified message is what was signed, whatever
+/// the outer headers of the copy that arrived say.
+#[test]
+fn the_outer_headers_of_an_envelope_cannot_change_what_the_recipient_sees() {
+    let mut pair = Pair::new(&["mario"], &["anna"], "");
+    pair.b.stop();
+    send(&pair.a, "mario@pec.a.test", "anna@pec.b.test", "fattura");
+    pair.a.wait_events("accettazione-emessa", 1);
+    pair.a.stop();
+    let genuine = pair.a.messages("mario", "Sent").remove(0);
+    pair.a.start();
+    let forged = with_header(&genuine, "Subject", "POSTA CERTIFICATA: Bonifico urgente");
+    let forged = with_header(&forged, "Reply-To", "truffatore@example.com");
+    let forged = with_header(
+        &forged,
+        "From",
+        "\"Per conto di: direttore@pec.a.test\" <posta-certificata@pec.a.test>",
+    );
+    pair.b.start();
+    let out = deliver_inbound(
+        &pair.b,
+        &format!("mario@{A}"),
+        &format!("anna@{B}"),
+        &forged,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    pair.b.wait_events("consegna-emessa", 1);
+    pair.b.stop();
+    let inbox = pair.b.messages("anna", "INBOX");
+    assert_eq!(inbox.len(), 1);
+    let stored = &inbox[0];
+    assert_eq!(subject(stored), "POSTA CERTIFICATA: fattura");
+    let text = String::from_utf8_lossy(stored);
+    assert!(!text.contains("truffatore"), "{text}");
+    assert!(!text.contains("direttore"), "{text}");
+    assert!(text.contains("Per conto di: mario@pec.a.test"), "{text}");
+    // Still A's signature, intact.
+    assert_eq!(verified_by(&pair.b, &pair.a, stored).0, "busta");
+}
+
+/// Item 2: a genuine delivery receipt replayed to another box of A is not stored there as a
+/// receipt; a second copy under a new outer Message-ID is a duplicate.
+#[test]
+fn a_replayed_receipt_is_stored_once_and_only_in_the_senders_box() {
+    let mut pair = Pair::new(&["mario", "giulia"], &["anna"], "");
+    send(&pair.a, "mario@pec.a.test", "anna@pec.b.test", "ricevute");
+    pair.a.wait_events("ricevuta-ricevuta", 2);
+    pair.a.stop();
+    let mario = pair.a.messages("mario", "INBOX");
+    let consegna = mario
+        .iter()
+        .find(|m| kind_of(m).starts_with("consegna"))
+        .expect("delivery receipt")
+        .clone();
+    pair.a.start();
+
+    let copy = with_header(&consegna, "Message-ID", "<copia-1@pec.b.test>");
+    let out = deliver_inbound(
+        &pair.a,
+        &format!("posta-certificata@{B}"),
+        &format!("mario@{A}"),
+        &copy,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = deliver_inbound(
+        &pair.a,
+        &format!("posta-certificata@{B}"),
+        &format!("giulia@{A}"),
+        &consegna,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    pair.a.wait_events("anomalia-emessa", 1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        pair.a.events("ricevuta-ricevuta").len(),
+        2,
+        "no new receipt logged"
+    );
+    pair.a.stop();
+    assert_eq!(pair.a.messages("mario", "INBOX").len(), mario.len());
+    let giulia = pair.a.messages("giulia", "INBOX");
+    assert_eq!(giulia.len(), 1);
+    assert_eq!(verified(&pair.a, &giulia[0]).0, "anomalia");
+}
+
+/// Item 3: MAIL FROM another box, a foreign address or `<>` is refused at once with 553
+/// 5.7.1, and nothing lands in any box.
+#[test]
+fn a_mail_from_that_is_not_the_authenticated_box_is_refused_at_once() {
+    let mut p = Provider::new(&["mario", "giulia"]);
+    p.start();
+    let script = r#"
+import smtplib, ssl, sys
+port, user, password, sender = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP('127.0.0.1', port, timeout=30); s.starttls(context=ctx); s.login(user, password)
+code, msg = s.mail(sender)
+print(code, msg.decode())
+s.quit()
+"#;
+    for sender in [
+        addr("giulia"),
+        "someone@example.com".to_string(),
+        String::new(),
+    ] {
+        let out = run(
+            "python3",
+            &[
+                "-c",
+                script,
+                &p.submission.to_string(),
+                &addr("mario"),
+                "pw-mario",
+                &sender,
+            ],
+        );
+        let reply = text(&out.stdout);
+        assert!(
+            reply.starts_with("553 5.7.1"),
+            "MAIL FROM:<{sender}>: {reply}"
+        );
+    }
+    // Mario's own address still works.
+    let out = smtplib(
+        p.submission,
+        "mario",
+        &[addr("giulia")],
+        &format!(
+            "From: {}\r\nTo: {}\r\nSubject: ok\r\n\r\nx\r\n",
+            addr("mario"),
+            addr("giulia")
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    p.wait_events("accettazione-emessa", 1);
+    p.stop();
+    assert!(p.events("non-accettazione-emessa").is_empty());
+    // Giulia has Mario's message and nothing else.
+    assert_eq!(p.messages("giulia", "INBOX").len(), 1);
+}
