@@ -61,6 +61,7 @@ const EXIT_FAILURE: u8 = 3;
 
 fn main() -> ExitCode {
     bound_allocator();
+    private_files();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pki {
@@ -95,6 +96,16 @@ fn bound_allocator() {
     // main, before any other thread exists, and a failure (return 0) leaves the defaults.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+/// Everything gestore writes (data folder, keys, messages, the log, exported files) is for
+/// its own user only, whatever umask it was started with (issue 12, item 4): files `0600`,
+/// folders `0700`.
+fn private_files() {
+    // SAFETY: umask only sets this process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
     }
 }
 

@@ -27,7 +27,7 @@ impl BlobStore {
     /// Opens (creating) the folder `root` and its `tmp/` subfolder.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
         let tmp = root.join("tmp");
-        fs::create_dir_all(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        private_dir(&tmp)?;
         sync_dir(root)?;
         Ok(Self {
             root: root.to_owned(),
@@ -55,7 +55,7 @@ impl BlobStore {
         let r = Self::reference(bytes);
         let (dir, file) = self.path_of(&r);
         if !dir.exists() {
-            fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+            private_dir(&dir)?;
             sync_dir(&self.root)?;
         }
         if !file.exists() {
@@ -92,5 +92,15 @@ impl BlobStore {
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
+}
+
+/// `dir` and its missing parents, mode `0700` (issue 12: bodies are for the owner only).
+fn private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
         .map_err(|e| StoreError::io(dir, e))
 }

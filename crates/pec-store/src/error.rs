@@ -113,6 +113,18 @@ pub enum StoreError {
         /// Highest version this build knows.
         supported: i64,
     },
+    /// The data folder lets other users of the machine in (issue 12): refused, not fixed.
+    #[error(
+        "data folder {} can be read by other users (mode {mode:04o}): run `chmod 700 {}`",
+        path.display(),
+        path.display()
+    )]
+    DataDirExposed {
+        /// The folder.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Another process (or another `SqliteStore` in this one) holds the data folder.
     #[error("data folder {0} is in use by another store")]
     Locked(PathBuf),

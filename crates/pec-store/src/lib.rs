@@ -69,6 +69,7 @@ mod blob;
 pub mod chain;
 mod error;
 mod flags;
+mod folder_perms;
 mod model;
 mod password;
 mod queue;
@@ -87,6 +88,7 @@ pub use batch::{
 };
 pub use blob::BlobStore;
 pub use error::{ChainBreak, ChainBreakReason, Fault, StoreError};
+pub use folder_perms::prepare_data_dir;
 pub use model::{
     Address, BlobRef, FetchedMessage, FolderInfo, FolderSnapshot, LogEntry, LogHead, LogQuery,
     MailboxInfo, MailboxState, MessageMeta, MessageSummary, QueueItem, QueueStatus,

@@ -202,8 +202,7 @@ fn configs(args: &Args) -> Result<[Config; 2]> {
     let sides = [(&A, root.join(A.folder)), (&B, root.join(B.folder))];
     let mut ldif = String::from("version: 1\n\n");
     for (i, (p, data)) in sides.iter().enumerate() {
-        std::fs::create_dir_all(data)
-            .with_context(|| format!("cannot create {}", data.display()))?;
+        pec_store::prepare_data_dir(data)?;
         let plain = config(p, &ports[i], data, "")?;
         pec_smtp::dev_tls(&data.join("tls"), &plain.tls_hostnames)
             .context("the dev TLS certificate")?;

@@ -169,6 +169,9 @@ async fn refresh_index(g: Arc<Gestore>, mut stop: watch::Receiver<bool>) {
 
 /// Opens the store (waiting for the data folder lock).
 pub async fn open_store(data_dir: &Path) -> Result<SqliteStore> {
+    // A data folder others can read is refused here, before the dev PKI or the TLS key are
+    // written into it.
+    pec_store::prepare_data_dir(data_dir)?;
     SqliteStore::open(data_dir)
         .await
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))
@@ -177,8 +180,6 @@ pub async fn open_store(data_dir: &Path) -> Result<SqliteStore> {
 /// Starts everything the configuration enables.
 pub async fn start(config: Config) -> Result<Running> {
     let config = Arc::new(config);
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let store = open_store(&config.data_dir).await?;
     let signer = signer(&config)?;
     first_ldap_copy(&config).await?;

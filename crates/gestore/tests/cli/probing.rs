@@ -230,3 +230,72 @@ s.quit()
     // Giulia has Mario's message and nothing else.
     assert_eq!(p.messages("giulia", "INBOX").len(), 1);
 }
+
+/// Item 4: with the usual umask 022 the data folder and everything in it are the provider
+/// user's alone; a data folder others can read is refused, naming the fix.
+#[test]
+fn the_data_folder_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut p = Provider::new(&["mario", "giulia"]);
+    // Started through a shell with umask 022, as an operator's session would.
+    p.umask = Some(0o022);
+    p.start();
+    let out = smtplib(
+        p.submission,
+        "mario",
+        &[addr("giulia")],
+        &format!(
+            "From: {}\r\nTo: {}\r\nSubject: riservato\r\n\r\nx\r\n",
+            addr("mario"),
+            addr("giulia")
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    p.wait_events("consegna-emessa", 1);
+    let data = p.data();
+    assert_eq!(mode(&data), 0o700, "data folder");
+    for f in [
+        "gestore.sqlite",
+        "gestore.sqlite-wal",
+        "pki/provider.key",
+        "pki/ca.key",
+    ] {
+        let f = data.join(f);
+        if f.exists() {
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
+    }
+    for entry in walk(&data) {
+        let m = mode(&entry);
+        assert_eq!(m & 0o077, 0, "{} has mode {m:o}", entry.display());
+    }
+    p.stop();
+
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = gestore(&["serve", "--config", &path(&p.config)], None);
+    assert_ne!(code(&out), 0);
+    let err = text(&out.stderr);
+    assert!(err.contains("chmod 700"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    let out = gestore(&["mailbox", "--config", &path(&p.config), "list"], None);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("chmod 700"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Every file and folder under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}

@@ -29,6 +29,8 @@ pub struct Provider {
     pub pop3: u16,
     pub pop3s: u16,
     events: Arc<Mutex<Vec<String>>>,
+    /// When set, `serve` starts under this umask (through `sh`), as from an operator's shell.
+    pub umask: Option<u32>,
 }
 
 impl Provider {
@@ -59,6 +61,7 @@ impl Provider {
             pop3: 0,
             pop3s: 0,
             events: Default::default(),
+            umask: None,
         };
         p.write_config();
         for b in boxes {
@@ -109,8 +112,18 @@ impl Provider {
 
     /// Starts (or restarts) `gestore serve` and waits for "ready".
     pub fn start(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gestore"))
-            .args(["serve", "--config", &path(&self.config)])
+        let serve = ["serve", "--config", &path(&self.config)];
+        let mut command = match self.umask {
+            None => Command::new(env!("CARGO_BIN_EXE_gestore")),
+            Some(m) => {
+                let mut c = Command::new("sh");
+                let script = format!("umask {m:03o}; exec \"$0\" \"$@\"");
+                c.args(["-c", &script, env!("CARGO_BIN_EXE_gestore")]);
+                c
+            }
+        };
+        let mut child = command
+            .args(serve)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

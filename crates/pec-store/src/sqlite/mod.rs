@@ -19,7 +19,8 @@ mod rows;
 mod schema;
 mod writer;
 
-use std::fs::{self, File, TryLockError};
+use std::fs::{File, TryLockError};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -79,15 +80,17 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the store in `data_dir`: takes the folder lock (waiting up to
+    /// Opens (creating if needed) the store in `data_dir`, which must let no other user in
+    /// ([`crate::prepare_data_dir`]): takes the folder lock (waiting up to
     /// 2 s for a store being dropped), creates `blobs/`, opens `gestore.sqlite` in WAL mode with
     /// `synchronous=FULL`, applies pending migrations, releases the queue claims of a previous
     /// process and starts the writer thread. Must be called inside a tokio runtime.
     pub async fn open(data_dir: &Path) -> Result<Self> {
-        fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
+        crate::prepare_data_dir(data_dir)?;
         let lock = lock_folder(data_dir).await?;
         let blobs = BlobStore::open(&data_dir.join("blobs"))?;
         let db = data_dir.join(DATABASE_FILE);
+        crate::folder_perms::private_file(&db)?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&db)
             .create_if_missing(true)
@@ -415,6 +418,7 @@ async fn lock_folder(dir: &Path) -> Result<File> {
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&path)
         .map_err(|e| StoreError::io(&path, e))?;
     let deadline = tokio::time::Instant::now() + LOCK_WAIT;
