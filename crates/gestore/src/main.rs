@@ -37,6 +37,8 @@ enum Command {
     Mailbox(cmd::mailbox::Args),
     /// The legal log: search events, verify the hash chain.
     Log(cmd::log::Args),
+    /// The store: a full integrity check of the data folder.
+    Store(cmd::store::Args),
     /// The configuration file: a documented example, or a check of a file.
     Config {
         #[command(subcommand)]
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Mailbox(args) => cmd::mailbox::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Log(args) => cmd::log::run(&args),
+        Command::Store(args) => cmd::store::run(&args),
         Command::Config { command } => cmd::config::run(&command).map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => cmd::demo::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Index(args) => cmd::index::run(&args),

@@ -59,7 +59,9 @@ fn commit(c: &mut Criterion) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = rt.block_on(SqliteStore::open(dir.path())).unwrap();
+    // A data folder must be its owner's alone (issue 12).
+    let data = dir.path().join("data");
+    let store = rt.block_on(SqliteStore::open(&data)).unwrap();
     let mailbox = Address::parse("destinatario@bench.example").unwrap();
     rt.block_on(store.add_mailbox(&mailbox, "secret", 0))
         .unwrap();

@@ -34,6 +34,13 @@ impl BlobStore {
         })
     }
 
+    /// The folder `root` as it is, for reading only (no folder is created).
+    pub(crate) fn at(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+        }
+    }
+
     /// The reference `bytes` would be stored under.
     pub fn reference(bytes: &[u8]) -> BlobRef {
         BlobRef {

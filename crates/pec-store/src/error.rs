@@ -125,6 +125,27 @@ pub enum StoreError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The log holds fewer events than it once committed (database deleted, emptied,
+    /// truncated or replaced by an older copy): the store is not opened.
+    #[error(
+        "the store lost events of its legal log: {recorded} were committed, the database now \
+         holds {found}; restore the database from a backup (`gestore store check` tells more)"
+    )]
+    LogLost {
+        /// Events the head file (or the database's own recorded head) names.
+        recorded: u64,
+        /// Events the database holds.
+        found: u64,
+    },
+    /// SQLite found the database file damaged (`quick_check` / `integrity_check`).
+    #[error("the database file is damaged: {0}")]
+    DatabaseDamaged(String),
+    /// The head file is unreadable or fails its checksum.
+    #[error(
+        "the log head file {} is damaged: the store cannot tell whether events were lost",
+        .0.display()
+    )]
+    HeadFileDamaged(PathBuf),
     /// Another process (or another `SqliteStore` in this one) holds the data folder.
     #[error("data folder {0} is in use by another store")]
     Locked(PathBuf),
@@ -169,7 +190,12 @@ impl StoreError {
             | Self::FolderExists(_)
             | Self::InboxProtected(_)
             | Self::InvalidFlag(_) => Fault::Caller,
-            Self::LogTampered(_) | Self::BlobCorrupt(_) | Self::CorruptRow(_) => Fault::Integrity,
+            Self::LogTampered(_)
+            | Self::BlobCorrupt(_)
+            | Self::CorruptRow(_)
+            | Self::LogLost { .. }
+            | Self::DatabaseDamaged(_)
+            | Self::HeadFileDamaged(_) => Fault::Integrity,
             _ => Fault::Internal,
         }
     }

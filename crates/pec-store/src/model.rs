@@ -147,6 +147,15 @@ impl BlobRef {
     pub fn hex(&self) -> String {
         hex::encode(self.sha256)
     }
+
+    /// The reference named by `hex` (64 hex digits), of `size` bytes.
+    pub fn from_hex(hex: &str, size: u64) -> Option<Self> {
+        let bytes = hex::decode(hex).ok()?;
+        Some(Self {
+            sha256: bytes.try_into().ok()?,
+            size,
+        })
+    }
 }
 
 /// A stored message, without its bytes.

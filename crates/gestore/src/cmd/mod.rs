@@ -10,6 +10,7 @@ pub mod mailbox;
 pub mod pki;
 pub mod sample;
 pub mod serve;
+pub mod store;
 pub mod verify;
 
 use anyhow::{Context, Result};

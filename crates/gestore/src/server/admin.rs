@@ -74,6 +74,8 @@ pub enum Request {
     },
     /// Check the log chain.
     LogVerify,
+    /// The full integrity check of the store.
+    StoreCheck,
     /// Move the running provider's clock forward (only with `[dev] adjustable_clock`).
     ClockAdvance {
         /// Seconds.
@@ -124,6 +126,11 @@ pub enum Reply {
         /// What is wrong.
         reason: String,
     },
+    /// What the full integrity check found.
+    StoreCheck {
+        /// The findings.
+        report: StoreReport,
+    },
     /// The provider's clock after the change.
     Clock {
         /// Now, RFC 3339.
@@ -134,6 +141,37 @@ pub enum Reply {
         /// One line.
         error: String,
     },
+}
+
+/// [`pec_store::CheckReport`] on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreReport {
+    /// Events chained.
+    pub eventi: u64,
+    /// The head `log.head` records.
+    pub testa_registrata: Option<u64>,
+    /// Bodies read back.
+    pub corpi: u64,
+    /// One line per problem.
+    pub problemi: Vec<String>,
+}
+
+impl StoreReport {
+    /// Nothing wrong.
+    pub fn intatto(&self) -> bool {
+        self.problemi.is_empty()
+    }
+}
+
+impl From<pec_store::CheckReport> for StoreReport {
+    fn from(r: pec_store::CheckReport) -> Self {
+        Self {
+            eventi: r.eventi,
+            testa_registrata: r.testa_registrata,
+            corpi: r.corpi,
+            problemi: r.problemi,
+        }
+    }
 }
 
 /// Runs one request against the store.
@@ -235,6 +273,9 @@ async fn run(
                 reason: b.reason.to_string(),
             },
             Err(e) => return Err(e.into()),
+        },
+        Request::StoreCheck => Reply::StoreCheck {
+            report: store.check().await?.into(),
         },
         Request::ClockAdvance { seconds } => {
             let clock = clock.context("no provider is running on this data folder")?;

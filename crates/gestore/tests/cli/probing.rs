@@ -299,3 +299,90 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Item 5: a store that lost its database, or whose database was damaged in the middle, is
+/// not started afresh: `serve` and `log verify` refuse it, `store check` says what is wrong.
+#[test]
+fn a_store_that_lost_or_damaged_its_log_is_refused_and_store_check_says_why() {
+    let mut p = Provider::new(&["mario", "giulia"]);
+    p.start();
+    for n in 0..3 {
+        let out = smtplib(
+            p.submission,
+            "mario",
+            &[addr("giulia")],
+            &format!(
+                "From: {}\r\nTo: {}\r\nSubject: n{n}\r\n\r\n{}\r\n",
+                addr("mario"),
+                addr("giulia"),
+                "riga di testo ".repeat(60)
+            ),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    p.wait_events("consegna-emessa", 3);
+    let check = |p: &Provider| gestore(&["store", "--config", &path(&p.config), "check"], None);
+    // While it runs, through the admin socket.
+    let out = check(&p);
+    assert_eq!(code(&out), 0, "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("store intact"),
+        "{}",
+        text(&out.stdout)
+    );
+    p.stop();
+    let out = check(&p);
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+
+    // The database deleted: refused, not started empty.
+    let data = p.data();
+    let saved = p.dir.path().join("saved.sqlite");
+    std::fs::copy(data.join("gestore.sqlite"), &saved).unwrap();
+    for f in ["gestore.sqlite", "gestore.sqlite-wal", "gestore.sqlite-shm"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    let out = gestore(&["serve", "--config", &path(&p.config)], None);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("lost events"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = gestore(&["log", "--config", &path(&p.config), "verify"], None);
+    assert_ne!(code(&out), 0, "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("intact"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = check(&p);
+    assert_eq!(code(&out), 1, "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("PROBLEM"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Back from the copy, then damaged in the middle: refused too.
+    for f in ["gestore.sqlite", "gestore.sqlite-wal", "gestore.sqlite-shm"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    std::fs::copy(&saved, data.join("gestore.sqlite")).unwrap();
+    let out = check(&p);
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+    let mut bytes = std::fs::read(data.join("gestore.sqlite")).unwrap();
+    let mezzo = bytes.len() / 2 / 4096 * 4096;
+    for b in &mut bytes[mezzo + 100..mezzo + 4000] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(data.join("gestore.sqlite"), bytes).unwrap();
+    let out = gestore(&["serve", "--config", &path(&p.config)], None);
+    assert_ne!(code(&out), 0);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("damaged") || err.contains("malformed"),
+        "{err}"
+    );
+    let out = check(&p);
+    assert_eq!(code(&out), 1, "{}", text(&out.stdout));
+}

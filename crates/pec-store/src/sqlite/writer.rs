@@ -21,6 +21,7 @@ use sqlx::{Connection, Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply;
+use super::head_file::Registro;
 use super::raw::{Cache, Db, SqlError};
 use crate::batch::{Batch, CommitReceipt};
 use crate::chain::GENESI;
@@ -85,17 +86,26 @@ impl ReplyTo {
     }
 }
 
-/// The writer before it starts: its connection and the log chain head.
+/// The writer before it starts: its connection, the log chain head and the head file.
 pub(crate) struct Writer {
     conn: SqliteConnection,
     head: LogHead,
+    registro: Registro,
 }
 
 impl Writer {
-    /// Takes over `conn` (already migrated) and reads the chain head from it.
-    pub(crate) async fn new(mut conn: SqliteConnection) -> Result<Self, StoreError> {
+    /// Takes over `conn` (already migrated and checked) and reads the chain head from it;
+    /// `registro` keeps the head file in step with its commits.
+    pub(crate) async fn new(
+        mut conn: SqliteConnection,
+        registro: Registro,
+    ) -> Result<Self, StoreError> {
         let head = load_head(&mut conn).await?;
-        Ok(Self { conn, head })
+        Ok(Self {
+            conn,
+            head,
+            registro,
+        })
     }
 
     /// Starts the writer on a thread of its own, serving commands until every sender is gone
@@ -114,7 +124,11 @@ impl Writer {
     }
 
     async fn run(self, mut rx: mpsc::Receiver<Command>) {
-        let Self { mut conn, head } = self;
+        let Self {
+            mut conn,
+            head,
+            mut registro,
+        } = self;
         let mut shutdown = None;
         // The handle stays locked away from sqlx's worker thread for the writer's lifetime:
         // every statement below is a plain function call on this thread.
@@ -123,8 +137,21 @@ impl Writer {
                 db: Cache::new(Db::new(&mut handle)),
                 head,
                 committed: head,
+                registro: &mut registro,
             };
-            while let Some(first) = rx.recv().await {
+            loop {
+                let next = match state.registro.scadenza() {
+                    None => rx.recv().await,
+                    Some(wait) => match tokio::time::timeout(wait, rx.recv()).await {
+                        Ok(next) => next,
+                        Err(_idle) => {
+                            // Idle with a head not yet recorded: record it now.
+                            state.registro.committed(&state.committed, true);
+                            continue;
+                        }
+                    },
+                };
+                let Some(first) = next else { break };
                 let mut group = vec![first];
                 while group.len() < MAX_GROUP {
                     match rx.try_recv() {
@@ -140,6 +167,8 @@ impl Writer {
                     break;
                 }
             }
+            // The last head reaches the head file before anyone hears "stopped".
+            state.registro.committed(&state.committed, true);
             // Finalizes the cached statements before the handle goes back to sqlx.
             drop(state);
         }
@@ -158,6 +187,8 @@ struct State<'h> {
     head: LogHead,
     /// Head as of the last successful COMMIT.
     committed: LogHead,
+    /// The head file, told of every COMMIT.
+    registro: &'h mut Registro,
 }
 
 impl State<'_> {
@@ -230,6 +261,7 @@ impl State<'_> {
         match committed {
             Ok(()) => {
                 self.committed = self.head;
+                self.registro.committed(&self.committed, false);
                 for (reply, result) in results {
                     reply.send(result);
                 }

@@ -57,7 +57,7 @@ async fn child_commits_until_killed() {
 
 #[tokio::test]
 async fn every_commit_acknowledged_before_kill_9_survives() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::util::private_tempdir();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "crash::child_commits_until_killed",

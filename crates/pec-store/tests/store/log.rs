@@ -34,6 +34,41 @@ async fn tamper(s: TestStore, sql: &'static str) -> TestStore {
     s.reopen().await
 }
 
+/// Like [`tamper`], but first moves the head file aside (`senza_testa`) or not, and returns
+/// what opening the folder again gives.
+async fn tamper_and_open(
+    s: TestStore,
+    sql: &'static str,
+    senza_testa: bool,
+) -> (
+    tempfile::TempDir,
+    Result<pec_store::SqliteStore, StoreError>,
+) {
+    s.store.close().await;
+    let mut raw = s.raw().await;
+    sqlx::raw_sql("DROP TRIGGER log_no_update; DROP TRIGGER log_no_delete;")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sql).execute(&mut raw).await.unwrap();
+    drop(raw);
+    let TestStore { dir, store } = s;
+    drop(store);
+    if senza_testa {
+        std::fs::remove_file(dir.path().join("log.head")).unwrap();
+    }
+    let opened = pec_store::SqliteStore::open(dir.path()).await;
+    (dir, opened)
+}
+
+fn lost(r: Result<pec_store::SqliteStore, StoreError>) -> (u64, u64) {
+    match r {
+        Err(StoreError::LogLost { recorded, found }) => (recorded, found),
+        Err(other) => panic!("expected LogLost, got {other}"),
+        Ok(_) => panic!("expected LogLost, the store opened"),
+    }
+}
+
 fn broken_at(err: StoreError) -> ChainBreak {
     match err {
         StoreError::LogTampered(b) => b,
@@ -136,15 +171,22 @@ async fn a_deleted_row_breaks_the_chain_at_its_seq() {
     );
 }
 
+const CANCELLA_E_RINUMERA: &str = "DELETE FROM log WHERE seq = 5;
+    UPDATE log SET seq = seq - 1 WHERE seq > 5;
+    UPDATE log_head SET seq = 9, hash = (SELECT hash FROM log WHERE seq = 9);";
+
+#[tokio::test]
+async fn a_deleted_and_renumbered_row_stops_the_store_from_opening() {
+    let (_dir, r) = tamper_and_open(ten_events().await, CANCELLA_E_RINUMERA, false).await;
+    assert_eq!(lost(r), (10, 9));
+}
+
 #[tokio::test]
 async fn a_deleted_and_renumbered_row_breaks_the_chain_at_its_seq() {
-    let s = tamper(
-        ten_events().await,
-        "DELETE FROM log WHERE seq = 5; UPDATE log SET seq = seq - 1 WHERE seq > 5;
-         UPDATE log_head SET seq = 9, hash = (SELECT hash FROM log WHERE seq = 9);",
-    )
-    .await;
-    let b = broken_at(s.store.log_verify().await.unwrap_err());
+    // Without the head file, the chain itself still shows it.
+    let (_dir, r) = tamper_and_open(ten_events().await, CANCELLA_E_RINUMERA, true).await;
+    let store = r.unwrap();
+    let b = broken_at(store.log_verify().await.unwrap_err());
     assert_eq!(
         b,
         ChainBreak {
@@ -173,14 +215,90 @@ async fn swapped_rows_break_the_chain_at_the_first_of_them() {
 }
 
 #[tokio::test]
-async fn truncation_at_the_end_is_caught_by_the_recorded_head() {
-    let s = tamper(ten_events().await, "DELETE FROM log WHERE seq >= 9").await;
-    let b = broken_at(s.store.log_verify().await.unwrap_err());
+async fn truncation_at_the_end_stops_the_store_from_opening() {
+    // The head file catches it, and without it the database's own recorded head.
+    for senza_testa in [false, true] {
+        let (_dir, r) = tamper_and_open(
+            ten_events().await,
+            "DELETE FROM log WHERE seq >= 9",
+            senza_testa,
+        )
+        .await;
+        assert_eq!(lost(r), (10, 8), "head file moved aside: {senza_testa}");
+    }
+}
+
+#[tokio::test]
+async fn an_emptied_log_stops_the_store_from_opening() {
+    let (_dir, r) = tamper_and_open(
+        ten_events().await,
+        "DELETE FROM log; DELETE FROM log_index; UPDATE log_head SET seq = 0, hash = zeroblob(32);",
+        false,
+    )
+    .await;
+    assert_eq!(lost(r), (10, 0));
+}
+
+#[tokio::test]
+async fn a_deleted_database_stops_the_store_from_opening() {
+    let s = ten_events().await;
+    s.store.close().await;
+    let TestStore { dir, store } = s;
+    drop(store);
+    for f in ["gestore.sqlite", "gestore.sqlite-wal", "gestore.sqlite-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(f));
+    }
     assert_eq!(
-        b,
-        ChainBreak {
-            seq: 9,
-            reason: ChainBreakReason::Truncated
-        }
+        lost(pec_store::SqliteStore::open(dir.path()).await),
+        (10, 0)
     );
+}
+
+#[tokio::test]
+async fn a_database_replaced_by_an_older_copy_stops_the_store_from_opening() {
+    let s = ten_events().await;
+    s.store.close().await;
+    let copia = s.dir.path().join("copia.sqlite");
+    std::fs::copy(s.dir.path().join("gestore.sqlite"), &copia).unwrap();
+    let s = s.reopen().await;
+    s.store
+        .commit(Batch::new().with(log("accettazione", "msg11", "a@pec.example", t(11))))
+        .await
+        .unwrap();
+    s.store.close().await;
+    let TestStore { dir, store } = s;
+    drop(store);
+    let _ = std::fs::remove_file(dir.path().join("gestore.sqlite-wal"));
+    std::fs::rename(&copia, dir.path().join("gestore.sqlite")).unwrap();
+    assert_eq!(
+        lost(pec_store::SqliteStore::open(dir.path()).await),
+        (11, 10)
+    );
+}
+
+#[tokio::test]
+async fn a_damaged_head_file_stops_the_store_from_opening() {
+    let s = ten_events().await;
+    s.store.close().await;
+    let TestStore { dir, store } = s;
+    drop(store);
+    let f = dir.path().join("log.head");
+    let t = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("seq 10", "seq 11");
+    std::fs::write(&f, t).unwrap();
+    let err = pec_store::SqliteStore::open(dir.path()).await.unwrap_err();
+    assert!(matches!(err, StoreError::HeadFileDamaged(_)), "{err}");
+}
+
+#[tokio::test]
+async fn the_head_file_follows_the_commits_and_is_adopted_when_missing() {
+    let s = ten_events().await;
+    let s = s.reopen().await;
+    let testo = std::fs::read_to_string(s.dir.path().join("log.head")).unwrap();
+    assert!(testo.contains("seq 10\n"), "{testo}");
+    std::fs::remove_file(s.dir.path().join("log.head")).unwrap();
+    let s = s.reopen().await;
+    let testo = std::fs::read_to_string(s.dir.path().join("log.head")).unwrap();
+    assert!(testo.contains("seq 10\n"), "{testo}");
 }

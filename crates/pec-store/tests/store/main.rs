@@ -8,6 +8,7 @@ mod expunge;
 mod flags;
 mod folder;
 mod group;
+mod integrity;
 mod log;
 mod mailbox;
 mod messages;

@@ -7,6 +7,14 @@ use pec_store::{
 };
 use tempfile::TempDir;
 
+/// A temporary folder only its owner can enter, as a data folder must be.
+pub fn private_tempdir() -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
 /// A store in a fresh temporary folder (kept alive with it).
 pub struct TestStore {
     pub dir: TempDir,
@@ -14,7 +22,7 @@ pub struct TestStore {
 }
 
 pub async fn open() -> TestStore {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = private_tempdir();
     let store = SqliteStore::open(dir.path()).await.unwrap();
     TestStore { dir, store }
 }
