@@ -324,6 +324,20 @@ pub struct RawLimits {
     pub max_message_size: u64,
     /// Quota of a new box (bytes). Default 1 GB.
     pub default_quota: u64,
+    /// Connections one listener serves at once. Default 1000. Lowered at start when the
+    /// open-files limit cannot hold them all (a line says so).
+    pub max_connections: usize,
+    /// Connections one listener serves at once from one client address. Default 50 (IMAP
+    /// twice that: mail clients open several each). An office behind one NAT address may
+    /// need more.
+    pub max_connections_per_ip: usize,
+    /// Seconds a client of SMTP submission, IMAP or POP3 may take to log in. Default 60.
+    pub login_timeout_seconds: u64,
+    /// Failed logins, counted across SMTP, IMAP and POP3, from one address or on one box
+    /// within 15 minutes, that block further attempts. Default 10.
+    pub login_failures: u32,
+    /// Minutes such a block lasts. Default 15.
+    pub login_block_minutes: u64,
 }
 
 impl Default for RawLimits {
@@ -333,6 +347,11 @@ impl Default for RawLimits {
             max_total_size: MIN_TOTAL_SIZE,
             max_message_size: 50 << 20,
             default_quota: 1 << 30,
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            login_timeout_seconds: 60,
+            login_failures: 10,
+            login_block_minutes: 15,
         }
     }
 }
@@ -472,6 +491,17 @@ impl Config {
             errors.push(format!(
                 "limits.max_total_size must be at least {MIN_TOTAL_SIZE} bytes (PEC rules)"
             ));
+        }
+        for (name, value) in [
+            ("max_connections", l.max_connections as u64),
+            ("max_connections_per_ip", l.max_connections_per_ip as u64),
+            ("login_timeout_seconds", l.login_timeout_seconds),
+            ("login_failures", u64::from(l.login_failures)),
+            ("login_block_minutes", l.login_block_minutes),
+        ] {
+            if value == 0 {
+                errors.push(format!("limits.{name} must be at least 1"));
+            }
         }
         let ix = &raw.index;
         let ldap_tls = ldap_tls(ix, base, &mut errors);
@@ -631,6 +661,13 @@ max_recipients = 50            # never below 50 (PEC rules)
 max_total_size = 31457280      # bytes of size x recipients; never below 30 MB
 max_message_size = 52428800    # SMTP SIZE limit
 default_quota = 1073741824     # bytes per new box
+# One client must not lock the others out: caps per listener and per client address,
+# a login deadline, and failed logins counted across SMTP, IMAP and POP3.
+max_connections = 1000         # per listener (lowered to fit the open-files limit)
+max_connections_per_ip = 50    # per listener and client address (IMAP: twice this)
+login_timeout_seconds = 60     # to log in, after connecting
+login_failures = 10            # from one address, or on one box, within 15 minutes...
+login_block_minutes = 15       # ...block further logins this long (fail2ban-style log lines)
 
 [index]
 # The providers' index (IGPEC) as LDIF, re-read when it changes; without it only our own

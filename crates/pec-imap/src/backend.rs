@@ -8,6 +8,7 @@
 //! on its own task. Every method returns only once its change is durable.
 
 use std::future::Future;
+use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
@@ -104,12 +105,15 @@ pub struct AppendResult {
 /// The binary's side of the IMAP and POP3 servers. One value is shared (behind an `Arc`) by
 /// every session.
 pub trait Backend: Send + Sync + 'static {
-    /// Checks a login; `Ok(Some(box))` names the box the session may read. Takes about the same
-    /// time whether or not the box exists; the password must never be logged.
+    /// Checks a login from the client at `peer`; `Ok(Some(box))` names the box the session may
+    /// read. Takes about the same time whether or not the box exists; the password must never
+    /// be logged. The address lets the backend count failures across connections and
+    /// protocols; a throttled client gets [`BackendError::Temporary`].
     fn authenticate(
         &self,
         user: &str,
         password: &str,
+        peer: IpAddr,
     ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send;
 
     /// Every folder of the box, `INBOX` first.

@@ -13,7 +13,6 @@
 
 pub mod backend;
 pub mod imap;
-mod listener;
 pub mod memory;
 pub mod pop3;
 

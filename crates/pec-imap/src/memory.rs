@@ -170,6 +170,7 @@ impl Backend for MemoryBackend {
         &self,
         user: &str,
         password: &str,
+        _peer: std::net::IpAddr,
     ) -> Result<Option<String>, BackendError> {
         let user = user.to_lowercase();
         Ok(self

@@ -4,7 +4,7 @@
 //! the session sends `250` only after that (STYLE §2, "reply only after commit").
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::codes;
 
@@ -19,7 +19,8 @@ pub enum AuthResult {
     },
     /// Wrong user or password. The client gets `535 5.7.8` whether or not the box exists.
     Rejected,
-    /// The directory could not be asked (our fault): `454 4.7.0`, the client may retry.
+    /// The directory could not be asked (our fault), or the client is throttled after too
+    /// many failures: `454 4.7.0`, the client may retry later.
     Unavailable(String),
 }
 
@@ -106,12 +107,19 @@ fn one_line(s: &str) -> String {
 /// Implement the methods with `async fn`; the futures must be `Send` because each session
 /// runs on its own task.
 pub trait Backend: Send + Sync + 'static {
-    /// Checks a login. `user` and `password` come from AUTH PLAIN or AUTH LOGIN, already
-    /// base64-decoded; the password must never be logged. Never called by an inbound
+    /// Checks a login from the client at `peer`. `user` and `password` come from AUTH PLAIN or
+    /// AUTH LOGIN, already base64-decoded; the password must never be logged. The address lets
+    /// the backend count failures across connections and protocols (and answer
+    /// [`AuthResult::Unavailable`] to a client it throttles). Never called by an inbound
     /// listener; the default refuses every login, so a backend serving only inbound mail
     /// need not implement it.
-    fn authenticate(&self, user: &str, password: &str) -> impl Future<Output = AuthResult> + Send {
-        let _ = (user, password);
+    fn authenticate(
+        &self,
+        user: &str,
+        password: &str,
+        peer: IpAddr,
+    ) -> impl Future<Output = AuthResult> + Send {
+        let _ = (user, password, peer);
         async { AuthResult::Rejected }
     }
 

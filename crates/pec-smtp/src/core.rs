@@ -49,8 +49,15 @@ pub struct Limits {
     /// Default 10.
     pub max_bad_commands: u32,
     /// Connections served at once by one listener; more get `421 4.7.0` and are closed.
-    /// Default 500.
+    /// Default 1000.
     pub max_connections: usize,
+    /// Connections served at once from one client address (issue 12: one client must not
+    /// fill the listener); more get `421 4.7.0`. Default 50.
+    pub max_connections_per_ip: usize,
+    /// How long a submission client may take to log in (from the greeting to a successful
+    /// AUTH), whatever it sends meanwhile; then `421 4.4.2` and close. Not used on the
+    /// inbound listener, where nobody logs in. Default 60 s.
+    pub login_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -66,7 +73,9 @@ impl Default for Limits {
             auth_failure_delay_max: Duration::from_secs(5),
             max_auth_failures: 3,
             max_bad_commands: 10,
-            max_connections: 500,
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            login_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -220,6 +229,8 @@ pub(crate) struct Session<S, B> {
     /// Replies not yet written: with PIPELINING they are flushed when the input runs dry.
     pub out: Vec<u8>,
     pub shutdown: watch::Receiver<bool>,
+    /// On submission, when the client must have logged in by ([`Limits::login_timeout`]).
+    pub login_deadline: tokio::time::Instant,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
@@ -231,6 +242,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let max_line = ctx.config.limits.max_line_length;
+        let ctx_login_timeout = ctx.config.limits.login_timeout;
         Session {
             stream,
             ctx,
@@ -241,6 +253,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             line: LineBuffer::new(max_line),
             out: Vec::with_capacity(256),
             shutdown,
+            login_deadline: tokio::time::Instant::now() + ctx_login_timeout,
         }
     }
 

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -61,7 +61,7 @@ impl MemoryBackend {
 }
 
 impl Backend for MemoryBackend {
-    async fn authenticate(&self, user: &str, password: &str) -> AuthResult {
+    async fn authenticate(&self, user: &str, password: &str, _peer: IpAddr) -> AuthResult {
         if *self.auth_unavailable.lock().expect("lock") {
             return AuthResult::Unavailable("directory down".into());
         }

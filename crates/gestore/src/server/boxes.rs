@@ -2,6 +2,7 @@
 //! `pec_store`. Every call names the box the session logged in as, so a client can only reach
 //! its own folders; the bytes come back exactly as the delivery point stored them.
 
+use super::accessi::Accesso;
 use super::Gestore;
 use chrono::{DateTime, Utc};
 use pec_imap::{
@@ -54,11 +55,17 @@ impl Backend for Gestore {
         &self,
         user: &str,
         password: &str,
+        peer: std::net::IpAddr,
     ) -> Result<Option<String>, BackendError> {
-        match self.store.verify_password(user, password).await {
-            Ok(true) => Ok(Some(user.trim().to_lowercase())),
-            Ok(false) => Ok(None),
-            Err(e) => Err(BackendError::Temporary(e.to_string())),
+        // IMAP and POP3 share this backend, and one name in the log lines.
+        match self.accedi("imap-pop3", user, password, peer).await {
+            Accesso::Consentito(mailbox) => Ok(Some(mailbox)),
+            Accesso::Rifiutato => Ok(None),
+            Accesso::Bloccato(wait) => Err(BackendError::Temporary(format!(
+                "too many failed logins, try again in {} s",
+                wait.as_secs().max(1)
+            ))),
+            Accesso::Indisponibile(e) => Err(BackendError::Temporary(e)),
         }
     }
 

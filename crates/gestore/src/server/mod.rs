@@ -11,6 +11,7 @@
 //! * With `[antivirus]`, nothing passes a scanning point unscanned: a scanner that does not
 //!   answer is a 4xx, never a pass (`antivirus.rs`).
 
+mod accessi;
 pub mod admin;
 mod antivirus;
 mod boxes;
@@ -67,6 +68,8 @@ pub struct Gestore {
     /// clamd, when `[antivirus]` names one (PEC-SPEC §9.3); which points scan is in
     /// `config.antivirus`.
     pub scanner: Option<pec_antivirus::Scanner>,
+    /// Failed logins across SMTP, IMAP and POP3 (`accessi.rs`).
+    pub accessi: pec_listen::Throttle,
 }
 
 impl Gestore {
@@ -82,6 +85,7 @@ impl Gestore {
         let directory = index::Directory::open(&config)?;
         let relay = relay::Relay::new(&config)?;
         let scanner = antivirus::scanner(&config);
+        let accessi = pec_listen::Throttle::new(accessi::limiti(&config));
         Ok(Arc::new(Gestore {
             config,
             store,
@@ -96,6 +100,7 @@ impl Gestore {
             directory,
             relay,
             scanner,
+            accessi,
         }))
     }
 

@@ -34,7 +34,7 @@ use pec_core::ricezione::{
     self, Arrivo, Contesto, EsitoRicezione, Firma, GestoreMittente, IdRicezione, Politica, Rifiuto,
 };
 use pec_core::{scadenze, RiferimentoTemporale};
-use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
+use pec_smtp::{Backend, Submission, SubmitError};
 use pec_store::{Batch, NewQueueItem, Operation, Store};
 use std::sync::Arc;
 
@@ -42,10 +42,6 @@ use std::sync::Arc;
 pub struct Ricezione(pub Arc<Gestore>);
 
 impl Backend for Ricezione {
-    async fn authenticate(&self, _user: &str, _password: &str) -> AuthResult {
-        AuthResult::Rejected // never offered on this listener
-    }
-
     async fn check_rcpt(&self, _authenticated: &str, rcpt: &str) -> Result<(), SubmitError> {
         if self.0.config.is_local(rcpt) {
             Ok(())

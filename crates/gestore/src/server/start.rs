@@ -167,6 +167,53 @@ async fn refresh_index(g: Arc<Gestore>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// The connection caps every listener gets (issue 12, item 6): `[limits]`, with the
+/// per-listener cap lowered when the open-files limit, raised to the system's hard limit,
+/// cannot hold every listener full.
+#[derive(Clone, Copy)]
+struct Caps {
+    max_connections: usize,
+    per_ip: usize,
+    login_timeout: std::time::Duration,
+}
+
+impl Caps {
+    fn of(config: &Config) -> Self {
+        let l = &config.limits;
+        let listeners = [
+            config.submission,
+            config.submissions,
+            config.imap,
+            config.imaps,
+            config.pop3,
+            config.pop3s,
+            config.inbound,
+        ]
+        .iter()
+        .filter(|a| a.is_some())
+        .count();
+        let mut max_connections = l.max_connections;
+        match pec_listen::fd::raise_nofile() {
+            Ok(nofile) => {
+                if let Some(fitted) = pec_listen::fd::fit(max_connections, listeners, nofile) {
+                    eprintln!(
+                        "gestore: open files limit {nofile}: each listener serves at most {fitted} \
+                         connections instead of {max_connections}; raise the hard limit \
+                         (ulimit -Hn, LimitNOFILE=) to serve more"
+                    );
+                    max_connections = fitted;
+                }
+            }
+            Err(e) => eprintln!("gestore: cannot read the open files limit: {e}"),
+        }
+        Self {
+            max_connections,
+            per_ip: l.max_connections_per_ip.min(max_connections),
+            login_timeout: std::time::Duration::from_secs(l.login_timeout_seconds),
+        }
+    }
+}
+
 /// Opens the store (waiting for the data folder lock).
 pub async fn open_store(data_dir: &Path) -> Result<SqliteStore> {
     // A data folder others can read is refused here, before the dev PKI or the TLS key are
@@ -188,9 +235,13 @@ pub async fn start(config: Config) -> Result<Running> {
     service_box(&gestore).await?;
     let (shutdown, stop) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    let caps = Caps::of(&config);
     let limits = Limits {
         max_message_size: usize::try_from(config.limits.max_message_size).unwrap_or(usize::MAX),
         max_recipients: config.limits.max_recipients,
+        max_connections: caps.max_connections,
+        max_connections_per_ip: caps.per_ip,
+        login_timeout: caps.login_timeout,
         ..Limits::default()
     };
     let hostname = config
@@ -246,7 +297,12 @@ pub async fn start(config: Config) -> Result<Running> {
                 let cfg = pec_imap::Pop3Config {
                     hostname,
                     mode,
-                    limits: Default::default(),
+                    limits: pec_imap::Pop3Limits {
+                        max_connections: caps.max_connections,
+                        max_connections_per_ip: caps.per_ip,
+                        login_timeout: caps.login_timeout,
+                        ..Default::default()
+                    },
                 };
                 pec_imap::serve_pop3(listener, tls, cfg, backend, stop)
                     .await
@@ -255,7 +311,13 @@ pub async fn start(config: Config) -> Result<Running> {
                 let cfg = pec_imap::ImapConfig {
                     hostname,
                     mode,
-                    limits: Default::default(),
+                    limits: pec_imap::ImapLimits {
+                        max_connections: caps.max_connections,
+                        // Mail clients open several connections each.
+                        max_connections_per_ip: caps.per_ip.saturating_mul(2),
+                        login_timeout: caps.login_timeout,
+                        ..Default::default()
+                    },
                 };
                 pec_imap::serve_imap(listener, tls, cfg, backend, stop)
                     .await

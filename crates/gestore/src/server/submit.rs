@@ -2,6 +2,7 @@
 //! (pec-core), sign, commit, and only then let the SMTP layer answer 250 (PEC-SPEC §2.3,
 //! STYLE §2).
 
+use super::accessi::Accesso;
 use super::antivirus::{scanner_down, Punto, SCANNER_DOWN};
 use super::delivery::Envelope;
 use super::relay::{controlli, Inoltro};
@@ -16,6 +17,7 @@ use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
 use pec_store::{Admission, Batch, Body, LogAppend, NewMessage, NewQueueItem, Operation, Store};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 /// Queue kind of a delivery to one local recipient.
 pub const DELIVER: &str = "deliver";
@@ -83,13 +85,15 @@ impl Delivery {
 }
 
 impl Backend for Gestore {
-    async fn authenticate(&self, user: &str, password: &str) -> AuthResult {
-        match self.store.verify_password(user, password).await {
-            Ok(true) => AuthResult::Accepted {
-                mailbox: user.trim().to_ascii_lowercase(),
-            },
-            Ok(false) => AuthResult::Rejected,
-            Err(e) => AuthResult::Unavailable(e.to_string()),
+    async fn authenticate(&self, user: &str, password: &str, peer: IpAddr) -> AuthResult {
+        match self.accedi("smtp", user, password, peer).await {
+            Accesso::Consentito(mailbox) => AuthResult::Accepted { mailbox },
+            Accesso::Rifiutato => AuthResult::Rejected,
+            Accesso::Bloccato(wait) => AuthResult::Unavailable(format!(
+                "too many failed logins, try again in {} s",
+                wait.as_secs().max(1)
+            )),
+            Accesso::Indisponibile(e) => AuthResult::Unavailable(e),
         }
     }
 

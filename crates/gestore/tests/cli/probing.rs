@@ -239,7 +239,7 @@ fn the_data_folder_is_private_whatever_the_umask() {
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let mut p = Provider::new(&["mario", "giulia"]);
     // Started through a shell with umask 022, as an operator's session would.
-    p.umask = Some(0o022);
+    p.prelude = Some("umask 022".into());
     p.start();
     let out = smtplib(
         p.submission,
@@ -385,4 +385,213 @@ fn a_store_that_lost_or_damaged_its_log_is_refused_and_store_check_says_why() {
     );
     let out = check(&p);
     assert_eq!(code(&out), 1, "{}", text(&out.stdout));
+}
+
+/// Logs in with Python from the loopback address `src` (Linux answers on all of
+/// 127.0.0.0/8, so each address is another client): `smtp` (STARTTLS, AUTH PLAIN) or `imap`
+/// (implicit TLS). Prints `OK` or `NO <reply>` for each password, in one connection.
+const LOGIN: &str = r#"
+import imaplib, smtplib, socket, ssl, sys
+proto, src, port, user = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+if proto == 'smtp':
+    s = smtplib.SMTP('127.0.0.1', port, timeout=30, source_address=(src, 0))
+    s.starttls(context=ctx); s.ehlo()
+    for pw in sys.argv[5:]:
+        try:
+            s.user, s.password = user, pw
+            s.auth('PLAIN', s.auth_plain); print('OK')
+        except smtplib.SMTPServerDisconnected as e:
+            print('NO closed'); break
+        except smtplib.SMTPException as e:
+            print('NO', e)
+else:
+    class C(imaplib.IMAP4_SSL):
+        def _create_socket(self, timeout):
+            raw = socket.create_connection((self.host, self.port), timeout, source_address=(src, 0))
+            return self.ssl_context.wrap_socket(raw, server_hostname=self.host)
+    for pw in sys.argv[5:]:
+        try:
+            c = C('127.0.0.1', port, ssl_context=ctx); c.login(user, pw); print('OK'); c.logout()
+        except imaplib.IMAP4.error as e:
+            print('NO', e)
+"#;
+
+fn login(proto: &str, src: &str, port: u16, user: &str, passwords: &[&str]) -> Vec<String> {
+    let mut args = vec!["-c", LOGIN, proto, src];
+    let port = port.to_string();
+    args.push(&port);
+    args.push(user);
+    args.extend_from_slice(passwords);
+    let out = run("python3", &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// Item 6: silent sockets from one address neither fill a listener for everybody nor stay
+/// for five minutes, IMAP included; each cap that bites says so in a log line.
+#[test]
+fn silent_sockets_from_one_address_do_not_lock_out_the_others() {
+    use std::io::Read;
+    use std::net::TcpStream;
+    let mut p = Provider::new(&["mario"]);
+    p.extra = "[limits]\nmax_connections_per_ip = 4\nlogin_timeout_seconds = 3\n".into();
+    p.write_config();
+    p.start();
+    let open = |port: u16, n: usize| -> Vec<TcpStream> {
+        (0..n)
+            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect()
+    };
+    let first_line = |s: &mut TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 200];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let mut smtp = open(p.submission, 4);
+    let mut imap = open(p.imap, 8); // IMAP allows twice the per-address cap
+    std::thread::sleep(Duration::from_millis(300));
+    let mut over = TcpStream::connect(("127.0.0.1", p.submission)).unwrap();
+    assert!(first_line(&mut over).starts_with("421 4.7.0"));
+    let mut over = TcpStream::connect(("127.0.0.1", p.imap)).unwrap();
+    assert!(first_line(&mut over).starts_with("* BYE"));
+    let line = p.wait_error("connection from 127.0.0.1 refused");
+    assert!(line.contains("max_connections_per_ip"), "{line}");
+    // Another client logs in meanwhile, on both.
+    assert_eq!(
+        login(
+            "smtp",
+            "127.0.0.2",
+            p.submission,
+            &addr("mario"),
+            &["pw-mario"]
+        ),
+        ["OK"]
+    );
+    assert_eq!(
+        login("imap", "127.0.0.2", p.imaps, &addr("mario"), &["pw-mario"]),
+        ["OK"]
+    );
+    // The silent ones are closed at the login timeout, not after five (or thirty) minutes.
+    let started = std::time::Instant::now();
+    for s in smtp.iter_mut().chain(imap.iter_mut()) {
+        let mut all = String::new();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = s.read_to_string(&mut all);
+        assert!(
+            all.contains("Login timeout") || all.contains("login timeout"),
+            "{all}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(8));
+    // And their places are free again.
+    let mut again = TcpStream::connect(("127.0.0.1", p.submission)).unwrap();
+    assert!(first_line(&mut again).starts_with("220"));
+}
+
+/// Item 6: the open-files limit is raised to the hard one, and the listeners' caps are fitted
+/// into it, so a flood of connections cannot starve the store of descriptors.
+#[test]
+fn the_connection_caps_fit_in_the_open_files_limit() {
+    use std::net::TcpStream;
+    let mut p = Provider::new(&["mario"]);
+    p.extra = "[limits]\nmax_connections_per_ip = 1000\n".into();
+    p.write_config();
+    // Hard limit 600, soft 300: gestore raises to 600 and fits 7 listeners into 600 - 512.
+    p.prelude = Some("ulimit -Sn 300 && ulimit -Hn 600 || exit 99".into());
+    p.start();
+    let line = p.wait_error("open files limit 600");
+    assert!(line.contains("at most 12 connections"), "{line}");
+    let limit = std::fs::read_to_string(format!("/proc/{}/limits", p.pid())).unwrap();
+    let row = limit
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert!(
+        row.split_whitespace().filter(|w| *w == "600").count() == 2,
+        "{row}"
+    );
+    let held: Vec<TcpStream> = (0..12)
+        .map(|_| TcpStream::connect(("127.0.0.1", p.imap)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut over = TcpStream::connect(("127.0.0.1", p.imap)).unwrap();
+    over.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut bye = String::new();
+    let _ = std::io::Read::read_to_string(&mut over, &mut bye);
+    assert!(bye.starts_with("* BYE"), "{bye}");
+    let _ = p.wait_error("the listener is full");
+    // Still serving: a delivery goes through (store, signing, log all have descriptors).
+    let out = smtplib(
+        p.submission,
+        "mario",
+        &[addr("mario")],
+        &format!(
+            "From: {0}\r\nTo: {0}\r\nSubject: fd\r\n\r\nx\r\n",
+            addr("mario")
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    p.wait_events("consegna-emessa", 1);
+    drop(held);
+}
+
+/// Item 7: failed logins are counted per address and per box across SMTP and IMAP, block
+/// further attempts (even with the right password), and each is logged with the address.
+#[test]
+fn password_guessing_is_blocked_across_protocols_and_logged() {
+    let mut p = Provider::new(&["mario", "giulia", "anna"]);
+    p.extra = "[limits]\nlogin_failures = 3\n".into();
+    p.write_config();
+    p.start();
+    let (smtp, imap) = (p.submission, p.imaps);
+    // Giulia logs in from home once: that address stays known to her box.
+    assert_eq!(
+        login("imap", "127.0.0.9", imap, &addr("giulia"), &["pw-giulia"]),
+        ["OK"]
+    );
+
+    // One address guesses at several boxes: three failures block it, whatever it tries.
+    let r = login("smtp", "127.0.0.2", smtp, &addr("mario"), &["x1", "x2"]);
+    assert!(r.iter().all(|l| l.starts_with("NO")), "{r:?}");
+    let r = login("imap", "127.0.0.2", imap, &addr("anna"), &["x3", "pw-anna"]);
+    assert_eq!(r.len(), 2);
+    assert!(r[0].starts_with("NO"), "{r:?}");
+    assert!(
+        r[1].contains("too many failed logins"),
+        "right password refused: {r:?}"
+    );
+    let r = login("smtp", "127.0.0.2", smtp, &addr("mario"), &["pw-mario"]);
+    assert!(r[0].starts_with("NO") && r[0].contains("454"), "{r:?}");
+    // Others are not affected.
+    assert_eq!(
+        login("smtp", "127.0.0.3", smtp, &addr("mario"), &["pw-mario"]),
+        ["OK"]
+    );
+
+    // Guesses at one box spread over addresses block it to new addresses, not to its owner.
+    for src in ["127.0.0.4", "127.0.0.5", "127.0.0.6"] {
+        let r = login("imap", src, imap, &addr("giulia"), &["sbagliata"]);
+        assert!(r[0].starts_with("NO"), "{r:?}");
+    }
+    let r = login("imap", "127.0.0.7", imap, &addr("giulia"), &["pw-giulia"]);
+    assert!(r[0].contains("too many failed logins"), "{r:?}");
+    assert_eq!(
+        login("imap", "127.0.0.9", imap, &addr("giulia"), &["pw-giulia"]),
+        ["OK"]
+    );
+
+    // Every failure is one fail2ban-style line with the address, the service and the box.
+    let failed = p.errors("auth failed ");
+    assert_eq!(failed.len(), 6, "{failed:?}");
+    assert!(
+        failed[0].contains("service=smtp ip=127.0.0.2 user=mario@"),
+        "{failed:?}"
+    );
+    assert!(failed
+        .iter()
+        .any(|l| l.contains("service=imap-pop3 ip=127.0.0.4 user=giulia@")));
+    assert!(!p.errors("auth blocked").is_empty());
 }

@@ -29,8 +29,11 @@ pub struct Provider {
     pub pop3: u16,
     pub pop3s: u16,
     events: Arc<Mutex<Vec<String>>>,
-    /// When set, `serve` starts under this umask (through `sh`), as from an operator's shell.
-    pub umask: Option<u32>,
+    /// What `serve` wrote on standard error (also passed on to the test's own).
+    errors: Arc<Mutex<Vec<String>>>,
+    /// Shell commands `serve` starts after (through `sh`), as from an operator's shell:
+    /// `umask 022`, `ulimit -Hn 700`.
+    pub prelude: Option<String>,
 }
 
 impl Provider {
@@ -61,7 +64,8 @@ impl Provider {
             pop3: 0,
             pop3s: 0,
             events: Default::default(),
-            umask: None,
+            errors: Default::default(),
+            prelude: None,
         };
         p.write_config();
         for b in boxes {
@@ -113,11 +117,11 @@ impl Provider {
     /// Starts (or restarts) `gestore serve` and waits for "ready".
     pub fn start(&mut self) {
         let serve = ["serve", "--config", &path(&self.config)];
-        let mut command = match self.umask {
+        let mut command = match &self.prelude {
             None => Command::new(env!("CARGO_BIN_EXE_gestore")),
-            Some(m) => {
+            Some(prelude) => {
                 let mut c = Command::new("sh");
-                let script = format!("umask {m:03o}; exec \"$0\" \"$@\"");
+                let script = format!("{prelude}; exec \"$0\" \"$@\"");
                 c.args(["-c", &script, env!("CARGO_BIN_EXE_gestore")]);
                 c
             }
@@ -125,9 +129,17 @@ impl Provider {
         let mut child = command
             .args(serve)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let errors = self.errors.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                errors.lock().unwrap().push(line);
+            }
+        });
         let stdout = child.stdout.take().expect("stdout");
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let events = self.events.clone();
@@ -168,6 +180,11 @@ impl Provider {
             }
         }
         self.write_config();
+    }
+
+    /// The running `serve` process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// SIGKILL: the crash the durability promise is about.
@@ -223,6 +240,32 @@ impl Provider {
     /// Every message of a box folder, read from the store after the server stopped.
     pub fn messages(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
         read_box(&self.data(), &format!("{user}@{}", self.domain), folder)
+    }
+
+    /// Lines `serve` wrote on standard error so far that contain `needle`.
+    pub fn errors(&self, needle: &str) -> Vec<String> {
+        self.errors
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until a line containing `needle` was written on standard error.
+    pub fn wait_error(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(l) = self.errors(needle).pop() {
+                return l;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line with {needle:?} on stderr"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Events of `tipo` printed so far (JSON lines).

@@ -117,7 +117,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         else {
             return self.login_failed(tag).await;
         };
-        match self.ctx.backend.authenticate(user, password).await {
+        match self
+            .ctx
+            .backend
+            .authenticate(user, password, self.peer)
+            .await
+        {
             Ok(Some(mailbox)) => {
                 self.user = Some(mailbox);
                 let caps = capabilities(true, self.ctx.config.mode, true);

@@ -62,6 +62,10 @@ pub enum Error {
 pub struct ImapLimits {
     /// Sessions served at once; more connections get `* BYE` and are closed. Default 10,000.
     pub max_connections: usize,
+    /// Sessions served at once from one client address (issue 12). Default 100.
+    pub max_connections_per_ip: usize,
+    /// How long a client may stay without logging in; then `* BYE`. Default 60 s.
+    pub login_timeout: Duration,
     /// Largest literal (and so largest APPEND), in bytes. Default 50 MiB.
     pub max_literal: u32,
     /// Longest command line outside literals, in bytes; longer lines close the session.
@@ -87,6 +91,8 @@ impl Default for ImapLimits {
     fn default() -> Self {
         ImapLimits {
             max_connections: 10_000,
+            max_connections_per_ip: 100,
+            login_timeout: Duration::from_secs(60),
             max_literal: 50 * 1024 * 1024,
             max_command_line: 64 * 1024,
             idle_timeout: Duration::from_secs(30 * 60),
@@ -139,20 +145,49 @@ pub async fn serve_imap<B: Backend>(
     backend: Arc<B>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    let (max, mode) = (config.limits.max_connections, config.mode);
+    let gate = gate(
+        "imap",
+        &listener,
+        config.limits.max_connections,
+        config.limits.max_connections_per_ip,
+    );
+    let mode = config.mode;
     let ctx = Arc::new(Context {
         config,
         tls: tokio_rustls::TlsAcceptor::from(tls),
         backend,
     });
-    let serve = |socket, stop| {
+    let serve = |socket, peer: std::net::SocketAddr, stop| {
         let ctx = ctx.clone();
         async move {
-            let _ = serve_stream(socket, ctx, stop).await;
+            let _ = serve_stream(socket, peer.ip(), ctx, stop).await;
         }
     };
-    crate::listener::accept_loop(listener, max, shutdown, serve, |s| refuse_busy(s, mode)).await;
+    pec_listen::accept_loop(listener, gate, shutdown, serve, move |s, _| {
+        refuse_busy(s, mode)
+    })
+    .await;
     Ok(())
+}
+
+/// The caps of a listener, named after it in log lines.
+pub(crate) fn gate(
+    what: &str,
+    listener: &TcpListener,
+    max_connections: usize,
+    max_per_ip: usize,
+) -> pec_listen::Gate {
+    let label = match listener.local_addr() {
+        Ok(a) => format!("{what} {a}"),
+        Err(_) => what.to_string(),
+    };
+    pec_listen::Gate::new(
+        label,
+        pec_listen::ConnectionLimits {
+            max_connections,
+            max_per_ip,
+        },
+    )
 }
 
 /// Over the connection limit: a plain-text client learns why, then the socket closes.
@@ -168,6 +203,7 @@ async fn refuse_busy<S: AsyncWrite + Unpin>(mut socket: S, mode: TlsMode) {
 /// One connection: implicit TLS, or plain text with an optional STARTTLS upgrade.
 async fn serve_stream<S, B>(
     stream: S,
+    peer: std::net::IpAddr,
     ctx: Arc<Context<B>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error>
@@ -181,17 +217,21 @@ where
             let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                 .await
                 .map_err(|_| Error::HandshakeTimeout)??;
-            Session::new(tls, ctx, true, shutdown, true).run().await?;
+            Session::new(tls, peer, ctx, true, shutdown, true)
+                .run()
+                .await?;
         }
         TlsMode::StartTls => {
-            let session = Session::new(stream, ctx.clone(), false, shutdown.clone(), true);
+            let session = Session::new(stream, peer, ctx.clone(), false, shutdown.clone(), true);
             if let Exit::StartTls(stream) = session.run().await? {
                 let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                     .await
                     .map_err(|_| Error::HandshakeTimeout)??;
                 // RFC 3501 §6.2.1: no new greeting; bytes pipelined after STARTTLS were
                 // dropped with the plain-text session.
-                Session::new(tls, ctx, true, shutdown, false).run().await?;
+                Session::new(tls, peer, ctx, true, shutdown, false)
+                    .run()
+                    .await?;
             }
         }
     }

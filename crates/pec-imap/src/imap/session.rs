@@ -36,6 +36,10 @@ pub(super) enum Flow {
 
 pub(super) struct Session<S, B> {
     pub(super) conn: Conn<S>,
+    /// The client's address: logins are counted by it (issue 12).
+    pub(super) peer: std::net::IpAddr,
+    /// The client must have logged in by then ([`super::ImapLimits::login_timeout`]).
+    login_deadline: tokio::time::Instant,
     pub(super) ctx: Arc<Context<B>>,
     pub(super) tls: bool,
     shutdown: watch::Receiver<bool>,
@@ -54,6 +58,7 @@ pub(super) struct Session<S, B> {
 impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
     pub(super) fn new(
         stream: S,
+        peer: std::net::IpAddr,
         ctx: Arc<Context<B>>,
         tls: bool,
         shutdown: watch::Receiver<bool>,
@@ -66,8 +71,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             text: text(&format!("{} IMAP4rev1 ready", ctx.config.hostname)),
         };
         let conn = Conn::new(stream, &ctx.config.limits, greeting, greet);
+        let login_deadline = tokio::time::Instant::now() + ctx.config.limits.login_timeout;
         Session {
             conn,
+            peer,
+            login_deadline,
             ctx,
             tls,
             shutdown,
@@ -138,10 +146,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             Timeout,
             Changed,
         }
+        // Issue 12: until it logs in, a client holds its place for the login timeout at most.
+        let limits = &self.ctx.config.limits;
+        let timeout = match self.user {
+            None => limits
+                .idle_timeout
+                .min(self.login_deadline - tokio::time::Instant::now()),
+            Some(_) => limits.idle_timeout,
+        };
         let woke = tokio::select! {
             read = conn.read_input() => Woke::Read(read),
             _ = shutdown.wait_for(|&stop| stop) => Woke::Shutdown,
-            _ = tokio::time::sleep(self.ctx.config.limits.idle_timeout) => Woke::Timeout,
+            _ = tokio::time::sleep(timeout) => Woke::Timeout,
             _ = changed => Woke::Changed,
         };
         match woke {
@@ -155,6 +171,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             Woke::Read(Err(e)) => Err(e),
             Woke::Shutdown => {
                 self.conn.status(bye("Server shutting down"));
+                Ok(Flow::Close)
+            }
+            Woke::Timeout if self.user.is_none() => {
+                self.conn.status(bye("Login timeout"));
                 Ok(Flow::Close)
             }
             Woke::Timeout => {

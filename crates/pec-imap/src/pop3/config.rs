@@ -19,8 +19,13 @@ pub struct Pop3Config {
 /// Limits of a POP3 listener. Every field has a production default ([`Default`]).
 #[derive(Debug, Clone)]
 pub struct Pop3Limits {
-    /// Sessions served at once; one more gets `-ERR [SYS/TEMP]` and is closed. Default 256.
+    /// Sessions served at once; one more gets `-ERR [SYS/TEMP]` and is closed. Default 1000.
     pub max_connections: usize,
+    /// Sessions served at once from one client address (issue 12). Default 50.
+    pub max_connections_per_ip: usize,
+    /// How long a client may stay in the AUTHORIZATION state; then `-ERR` and close.
+    /// Default 60 s.
+    pub login_timeout: Duration,
     /// Longest command line in octets, CRLF included; a longer one gets `-ERR` and the
     /// connection is closed (the read buffer never grows past it). RFC 2449 §4 caps commands
     /// at 255, but an AUTH PLAIN response needs more. Default 512.
@@ -43,7 +48,9 @@ pub struct Pop3Limits {
 impl Default for Pop3Limits {
     fn default() -> Self {
         Pop3Limits {
-            max_connections: 256,
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            login_timeout: Duration::from_secs(60),
             max_line: 512,
             idle_timeout: Duration::from_secs(10 * 60),
             write_timeout: Duration::from_secs(60),

@@ -63,6 +63,10 @@ const READ_CHUNK: usize = 4096;
 /// One POP3 session over any stream (plain TCP, or TLS).
 pub(super) struct Session<S, B> {
     pub stream: S,
+    /// The client's address: logins are counted by it (issue 12).
+    pub peer: std::net::IpAddr,
+    /// The client must have logged in by then ([`Pop3Limits::login_timeout`]).
+    login_deadline: tokio::time::Instant,
     pub ctx: Arc<Context<B>>,
     pub is_tls: bool,
     pub state: State,
@@ -77,12 +81,16 @@ pub(super) struct Session<S, B> {
 impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
     pub fn new(
         stream: S,
+        peer: std::net::IpAddr,
         ctx: Arc<Context<B>>,
         is_tls: bool,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
+        let login_deadline = tokio::time::Instant::now() + ctx.config.limits.login_timeout;
         Session {
             stream,
+            peer,
+            login_deadline,
             ctx,
             is_tls,
             state: State::Authorization { user: None },
@@ -138,7 +146,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
                 }
                 Input::Idle => {
                     // RFC 1939 §3: the autologout timer closes without entering UPDATE.
-                    self.err("idle timeout, closing");
+                    let why = match self.state {
+                        State::Authorization { .. } | State::SaslResponse => "login timeout",
+                        _ => "idle timeout",
+                    };
+                    self.err(&format!("{why}, closing"));
                     return self.close().await;
                 }
                 Input::Shutdown => {
@@ -161,9 +173,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
     /// Reads until a full line is buffered, the line limit is passed, or the session ends.
     async fn next_line(&mut self) -> Result<Input, Pop3Error> {
         let max_line = self.limits().max_line;
-        let idle = self.limits().idle_timeout;
         let mut chunk = [0u8; READ_CHUNK];
         loop {
+            // Issue 12: until it logs in, a client holds its place for the login timeout at
+            // most.
+            let idle = match self.state {
+                State::Authorization { .. } | State::SaslResponse => self
+                    .limits()
+                    .idle_timeout
+                    .min(self.login_deadline - tokio::time::Instant::now()),
+                _ => self.limits().idle_timeout,
+            };
             if let Some(pos) = self.rbuf.iter().position(|&b| b == b'\n') {
                 if pos + 1 > max_line {
                     return Ok(Input::TooLong);

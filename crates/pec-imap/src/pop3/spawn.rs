@@ -33,19 +33,29 @@ pub async fn serve_pop3<B: Backend>(
     backend: Arc<B>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Pop3Error> {
-    let (max, mode) = (config.limits.max_connections, config.mode);
+    let limits = &config.limits;
+    let gate = crate::imap::gate(
+        "pop3",
+        &listener,
+        limits.max_connections,
+        limits.max_connections_per_ip,
+    );
+    let mode = config.mode;
     let ctx = Arc::new(Context {
         config,
         tls: TlsAcceptor::from(tls),
         backend,
     });
-    let serve = |socket, stop| {
+    let serve = |socket, peer: std::net::SocketAddr, stop| {
         let ctx = ctx.clone();
         async move {
-            let _ = serve_connection(socket, ctx, stop).await;
+            let _ = serve_connection(socket, peer.ip(), ctx, stop).await;
         }
     };
-    crate::listener::accept_loop(listener, max, shutdown, serve, |s| refuse_busy(s, mode)).await;
+    pec_listen::accept_loop(listener, gate, shutdown, serve, move |s, _| {
+        refuse_busy(s, mode)
+    })
+    .await;
     Ok(())
 }
 
@@ -62,6 +72,7 @@ async fn refuse_busy<S: AsyncWrite + Unpin>(mut socket: S, mode: TlsMode) {
 /// One connection: implicit TLS, or greeting + optional STLS, then the dialogue.
 async fn serve_connection<S, B>(
     stream: S,
+    peer: std::net::IpAddr,
     ctx: Arc<Context<B>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Pop3Error>
@@ -75,18 +86,18 @@ where
             let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                 .await
                 .map_err(|_| Pop3Error::HandshakeTimeout)??;
-            Session::new(tls, ctx, true, shutdown)
+            Session::new(tls, peer, ctx, true, shutdown)
                 .greet_and_run()
                 .await?;
         }
         TlsMode::StartTls => {
-            let session = Session::new(stream, ctx.clone(), false, shutdown.clone());
+            let session = Session::new(stream, peer, ctx.clone(), false, shutdown.clone());
             if let Exit::StartTls(stream) = session.greet_and_run().await? {
                 let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                     .await
                     .map_err(|_| Pop3Error::HandshakeTimeout)??;
                 // RFC 2595 §4: no new greeting; the session starts over in AUTHORIZATION.
-                Session::new(tls, ctx, true, shutdown).run().await?;
+                Session::new(tls, peer, ctx, true, shutdown).run().await?;
             }
         }
     }

@@ -1,6 +1,11 @@
 //! Two sessions on one box see each other's deliveries, flags and expunges.
 
-use crate::util::{sample_message, TestServer};
+use std::time::Duration;
+
+use pec_imap::{ImapLimits, TlsMode};
+use tokio::net::TcpStream;
+
+use crate::util::{sample_message, test_limits, Client, TestServer};
 
 #[tokio::test]
 async fn idle_session_sees_delivery_flags_and_expunge_from_another() {
@@ -142,4 +147,45 @@ async fn authenticate_plain_with_and_without_initial_response() {
         lines.last().is_some_and(|l| l.starts_with("c NO")),
         "{lines:?}"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_never_logs_in_is_closed_at_the_login_timeout() {
+    // Issue 12, item 6: IMAP used to keep a silent socket for 30 minutes.
+    let limits = ImapLimits {
+        login_timeout: Duration::from_millis(300),
+        ..test_limits()
+    };
+    let server = TestServer::start(TlsMode::Implicit, limits).await;
+    let mut silent = server.client().await;
+    silent.ok("c CAPABILITY").await;
+    let bye = silent.line().await;
+    assert!(bye.starts_with("* BYE Login timeout"), "{bye}");
+    assert!(silent.closed_within(Duration::from_secs(2)).await);
+    let mut user = server.selected().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    user.ok("n NOOP").await;
+}
+
+#[tokio::test]
+async fn one_address_cannot_take_every_place() {
+    let limits = ImapLimits {
+        max_connections: 100,
+        max_connections_per_ip: 3,
+        ..test_limits()
+    };
+    let server = TestServer::start(TlsMode::StartTls, limits).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut c = Client::new(TcpStream::connect(server.addr).await.unwrap());
+        assert!(c.line().await.starts_with("* OK"));
+        held.push(c);
+    }
+    let mut refused = Client::new(TcpStream::connect(server.addr).await.unwrap());
+    let bye = refused.line().await;
+    assert!(bye.starts_with("* BYE"), "{bye}");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = Client::new(socket.connect(server.addr).await.unwrap());
+    assert!(other.line().await.starts_with("* OK"));
 }

@@ -145,3 +145,48 @@ async fn pipelined_commands_are_all_answered_in_order() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_logs_in_is_closed_at_the_login_timeout() {
+    // Issue 12, item 6.
+    let limits = Pop3Limits {
+        login_timeout: Duration::from_millis(300),
+        ..test_limits()
+    };
+    let server = TestServer::start(TlsMode::StartTls, limits).await;
+    let mut silent = Client::connect_plain(server.addr, TlsMode::StartTls).await;
+    let started = Instant::now();
+    let reply = silent.read_line().await.expect("reply");
+    assert!(reply.starts_with("-ERR login timeout"), "{reply}");
+    assert!(silent.is_closed().await);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A logged-in session is not bound by it.
+    let mut c = server.login().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.ok("NOOP").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_address_cannot_take_every_place() {
+    let limits = Pop3Limits {
+        max_connections: 10,
+        max_connections_per_ip: 1,
+        ..test_limits()
+    };
+    let server = TestServer::start(TlsMode::StartTls, limits).await;
+    let mut first = Client::connect_plain(server.addr, TlsMode::StartTls).await;
+    let tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let mut second = Client::from_stream(tcp);
+    let reply = second.read_line().await.expect("reply");
+    assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = Client::from_stream(socket.connect(server.addr).await.unwrap());
+    let reply = other.read_line().await.expect("greeting");
+    assert!(reply.starts_with("+OK"), "{reply}");
+    first.ok("CAPA").await;
+    server.stop().await;
+}

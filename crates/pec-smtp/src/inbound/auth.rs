@@ -172,7 +172,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
     }
 
     async fn check_credentials(&mut self, user: &str, password: &str) -> Flow {
-        match self.ctx.backend.authenticate(user, password).await {
+        let peer = self.peer.ip();
+        match self.ctx.backend.authenticate(user, password, peer).await {
             AuthResult::Accepted { mailbox } => {
                 self.data.authenticated = Some(mailbox);
                 self.reply(

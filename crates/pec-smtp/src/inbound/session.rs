@@ -44,8 +44,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         loop {
             self.flush_in_time().await?;
             let in_data = matches!(self.state, State::Data(_));
+            let logging_in = !self.is_inbound() && self.data.authenticated.is_none();
             let limit = if in_data {
                 self.limits().data_timeout
+            } else if logging_in {
+                // Issue 12: a silent (or chatty) client that never logs in holds its place
+                // for the login timeout at most.
+                self.limits()
+                    .command_timeout
+                    .min(self.login_deadline - tokio::time::Instant::now())
             } else {
                 self.limits().command_timeout
             };
@@ -67,6 +74,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
                     // On a DATA stall nothing is accepted: the transaction dies with the connection.
                     let text = if in_data {
                         "DATA stalled, closing"
+                    } else if logging_in {
+                        "Login timeout, closing"
                     } else {
                         "Idle timeout, closing"
                     };

@@ -7,21 +7,21 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
+use pec_listen::{ConnectionLimits, Gate};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 
 use crate::backend::Backend;
 use crate::codes::*;
-use crate::core::{Flow, InboundConfig, Session, SessionContext, SubmissionConfig, TlsMode};
+use crate::core::{Flow, InboundConfig, Role, Session, SessionContext, SubmissionConfig, TlsMode};
 use crate::error::Error;
 use crate::inbound::session::Exit;
 
 /// Serves SMTP submission on `listener` until `shutdown` turns `true` (or its sender is
-/// dropped), one task per connection, at most `config.limits.max_connections` at once.
+/// dropped), one task per connection, at most `config.limits.max_connections` at once and
+/// `config.limits.max_connections_per_ip` from one client address.
 ///
 /// Returns after the last session ended. Per-connection failures (a client that vanishes, a
 /// failed handshake) end that connection only.
@@ -55,47 +55,40 @@ pub async fn serve_inbound<B: Backend>(
     serve(listener, ctx, shutdown).await
 }
 
-/// The accept loop both roles share.
+/// The accept loop both roles share, behind a gate with this listener's caps.
 async fn serve<B: Backend>(
     listener: TcpListener,
     ctx: Arc<SessionContext<B>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    let slots = Arc::new(Semaphore::new(ctx.config.limits.max_connections));
-    let mut sessions = JoinSet::new();
-    let session_shutdown = shutdown.clone();
-    loop {
-        tokio::select! {
-            _ = async { let _ = shutdown.wait_for(|&stop| stop).await; } => break,
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-            accepted = listener.accept() => {
-                let (socket, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(_) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = socket.set_nodelay(true);
-                let ctx = ctx.clone();
-                let shutdown = session_shutdown.clone();
-                match slots.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        sessions.spawn(async move {
-                            let _permit = permit;
-                            let _ = serve_stream(socket, peer, ctx, shutdown).await;
-                        });
-                    }
-                    Err(_) => {
-                        sessions.spawn(refuse_busy(socket, ctx.config.mode));
-                    }
-                }
-            }
+    let limits = &ctx.config.limits;
+    let role = if ctx.role == Role::Inbound {
+        "smtp inbound"
+    } else {
+        "smtp submission"
+    };
+    let label = match listener.local_addr() {
+        Ok(a) => format!("{role} {a}"),
+        Err(_) => role.to_string(),
+    };
+    let gate = Gate::new(
+        label,
+        ConnectionLimits {
+            max_connections: limits.max_connections,
+            max_per_ip: limits.max_connections_per_ip,
+        },
+    );
+    let mode = ctx.config.mode;
+    let serve = |socket, peer, stop| {
+        let ctx = ctx.clone();
+        async move {
+            let _ = serve_stream(socket, peer, ctx, stop).await;
         }
-    }
-    drop(listener);
-    while sessions.join_next().await.is_some() {}
+    };
+    pec_listen::accept_loop(listener, gate, shutdown, serve, move |s, _| {
+        refuse_busy(s, mode)
+    })
+    .await;
     Ok(())
 }
 

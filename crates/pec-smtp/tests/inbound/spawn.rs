@@ -102,3 +102,57 @@ fn load_tls_reports_a_file_without_certificates() {
     let err = pec_smtp::load_tls(&empty, &empty).expect_err("empty");
     assert!(matches!(err, pec_smtp::Error::NoCertificate(_)), "{err}");
 }
+
+#[tokio::test]
+async fn one_address_cannot_take_every_place() {
+    // Issue 12, item 6: a cap per client address, below the listener's.
+    let limits = Limits {
+        max_connections: 10,
+        max_connections_per_ip: 2,
+        ..test_limits()
+    };
+    let server = TestServer::start(TlsMode::StartTls, limits).await;
+    let mut a1 = server.connect().await;
+    a1.greeting().await;
+    let mut a2 = server.connect().await;
+    a2.greeting().await;
+    let mut a3 = server.connect().await;
+    let reply = a3.read_reply().await;
+    assert_eq!(reply.code, 421, "{reply:?}");
+    assert!(a3.is_closed().await);
+    // Another address still gets in (loopback answers on all of 127.0.0.0/8).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let stream = socket.connect(server.addr).await.unwrap();
+    let mut b = crate::util::Client::new(stream);
+    assert_eq!(b.greeting().await.code, 220);
+    // A place freed is a place again.
+    drop(a1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut a4 = server.connect().await;
+    assert_eq!(a4.greeting().await.code, 220);
+    a2.cmd("NOOP", 250).await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_logs_in_is_closed_at_the_login_timeout() {
+    let limits = Limits {
+        login_timeout: Duration::from_millis(300),
+        ..test_limits()
+    };
+    let server = TestServer::start(TlsMode::StartTls, limits).await;
+    let mut silent = server.connect().await;
+    silent.greeting().await;
+    // Chatty but never logging in: still closed at the deadline.
+    silent.cmd("EHLO client.test", 250).await;
+    let reply = tokio::time::timeout(Duration::from_secs(3), silent.read_reply())
+        .await
+        .expect("closed in time");
+    assert_eq!(reply.code, 421, "{reply:?}");
+    assert!(reply.text().contains("Login timeout"), "{reply:?}");
+    // A client that logs in is not bound by it.
+    let mut user = server.connect().await;
+    user.ready(TlsMode::StartTls).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    user.cmd("NOOP", 250).await;
+}

@@ -1,30 +1,34 @@
-//! The accept loop IMAP and POP3 share: one task per connection, a cap on connections, and a
-//! stop that waits for every session to end.
+//! The accept loop every listener shares: one task per connection, admitted by a [`Gate`],
+//! and a stop that waits for every session to end.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// Accepts on `listener` until `shutdown` turns `true` (or its sender is dropped): each
-/// connection runs `serve(socket, shutdown)` on its own task while fewer than
-/// `max_connections` are open, `refuse(socket)` otherwise. Returns after the last task ended.
-pub(crate) async fn accept_loop<S, SF, R, RF>(
+use crate::gate::{Gate, Refused};
+
+/// Accepts on `listener` until `shutdown` turns `true` (or its sender is dropped). Each
+/// connection the gate admits runs `serve(socket, peer, shutdown)` on its own task, holding
+/// its place until the task ends; the others run `refuse(socket, why)` (a short reply, then
+/// close). Returns after the last task ended.
+///
+/// Out of file descriptors (or any accept error) it backs off briefly instead of spinning.
+pub async fn accept_loop<S, SF, R, RF>(
     listener: TcpListener,
-    max_connections: usize,
+    gate: Gate,
     mut shutdown: watch::Receiver<bool>,
     serve: S,
     refuse: R,
 ) where
-    S: Fn(TcpStream, watch::Receiver<bool>) -> SF,
+    S: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> SF,
     SF: Future<Output = ()> + Send + 'static,
-    R: Fn(TcpStream) -> RF,
+    R: Fn(TcpStream, Refused) -> RF,
     RF: Future<Output = ()> + Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(max_connections));
     let mut sessions = JoinSet::new();
     let session_shutdown = shutdown.clone();
     loop {
@@ -32,25 +36,24 @@ pub(crate) async fn accept_loop<S, SF, R, RF>(
             _ = async { let _ = shutdown.wait_for(|&stop| stop).await; } => break,
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             accepted = listener.accept() => {
-                let socket = match accepted {
-                    Ok((socket, _peer)) => socket,
+                let (socket, peer) = match accepted {
+                    Ok(pair) => pair,
                     Err(_) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
                 let _ = socket.set_nodelay(true);
-                match slots.clone().try_acquire_owned() {
+                match gate.admit(peer.ip()) {
                     Ok(permit) => {
-                        let session = serve(socket, session_shutdown.clone());
+                        let session = serve(socket, peer, session_shutdown.clone());
                         sessions.spawn(async move {
                             let _permit = permit;
                             session.await;
                         });
                     }
-                    Err(_) => {
-                        sessions.spawn(refuse(socket));
+                    Err(why) => {
+                        sessions.spawn(refuse(socket, why));
                     }
                 }
             }
