@@ -338,6 +338,10 @@ pub struct RawLimits {
     pub login_failures: u32,
     /// Minutes such a block lasts. Default 15.
     pub login_block_minutes: u64,
+    /// MiB of message bodies one IMAP listener may hold at once for FETCH replies not yet
+    /// taken by their clients (each costs its size until read); a session waits for its
+    /// share, and one whose client stops reading is dropped after a minute. Default 256.
+    pub imap_fetch_memory_mb: usize,
 }
 
 impl Default for RawLimits {
@@ -352,6 +356,7 @@ impl Default for RawLimits {
             login_timeout_seconds: 60,
             login_failures: 10,
             login_block_minutes: 15,
+            imap_fetch_memory_mb: 256,
         }
     }
 }
@@ -498,6 +503,7 @@ impl Config {
             ("login_timeout_seconds", l.login_timeout_seconds),
             ("login_failures", u64::from(l.login_failures)),
             ("login_block_minutes", l.login_block_minutes),
+            ("imap_fetch_memory_mb", l.imap_fetch_memory_mb as u64),
         ] {
             if value == 0 {
                 errors.push(format!("limits.{name} must be at least 1"));
@@ -668,6 +674,7 @@ max_connections_per_ip = 50    # per listener and client address (IMAP: twice th
 login_timeout_seconds = 60     # to log in, after connecting
 login_failures = 10            # from one address, or on one box, within 15 minutes...
 login_block_minutes = 15       # ...block further logins this long (fail2ban-style log lines)
+imap_fetch_memory_mb = 256     # message bodies an IMAP listener holds for clients at once
 
 [index]
 # The providers' index (IGPEC) as LDIF, re-read when it changes; without it only our own

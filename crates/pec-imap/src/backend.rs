@@ -188,6 +188,18 @@ pub trait Backend: Send + Sync + 'static {
         to: &str,
     ) -> impl Future<Output = Result<CopyResult, BackendError>> + Send;
 
+    /// Moves messages to another folder of the same box (MOVE, RFC 6851) as one step: each is
+    /// copied and removed together or not at all, so two sessions moving the same message
+    /// leave exactly one copy (issue 12). UIDs no longer in the source are skipped; the
+    /// result lists the ones moved.
+    fn move_messages(
+        &self,
+        mailbox: &str,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> impl Future<Output = Result<CopyResult, BackendError>> + Send;
+
     /// Removes these messages for good (the session decides which: `\Deleted` ones, for
     /// EXPUNGE; the moved ones, for MOVE; DELE'd ones at POP3 QUIT). Returns the UIDs removed.
     fn expunge(

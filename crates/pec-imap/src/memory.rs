@@ -366,6 +366,54 @@ impl Backend for MemoryBackend {
         })
     }
 
+    async fn move_messages(
+        &self,
+        mailbox: &str,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<CopyResult, BackendError> {
+        // One lock for both halves: the step is atomic, as the store's one transaction is.
+        self.with_box(mailbox, |b| {
+            let source = b
+                .folders
+                .get_mut(&folder_key(from))
+                .ok_or(BackendError::NoSuchFolder)?;
+            let mut sorted = uids.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let picked: Vec<Stored> = sorted
+                .iter()
+                .filter_map(|u| source.messages.remove(u))
+                .collect();
+            let dest = match b.folders.get_mut(&folder_key(to)) {
+                Some(d) => d,
+                None => {
+                    let source = b
+                        .folders
+                        .get_mut(&folder_key(from))
+                        .ok_or(BackendError::NoSuchFolder)?;
+                    for m in picked {
+                        source.messages.insert(m.entry.uid, m);
+                    }
+                    return Err(BackendError::NoSuchFolder);
+                }
+            };
+            let mut pairs = Vec::new();
+            for mut m in picked {
+                let old = m.entry.uid;
+                m.entry.uid = dest.uidnext;
+                dest.uidnext += 1;
+                pairs.push((old, m.entry.uid));
+                dest.messages.insert(m.entry.uid, m);
+            }
+            Ok(CopyResult {
+                uidvalidity: dest.uidvalidity,
+                pairs,
+            })
+        })
+    }
+
     async fn expunge(
         &self,
         mailbox: &str,

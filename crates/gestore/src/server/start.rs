@@ -292,6 +292,7 @@ pub async fn start(config: Config) -> Result<Running> {
         access[i] = Some(listener.local_addr()?);
         let (tls, backend, stop) = (tls.clone(), gestore.clone(), stop.clone());
         let hostname = hostname.clone();
+        let fetch_memory = config.limits.imap_fetch_memory_mb.saturating_mul(1 << 20);
         tasks.spawn(async move {
             let served = if pop {
                 let cfg = pec_imap::Pop3Config {
@@ -316,6 +317,7 @@ pub async fn start(config: Config) -> Result<Running> {
                         // Mail clients open several connections each.
                         max_connections_per_ip: caps.per_ip.saturating_mul(2),
                         login_timeout: caps.login_timeout,
+                        fetch_memory,
                         ..Default::default()
                     },
                 };

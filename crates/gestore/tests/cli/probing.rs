@@ -595,3 +595,124 @@ fn password_guessing_is_blocked_across_protocols_and_logged() {
         .any(|l| l.contains("service=imap-pop3 ip=127.0.0.4 user=giulia@")));
     assert!(!p.errors("auth blocked").is_empty());
 }
+
+/// Item 8: two sessions moving the same messages at the same moment leave one copy of each.
+#[test]
+fn concurrent_moves_of_the_same_message_leave_one_copy() {
+    let mut p = Provider::new(&["mario"]);
+    p.start();
+    let script = r#"
+import imaplib, ssl, sys, threading
+port, user, pw, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def session():
+    c = imaplib.IMAP4_SSL('127.0.0.1', port, ssl_context=ctx); c.login(user, pw); return c
+a = session()
+a.create('Trash')
+for i in range(n):
+    a.append('INBOX', None, None, ('Subject: m%d\r\n\r\ncorpo %d\r\n' % (i, i)).encode())
+b = session()
+a.select('INBOX'); b.select('INBOX')
+typ, data = a.uid('SEARCH', None, 'ALL')
+uids = data[0].split()
+for uid in uids:
+    gate = threading.Barrier(2)
+    def move(c):
+        gate.wait(); c.uid('MOVE', uid, 'Trash')
+    ts = [threading.Thread(target=move, args=(c,)) for c in (a, b)]
+    [t.start() for t in ts]; [t.join() for t in ts]
+c = session()
+print(c.select('INBOX')[1][0].decode(), c.select('Trash')[1][0].decode())
+"#;
+    let out = run(
+        "python3",
+        &[
+            "-c",
+            script,
+            &p.imaps.to_string(),
+            &addr("mario"),
+            "pw-mario",
+            "25",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "0 25", "INBOX and Trash counts");
+}
+
+/// Item 8: clients that pipeline fetches of a large message and never read cannot make the
+/// process hold a copy per client: the listener's fetch memory bounds them all.
+#[test]
+fn clients_that_never_read_their_fetches_cannot_exhaust_memory() {
+    let mut p = Provider::new(&["mario"]);
+    p.extra = "[limits]\nimap_fetch_memory_mb = 16\n".into();
+    p.write_config();
+    p.start();
+    let script = r#"
+import imaplib, socket, ssl, sys, time
+port, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+a = imaplib.IMAP4_SSL('127.0.0.1', port, ssl_context=ctx); a.login(user, pw)
+body = ('x' * 998 + '\r\n') * 10000
+a.append('INBOX', None, None, ('Subject: grande\r\n\r\n' + body).encode())
+a.logout()
+print('ready', flush=True)
+held = []
+for i in range(6):
+    raw = socket.socket(); raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(('127.0.0.1', port))
+    s = ctx.wrap_socket(raw)
+    s.recv(4096)
+    s.sendall(('l LOGIN %s %s\r\ns SELECT INBOX\r\n' % (user, pw)).encode())
+    time.sleep(0.3); s.recv(65536)
+    s.sendall(b''.join(b'f%d FETCH 1 BODY[]\r\n' % k for k in range(10)))
+    held.append(s)
+print('held', flush=True)
+time.sleep(4)
+# The first client reads at last: it gets its whole message (the budget was its own).
+s = held[0]; s.settimeout(30); got = b''
+while got.count(b'x' * 998) < 10000:
+    chunk = s.recv(1 << 16)
+    if not chunk: break
+    got += chunk
+print('done %d' % got.count(b'x' * 998), flush=True)
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &p.imaps.to_string(),
+            &addr("mario"),
+            "pw-mario",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let rss = |pid: u32| -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let l = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+    };
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    // What the APPEND itself used is given back first.
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = rss(p.pid());
+    assert_eq!(lines.next().unwrap().unwrap(), "held");
+    let mut peak = before;
+    for _ in 0..30 {
+        peak = peak.max(rss(p.pid()));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "done 10000",
+        "the first client's message"
+    );
+    let _ = child.wait();
+    // Six clients of a 10 MB message held over 120 MB before (three copies each); now one
+    // message at a time fits the 16 MB budget, sent without a copy.
+    assert!(
+        peak < before + 40,
+        "RSS went from {before} MB to {peak} MB with 6 clients not reading"
+    );
+}

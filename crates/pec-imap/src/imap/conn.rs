@@ -20,6 +20,8 @@ use super::{Error, ImapLimits};
 
 /// Bytes read from the socket at once.
 const READ_CHUNK: usize = 8 * 1024;
+/// Bytes written at once by [`Conn::write_raw`].
+const RAW_CHUNK: usize = 64 * 1024;
 
 /// What the session gets next from the connection.
 #[derive(Debug)]
@@ -127,6 +129,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
                 )) => return Ok(Step::Malformed(tag_of(discarded_bytes.declassify()))),
             }
         }
+    }
+
+    /// Writes `parts` straight to the socket, after everything imap-next has queued, each
+    /// chunk of at most [`RAW_CHUNK`] bytes under the write timeout: a large FETCH literal
+    /// goes out without an encoded copy of it, and a client that stops reading is dropped
+    /// after the timeout, however far into the message it is.
+    pub(super) async fn write_raw(&mut self, parts: &[&[u8]]) -> Result<(), Error> {
+        self.flush().await?;
+        for part in parts {
+            for chunk in part.chunks(RAW_CHUNK) {
+                self.write(chunk).await?;
+            }
+        }
+        tokio::time::timeout(self.write_timeout, self.stream.flush())
+            .await
+            .map_err(|_| Error::WriteTimeout)??;
+        Ok(())
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {

@@ -7,12 +7,14 @@
 use std::num::NonZeroU32;
 
 use chrono::{FixedOffset, Timelike};
+use imap_codec::encode::Encoder;
+use imap_codec::ResponseCodec;
 use imap_next::imap_types::core::{Tag, Vec1};
 use imap_next::imap_types::datetime::DateTime;
 use imap_next::imap_types::fetch::{
     MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName,
 };
-use imap_next::imap_types::response::{Data, Status};
+use imap_next::imap_types::response::{Data, Response, Status};
 use imap_next::imap_types::sequence::SequenceSet;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -75,6 +77,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         } else {
             None
         };
+        let whole = names.iter().rposition(self::needs_bytes);
         for index in indices {
             let Some(entry) = self
                 .selected
@@ -85,7 +88,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             else {
                 continue;
             };
-            let bytes = if needs_bytes {
+            // Issue 12: a share of the listener's memory for this message's bytes, held until
+            // the client has taken them.
+            let _share = if needs_bytes {
+                let budget = &self.ctx.fetch_budget;
+                let kib = entry.size / 1024 + 1;
+                let most = (self.ctx.config.limits.fetch_memory / 1024).max(1);
+                let n = u32::try_from(usize::try_from(kib).unwrap_or(usize::MAX).min(most))
+                    .unwrap_or(u32::MAX);
+                Some(budget.clone().acquire_many_owned(n).await)
+            } else {
+                None
+            };
+            let mut bytes = if needs_bytes {
                 match self.ctx.backend.fetch(&user, &folder, entry.uid).await {
                     Ok(Some(b)) => Some(b),
                     Ok(None) => continue,
@@ -95,13 +110,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
                 None
             };
             let mut items = Vec::with_capacity(names.len() + 1);
-            for name in &names {
+            // The whole message, when asked for, is streamed after the other items (issue 12).
+            let mut streamed = None;
+            for (i, name) in names.iter().enumerate() {
+                if Some(i) == whole && whole_message(name) {
+                    streamed = Some((name, bytes.take().unwrap_or_default()));
+                    continue;
+                }
                 items.push(item(name, &entry, bytes.as_deref()));
             }
+            drop(bytes);
             if newly_seen.binary_search(&entry.uid).is_ok()
                 && !names.contains(&MessageDataItemName::Flags)
             {
                 items.push(MessageDataItem::Flags(fetch_flags(&entry.flags)));
+            }
+            if let Some((name, raw)) = streamed {
+                self.stream_fetch(seq(index), items, name, raw).await?;
+                continue;
             }
             let Ok(items) = Vec1::try_from(items) else {
                 continue;
@@ -113,6 +139,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             self.conn.flush().await?;
         }
         Ok(ok(tag, None, "FETCH completed"))
+    }
+
+    /// One FETCH response whose last item is the whole message: the other items are encoded
+    /// by imap-codec around an empty literal, and the message goes to the socket in chunks in
+    /// its place, so the response costs the stored bytes once, not three times (issue 12).
+    async fn stream_fetch(
+        &mut self,
+        seq: NonZeroU32,
+        mut items: Vec<MessageDataItem<'static>>,
+        name: &MessageDataItemName<'static>,
+        raw: Vec<u8>,
+    ) -> Result<(), Error> {
+        items.push(whole_item(name, Vec::new()));
+        let Ok(items) = Vec1::try_from(items) else {
+            return Ok(());
+        };
+        let data = Data::Fetch { seq, items };
+        let encoded = ResponseCodec::default()
+            .encode(&Response::Data(data.clone()))
+            .dump();
+        let Some(head) = encoded.strip_suffix(EMPTY_LITERAL_AT_END) else {
+            // Not the shape expected: send it the ordinary way, with the bytes inside.
+            let Data::Fetch { seq, items } = data else {
+                return Ok(());
+            };
+            let mut items: Vec<_> = items.into_iter().collect();
+            items.pop();
+            items.push(whole_item(name, raw));
+            if let Ok(items) = Vec1::try_from(items) {
+                self.conn.data(Data::Fetch { seq, items });
+            }
+            return self.conn.flush().await;
+        };
+        let length = format!("{{{}}}\r\n", raw.len());
+        self.conn
+            .write_raw(&[head, length.as_bytes(), &raw, b")\r\n"])
+            .await
     }
 
     /// Sets `\Seen` on the messages a non-PEEK body fetch reads; returns their UIDs, sorted.
@@ -158,6 +221,34 @@ impl IntoStaticName for MessageDataItemName<'_> {
     fn into_static_name(self) -> MessageDataItemName<'static> {
         use imap_next::imap_types::IntoStatic;
         self.into_static()
+    }
+}
+
+/// How an empty literal ends a FETCH response that has it as its last item.
+const EMPTY_LITERAL_AT_END: &[u8] = b"{0}\r\n)\r\n";
+
+/// `RFC822` or `BODY[]` without a range: the stored bytes as they are.
+fn whole_message(name: &MessageDataItemName<'_>) -> bool {
+    matches!(
+        name,
+        MessageDataItemName::Rfc822
+            | MessageDataItemName::BodyExt {
+                section: None,
+                partial: None,
+                ..
+            }
+    )
+}
+
+/// [`item`] for a [`whole_message`] name, taking the bytes.
+fn whole_item(name: &MessageDataItemName<'static>, raw: Vec<u8>) -> MessageDataItem<'static> {
+    match name {
+        MessageDataItemName::BodyExt { section, .. } => MessageDataItem::BodyExt {
+            section: section.clone(),
+            origin: None,
+            data: literal(raw),
+        },
+        _ => MessageDataItem::Rfc822(literal(raw)),
     }
 }
 
@@ -243,4 +334,40 @@ fn internal_date(entry: &MessageEntry) -> DateTime {
         .unwrap_or(entry.internal_date);
     let fixed: chrono::DateTime<FixedOffset> = utc.fixed_offset();
     DateTime::try_from(fixed).unwrap_or_else(|_| DateTime::unvalidated(fixed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_whole_message_literal_ends_the_encoded_response() {
+        // stream_fetch relies on this shape to put the message in the literal's place.
+        for name in [
+            MessageDataItemName::Rfc822,
+            MessageDataItemName::BodyExt {
+                section: None,
+                partial: None,
+                peek: true,
+            },
+        ] {
+            let items = vec![
+                MessageDataItem::Uid(NonZeroU32::MIN),
+                MessageDataItem::Rfc822Size(10),
+                whole_item(&name, Vec::new()),
+            ];
+            let data = Data::Fetch {
+                seq: NonZeroU32::MIN,
+                items: Vec1::try_from(items).unwrap(),
+            };
+            let out = ResponseCodec::default()
+                .encode(&Response::Data(data))
+                .dump();
+            assert!(
+                out.ends_with(EMPTY_LITERAL_AT_END),
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+    }
 }

@@ -85,6 +85,13 @@ pub struct ImapLimits {
     pub max_auth_failures: u32,
     /// Consecutive BAD commands after which the session is closed. Default 20.
     pub max_bad_commands: u32,
+    /// Bytes of message bodies the sessions of one listener may hold at once for FETCH
+    /// replies (a session holds one message's bytes until its client has read them: the
+    /// whole message is streamed, not encoded again). A session waits for its share, so
+    /// clients that pipeline fetches of a large message and never read cannot exhaust the
+    /// process's memory (issue 12); one that stops reading is dropped after `write_timeout`,
+    /// which frees its share. Default 256 MiB.
+    pub fetch_memory: usize,
 }
 
 impl Default for ImapLimits {
@@ -101,6 +108,7 @@ impl Default for ImapLimits {
             auth_failure_delay: Duration::from_secs(1),
             max_auth_failures: 3,
             max_bad_commands: 20,
+            fetch_memory: 256 << 20,
         }
     }
 }
@@ -129,6 +137,8 @@ impl Default for ImapConfig {
 /// What every session of one listener shares.
 pub(crate) struct Context<B> {
     pub(crate) config: ImapConfig,
+    /// [`ImapLimits::fetch_memory`], in KiB permits.
+    pub(crate) fetch_budget: Arc<tokio::sync::Semaphore>,
     pub(crate) tls: tokio_rustls::TlsAcceptor,
     pub(crate) backend: Arc<B>,
 }
@@ -152,8 +162,12 @@ pub async fn serve_imap<B: Backend>(
         config.limits.max_connections_per_ip,
     );
     let mode = config.mode;
+    let fetch_budget = Arc::new(tokio::sync::Semaphore::new(
+        (config.limits.fetch_memory / 1024).max(1),
+    ));
     let ctx = Arc::new(Context {
         config,
+        fetch_budget,
         tls: tokio_rustls::TlsAcceptor::from(tls),
         backend,
     });

@@ -127,7 +127,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         }
     }
 
-    /// MOVE = COPY + EXPUNGE of the copied messages, announced as COPYUID then EXPUNGEs.
+    /// MOVE: copy and expunge as one step of the backend ([`Backend::move_messages`]),
+    /// announced as COPYUID then EXPUNGEs. A message another session moved meanwhile is
+    /// simply not there any more: it is neither copied again nor reported.
     pub(super) async fn move_(
         &mut self,
         tag: Tag<'static>,
@@ -148,20 +150,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             return Ok(ok(tag, None, "MOVE completed (nothing to move)"));
         }
         let user = self.session_user();
-        let result = match self.ctx.backend.copy(&user, &folder, &uids, &dest).await {
+        let result = match self
+            .ctx
+            .backend
+            .move_messages(&user, &folder, &uids, &dest)
+            .await
+        {
             Ok(r) => r,
             Err(e) => return Ok(backend_no(tag, &e)),
         };
         if let Some(code) = copy_uid(result.uidvalidity, &result.pairs) {
             self.conn.status(untagged_ok(code, "Moved"));
         }
-        let mut moved: Vec<u32> = result.pairs.iter().map(|(src, _)| *src).collect();
-        moved.sort_unstable();
-        let removed = match self.ctx.backend.expunge(&user, &folder, &moved).await {
-            Ok(r) => r,
-            Err(e) => return Ok(backend_no(tag, &e)),
-        };
-        self.forget(removed);
+        let moved: Vec<u32> = result.pairs.iter().map(|(src, _)| *src).collect();
+        self.forget(moved);
         Ok(ok(tag, None, "MOVE completed"))
     }
 

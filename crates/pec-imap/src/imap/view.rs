@@ -20,11 +20,14 @@ use crate::backend::{FolderSnapshot, MessageEntry};
 /// small (a thousand sessions on a thousand-message folder hold a million).
 const SYSTEM_FLAGS: [&str; 5] = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"];
 
-/// One message of the view, compact: 16 bytes unless it has keywords. Size and date are not
-/// kept (they never change): FETCH and SEARCH read them from a fresh snapshot when asked.
+/// One message of the view, compact: 24 bytes unless it has keywords. The date is not kept
+/// (it never changes): FETCH and SEARCH read it from a fresh snapshot when asked. The size is,
+/// so FETCH can take its share of the listener's memory before it reads the bytes.
 #[derive(Debug, Clone)]
 pub(super) struct Message {
     pub(super) uid: u32,
+    /// RFC822.SIZE, saturated (messages are far below 4 GiB).
+    pub(super) size: u32,
     system: u8,
     /// A thin pointer on purpose: `Box<[String]>` would make every message 8 bytes larger.
     #[allow(clippy::box_collection)]
@@ -39,6 +42,7 @@ impl Message {
     fn new(entry: MessageEntry) -> Self {
         let mut m = Message {
             uid: entry.uid,
+            size: u32::try_from(entry.size).unwrap_or(u32::MAX),
             system: 0,
             keywords: None,
             gone: false,
@@ -104,7 +108,8 @@ impl Message {
     }
 
     /// The message with the flags this session knows, size and date taken from `meta` (a
-    /// snapshot's messages, by UID), or zero when not given.
+    /// snapshot's messages, by UID); without it the size known since the message appeared
+    /// and a zero date.
     pub(super) fn entry(&self, meta: Option<&[MessageEntry]>) -> MessageEntry {
         let found = meta.and_then(|m| {
             m.binary_search_by_key(&self.uid, |e| e.uid)
@@ -113,7 +118,7 @@ impl Message {
         });
         MessageEntry {
             uid: self.uid,
-            size: found.map_or(0, |e| e.size),
+            size: found.map_or(u64::from(self.size), |e| e.size),
             internal_date: found.map_or(chrono::DateTime::UNIX_EPOCH, |e| e.internal_date),
             flags: self.flags(),
         }
