@@ -15,6 +15,9 @@ pub mod breve;
 pub mod builder;
 pub mod consegna;
 pub mod daticert;
+// The relay's permanent failures as the sender's avviso di mancata consegna reads them
+// (PEC-SPEC §4.8).
+pub mod inoltro;
 pub mod inspect;
 pub mod kind;
 pub mod message;

@@ -21,6 +21,7 @@ use anyhow::{Context, Result};
 use pec_core::builder::Scadenza;
 use pec_core::builder::{avviso_mancata_consegna, CausaMancataConsegna, DatiMessaggio};
 use pec_core::consegna::BustaRicevuta;
+use pec_core::inoltro::{self, RifiutoRemoto};
 use pec_core::registro::{Evento, TipoEvento};
 use pec_core::scadenze;
 use pec_core::{Emissione, RiferimentoTemporale};
@@ -183,10 +184,7 @@ fn hex8(h: &[u8]) -> String {
 #[derive(Debug)]
 enum Esito {
     Accettato,
-    Permanente {
-        enhanced: Option<String>,
-        text: String,
-    },
+    Permanente(RifiutoRemoto),
     Temporaneo(String),
 }
 
@@ -240,11 +238,11 @@ impl Relay {
         let domain = rcpt.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
         let hops = match self.router.hops(domain).await {
             Ok(h) => h,
-            Err(RouteError::Permanent(e)) => {
-                return Esito::Permanente {
-                    enhanced: Some("5.1.2".into()),
-                    text: e,
-                }
+            Err(RouteError::Permanent(perche)) => {
+                return Esito::Permanente(RifiutoRemoto::Dominio {
+                    dominio: domain.to_ascii_lowercase(),
+                    perche,
+                })
             }
             Err(RouteError::Temporary(e)) => return Esito::Temporaneo(e),
         };
@@ -288,16 +286,11 @@ impl Relay {
                                     code,
                                     enhanced,
                                     text,
-                                }) => Esito::Permanente {
-                                    text: format!(
-                                        "{code} {}{text}",
-                                        enhanced
-                                            .as_deref()
-                                            .map(|e| format!("{e} "))
-                                            .unwrap_or_default()
-                                    ),
+                                }) => Esito::Permanente(RifiutoRemoto::Risposta {
+                                    codice: code,
                                     enhanced,
-                                },
+                                    testo: text,
+                                }),
                                 Some(RcptOutcome::Temporary { code, text, .. }) => {
                                     Esito::Temporaneo(format!("{} said {code} {text}", hop.host))
                                 }
@@ -361,10 +354,10 @@ impl Gestore {
                     self.log_busta(&mut batch, &head, bytes, evento, now)?;
                 }
             }
-            Esito::Permanente { enhanced, text } => {
-                tracing_line(&format!("{}: refused for good: {text}", item.key));
+            Esito::Permanente(rifiuto) => {
+                tracing_line(&format!("{}: refused for good: {rifiuto:?}", item.key));
                 if head.busta {
-                    self.rifiutata(&mut batch, &head, bytes, enhanced.as_deref(), &text, now)
+                    self.rifiutata(&mut batch, &head, bytes, &rifiuto, now)
                         .await?;
                 }
             }
@@ -434,17 +427,14 @@ impl Gestore {
         batch: &mut Batch,
         head: &Inoltro,
         bytes: &[u8],
-        enhanced: Option<&str>,
-        text: &str,
+        rifiuto: &RifiutoRemoto,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
         let letta = BustaRicevuta::leggi(bytes).context("our own envelope")?;
         let dati = DatiMessaggio::da_daticert(&letta.daticert);
-        let causa = match enhanced {
-            Some("5.1.1") => CausaMancataConsegna::NoDest,
-            Some("5.1.2") => CausaMancataConsegna::NoDominio,
-            _ => CausaMancataConsegna::Altro,
-        };
+        // PEC-SPEC §4.8: the cause and an Italian reason, in pec-core.
+        let (causa, testo) = inoltro::mancata_consegna(rifiuto, &self.provider.nome);
+        let text = testo.as_str();
         let id = self.ids.next(now);
         let e = Emissione {
             provider: &self.provider,

@@ -86,11 +86,13 @@ impl Gestore {
                 break 'firma Firma::Alterata(
                     v.integrity_error
                         .clone()
-                        .unwrap_or_else(|| "the signature does not match".into()),
+                        .unwrap_or_else(|| "la firma non corrisponde al contenuto".into()),
                 );
             }
             let Some(signer) = &v.signer else {
-                break 'firma Firma::Illeggibile("no signer certificate in the signature".into());
+                break 'firma Firma::Illeggibile(
+                    "la firma non contiene il certificato del firmatario".into(),
+                );
             };
             let Some(g) = indice.per_hash(&signer.sha1_fingerprint) else {
                 break 'firma Firma::Sconosciuta {
@@ -101,20 +103,20 @@ impl Gestore {
             let Some(g) = indice.per_certificato(&signer.der) else {
                 break 'firma Firma::NonValida {
                     gestore: nome,
-                    motivo: "the certificate is not the one the index lists".into(),
+                    motivo: "non è il certificato registrato nell'indice dei gestori".into(),
                 };
             };
             if !v.valid_now {
                 break 'firma Firma::NonValida {
                     gestore: nome,
-                    motivo: "the certificate is expired or not yet valid".into(),
+                    motivo: "certificato scaduto o non ancora valido".into(),
                 };
             }
             if !v.chain_valid {
                 break 'firma Firma::NonValida {
                     gestore: nome,
                     motivo: format!(
-                        "certificate chain not valid: {}",
+                        "catena di certificazione non valida: {}",
                         v.chain_error.clone().unwrap_or_default()
                     ),
                 };

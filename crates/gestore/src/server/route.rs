@@ -15,6 +15,7 @@ use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::{Resolver, TokioResolver};
+use pec_core::inoltro::DominioIrraggiungibile;
 use std::net::{IpAddr, SocketAddr};
 
 /// One host to try, with its addresses.
@@ -30,8 +31,8 @@ pub struct Hop {
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
     /// The domain cannot receive mail, now or later.
-    #[error("{0}")]
-    Permanent(String),
+    #[error("{0:?}")]
+    Permanent(DominioIrraggiungibile),
     /// Ask again later.
     #[error("{0}")]
     Temporary(String),
@@ -81,9 +82,10 @@ impl Router {
             }]);
         }
         let Some(resolver) = &self.resolver else {
-            return Err(RouteError::Permanent(format!(
-                "no route to {domain} (relay.routes) and MX lookups are off"
-            )));
+            // No route in relay.routes and MX lookups are off.
+            return Err(RouteError::Permanent(
+                DominioIrraggiungibile::NessunPercorso,
+            ));
         };
         let port = self.config.mx_port;
         let fqdn = format!("{domain}.");
@@ -97,18 +99,14 @@ impl Router {
                 .collect(),
             Err(e) if e.is_no_records_found() => {
                 if e.is_nx_domain() {
-                    return Err(RouteError::Permanent(format!(
-                        "domain {domain} does not exist"
-                    )));
+                    return Err(RouteError::Permanent(DominioIrraggiungibile::Inesistente));
                 }
                 Vec::new()
             }
             Err(e) => return Err(RouteError::Temporary(format!("MX lookup of {domain}: {e}"))),
         };
         if hosts.len() == 1 && hosts[0].1.is_empty() {
-            return Err(RouteError::Permanent(format!(
-                "{domain} accepts no mail (null MX)"
-            )));
+            return Err(RouteError::Permanent(DominioIrraggiungibile::NessunaPosta));
         }
         hosts.sort();
         if hosts.is_empty() {
@@ -366,11 +364,15 @@ mod dns {
         };
         let r = router(d.addr);
         match r.hops("inesistente.test").await {
-            Err(RouteError::Permanent(e)) => assert!(e.contains("does not exist"), "{e}"),
+            Err(RouteError::Permanent(e)) => {
+                assert_eq!(e, DominioIrraggiungibile::Inesistente)
+            }
             other => panic!("{other:?}"),
         }
         match r.hops("nomail.test").await {
-            Err(RouteError::Permanent(e)) => assert!(e.contains("null MX"), "{e}"),
+            Err(RouteError::Permanent(e)) => {
+                assert_eq!(e, DominioIrraggiungibile::NessunaPosta)
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -173,10 +173,16 @@ fn undeliverable_for_good(to: &str, why: &str) {
 
 #[test]
 fn a_domain_that_does_not_exist_gets_an_avviso_no_dominio() {
-    undeliverable_for_good("chiunque@inesistente.test", "does not exist");
+    undeliverable_for_good(
+        "chiunque@inesistente.test",
+        "il dominio inesistente.test non esiste",
+    );
 }
 
 #[test]
 fn a_null_mx_domain_gets_an_avviso_no_dominio() {
-    undeliverable_for_good("chiunque@nomail.test", "null MX");
+    undeliverable_for_good(
+        "chiunque@nomail.test",
+        "il dominio nomail.test non accetta posta",
+    );
 }

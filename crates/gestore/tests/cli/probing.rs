@@ -716,3 +716,114 @@ print('done %d' % got.count(b'x' * 998), flush=True)
         "RSS went from {before} MB to {peak} MB with 6 clients not reading"
     );
 }
+
+/// Item 9: the SMTP limits of RFC 5321 and RFC 6531 hold on a running provider.
+#[test]
+fn oversized_sizes_long_lines_and_non_ascii_addresses_are_refused() {
+    let mut p = Provider::new(&["mario"]);
+    p.start();
+    let script = r#"
+import smtplib, ssl, sys
+port, user = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP('127.0.0.1', port, timeout=30); s.starttls(context=ctx); s.login(user, 'pw-mario')
+s.command_encoding = 'utf-8'
+print(s.docmd('MAIL FROM:<%s> SIZE=99999999999999999999999' % user)[0])
+print(s.docmd('MAIL FROM:<citt\u00e0@pec.prova.test>')[0])
+print(s.docmd('MAIL FROM:<%s>' % user)[0])
+print(s.docmd('RCPT TO:<ren\u00e9@pec.prova.test>')[0])
+print(s.docmd('RCPT TO:<%s>' % user)[0])
+print(s.docmd('DATA')[0])
+s.send(('From: %s\r\nTo: %s\r\nSubject: lunga\r\n\r\n%s\r\n.\r\n' % (user, user, 'x' * 1000000)).encode())
+print(s.getreply()[0])
+"#;
+    let out = run(
+        "python3",
+        &["-c", script, &p.submission.to_string(), &addr("mario")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let codes: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    assert_eq!(codes, ["552", "553", "250", "553", "250", "354", "554"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(p.events("accettazione-emessa").is_empty());
+    assert!(p.events("non-accettazione-emessa").is_empty());
+}
+
+/// Item 9: subjects outside Latin-1 (€, curly quotes, en dash) keep every character in the
+/// texts of the envelope and the receipts.
+#[test]
+fn a_subject_outside_latin1_keeps_its_characters_in_every_text() {
+    let mut p = Provider::new(&["mario", "giulia"]);
+    p.start();
+    let oggetto = "Fattura € 10 – “saldo”";
+    let encoded = format!("=?UTF-8?Q?{}?=", q_encode(oggetto.as_bytes()));
+    let out = smtplib(
+        p.submission,
+        "mario",
+        &[addr("giulia")],
+        &format!(
+            "From: {}\r\nTo: {}\r\nSubject: {encoded}\r\n\r\nx\r\n",
+            addr("mario"),
+            addr("giulia")
+        ),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    p.wait_events("consegna-emessa", 1);
+    p.stop();
+    let mut checked = 0;
+    for m in p
+        .messages("mario", "INBOX")
+        .iter()
+        .chain(&p.messages("giulia", "INBOX"))
+    {
+        verified(&p, m);
+        let dir = p.dir.path().join(format!("x{checked}"));
+        let out = gestore(&["verify", "--extract", &path(&dir), "-"], Some(m));
+        assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+        let json = gestore(&["verify", "--json", "-"], Some(m));
+        let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        assert!(
+            v[0]["headers"]["subject"]
+                .as_str()
+                .unwrap()
+                .ends_with(oggetto),
+            "{v}"
+        );
+        // The human text, decoded by its charset, names the subject whole.
+        let plain = text_plain(m);
+        assert!(plain.contains(oggetto), "{plain}");
+        checked += 1;
+    }
+    assert_eq!(checked, 3, "acceptance, delivery receipt, envelope");
+}
+
+/// RFC 2047 `Q` encoding of `b`'s bytes (letters and digits as they are).
+fn q_encode(b: &[u8]) -> String {
+    b.iter()
+        .map(|c| match c {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (*c as char).to_string(),
+            b' ' => "_".to_string(),
+            _ => format!("={c:02X}"),
+        })
+        .collect()
+}
+
+/// The first text/plain part of a message, decoded (Python's email package).
+fn text_plain(raw: &[u8]) -> String {
+    let script = r#"
+import email, sys
+from email import policy
+m = email.message_from_bytes(sys.stdin.buffer.read(), policy=policy.default)
+for part in m.walk():
+    if part.get_content_type() == 'text/plain':
+        print(part.get_content()); break
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), raw).unwrap();
+    text(&child.wait_with_output().unwrap().stdout)
+}

@@ -34,8 +34,21 @@ pub(crate) struct Parti<'a> {
 
 /// Builds the whole signed entity: `Content-Type` header, blank line, body.
 pub(crate) fn assembla(p: &Parti<'_>) -> Result<Vec<u8>, BuildError> {
-    let plain = quoted_printable(&latin1(&p.testo.plain()));
-    let html = quoted_printable(&latin1(&p.testo.html()));
+    let testo = p.testo.plain();
+    // PEC-SPEC §3.1: ISO-8859-1, as providers write it, when the text fits; UTF-8 when a
+    // subject or an address holds anything else (€, curly quotes, dashes), so nothing
+    // becomes `?` (issue 12).
+    let charset = if in_latin1(&testo) {
+        "iso-8859-1"
+    } else {
+        "utf-8"
+    };
+    let codifica = |t: &str| match charset {
+        "utf-8" => t.as_bytes().to_vec(),
+        _ => latin1(t),
+    };
+    let plain = quoted_printable(&codifica(&testo));
+    let html = quoted_printable(&codifica(&p.testo.html(charset)));
     let daticert = p.daticert.map(|x| base64_righe(x.as_bytes()));
     let postacert = p.postacert.map(normalizza_eml);
     let mut corpi: Vec<&[u8]> = vec![&plain, &html];
@@ -62,7 +75,7 @@ pub(crate) fn assembla(p: &Parti<'_>) -> Result<Vec<u8>, BuildError> {
     out.extend_from_slice(b"\r\n");
     for (tipo, corpo) in [("text/plain", &plain), ("text/html", &html)] {
         apri(&mut out, &alt);
-        let ct = format!("{tipo}; charset=\"iso-8859-1\""); // PEC-SPEC §3.1
+        let ct = format!("{tipo}; charset=\"{charset}\""); // PEC-SPEC §3.1
         intestazione(&mut out, "Content-Type", &ct);
         intestazione(&mut out, "Content-Transfer-Encoding", "quoted-printable");
         corpo_parte(&mut out, corpo);
@@ -152,6 +165,11 @@ fn confine(seme: &str, corpi: &[&[u8]], altro: Option<&str>) -> Result<String, B
 /// of every message built, once per candidate boundary).
 pub(crate) fn contiene(pagliaio: &[u8], ago: &[u8]) -> bool {
     !ago.is_empty() && memchr::memmem::find(pagliaio, ago).is_some()
+}
+
+/// Whether every character of `testo` is in ISO-8859-1.
+fn in_latin1(testo: &str) -> bool {
+    testo.chars().all(|c| u32::from(c) <= 0xff)
 }
 
 /// The text as ISO-8859-1 bytes; characters outside Latin-1 become `?` (PEC-SPEC §3.1).

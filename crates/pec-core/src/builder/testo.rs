@@ -51,12 +51,12 @@ impl Testo {
         s
     }
 
-    /// `text/html`: the same lines, escaped, paragraphs as `<p>`.
-    pub fn html(&self) -> String {
+    /// `text/html`: the same lines, escaped, paragraphs as `<p>`, declaring `charset`.
+    pub fn html(&self, charset: &str) -> String {
         let titolo = escape(&self.titolo);
         let mut s = format!(
             "<!DOCTYPE html>\n<html lang=\"it\">\n<head>\n\
-<meta http-equiv=\"Content-Type\" content=\"text/html; charset=iso-8859-1\">\n\
+<meta http-equiv=\"Content-Type\" content=\"text/html; charset={charset}\">\n\
 <title>{titolo}</title>\n</head>\n<body>\n<h3>{titolo}</h3>\n"
         );
         for paragrafo in self.righe.split(String::is_empty) {
@@ -349,7 +349,7 @@ mod tests {
             .riga("\"<script>alert(1)</script>\" & 'x'")
             .riga("")
             .riga("due");
-        let h = t.html();
+        let h = t.html("iso-8859-1");
         assert!(!h.contains("<script"), "{h}");
         assert!(h.contains("&lt;script&gt;"));
         assert!(h.contains("&quot;") && h.contains("&amp;") && h.contains("&#39;"));

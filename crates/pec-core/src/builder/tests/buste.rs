@@ -101,7 +101,7 @@ fn busta_carries_text_daticert_and_the_substituted_original() {
 }
 
 #[test]
-fn busta_text_states_the_facts_in_latin1() {
+fn busta_text_states_the_facts_keeping_every_character() {
     let u = busta(&sample::originale());
     let w = wire(&u);
     let m = parse(&w);
@@ -111,16 +111,34 @@ fn busta_text_states_the_facts_in_latin1() {
         "{t}"
     );
     assert!(t.contains("Il giorno 15/03/2024 alle ore 10:30:00 (+0100) il messaggio con Oggetto"));
-    // The em dash is outside Latin-1: '?' in the text only.
-    assert!(t.contains("\"Fattura n\u{b0} 12 ? citt\u{e0}\" \u{e8} stato inviato dal mittente \"mario.rossi@pec.example.it\""));
+    // The em dash is outside Latin-1: the text is UTF-8 then, and keeps it (issue 12).
+    assert!(t.contains("\"Fattura n\u{b0} 12 \u{2014} citt\u{e0}\" \u{e8} stato inviato dal mittente \"mario.rossi@pec.example.it\""));
     assert!(t.contains(DESTINATARIO_TO) && t.contains(DESTINATARIO_CC));
     assert!(t.contains(IDENTIFICATIVO));
     let html = m.body_html(0).unwrap();
     assert!(
-        html.contains("&quot;Fattura n\u{b0} 12 ? citt\u{e0}&quot;"),
+        html.contains("&quot;Fattura n\u{b0} 12 \u{2014} citt\u{e0}&quot;"),
         "{html}"
     );
+    assert!(html.contains("charset=utf-8"), "{html}");
     assert!(html.contains(IDENTIFICATIVO));
+    assert!(contiene(&w, b"text/plain; charset=\"utf-8\""));
+}
+
+#[test]
+fn a_text_that_fits_latin1_stays_latin1() {
+    let raw = String::from_utf8(sample::ORIGINALE.to_vec())
+        .unwrap()
+        .replace(
+            "=?UTF-8?B?RmF0dHVyYSBuwrAgMTIg4oCUIGNpdHTDoA==?=",
+            "=?UTF-8?Q?Fattura_n=C2=B0_12_citt=C3=A0?=",
+        );
+    let o = crate::builder::Originale::parse(raw.as_bytes()).unwrap();
+    assert_eq!(o.oggetto.as_deref(), Some("Fattura n\u{b0} 12 citt\u{e0}"));
+    let w = wire(&busta(&o));
+    assert!(contiene(&w, b"text/plain; charset=\"iso-8859-1\""));
+    let t = testo_plain(&parse(&w));
+    assert!(t.contains("\"Fattura n\u{b0} 12 citt\u{e0}\""), "{t}");
 }
 
 #[test]
@@ -267,4 +285,8 @@ fn anomalia_of_a_message_without_id_uses_its_own() {
         Some(format!("<{PROPRIO}>").as_str())
     );
     assert_eq!(u.header("Subject"), Some("ANOMALIA MESSAGGIO: "));
+}
+
+fn contiene(pagliaio: &[u8], ago: &[u8]) -> bool {
+    pagliaio.windows(ago.len()).any(|w| w == ago)
 }
