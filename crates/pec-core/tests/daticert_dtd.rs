@@ -152,7 +152,12 @@ fn real_daticert_files_are_valid_against_our_dtd() {
             "{}/../../../shared/samples/real/{file}",
             env!("CARGO_MANIFEST_DIR")
         );
-        let eml = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let eml = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "genuine sample {file} missing ({e}): this test reads ../shared/samples/real/ \
+                 beside the project, which a clone alone does not have (README, Samples)"
+            )
+        });
         let xml = pec_core::inspect::inspect(&eml)
             .unwrap()
             .daticert_xml

@@ -204,7 +204,12 @@ mod tests {
 
     fn sample_cases() -> Vec<Case> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/samples/real/");
-        let raw = std::fs::read(format!("{dir}aruba-2014-busta-1.eml")).expect("sample");
+        let raw = std::fs::read(format!("{dir}aruba-2014-busta-1.eml")).unwrap_or_else(|e| {
+            panic!(
+                "genuine sample aruba-2014-busta-1.eml missing ({e}): this test reads \
+                 ../shared/samples/real/ beside the project (README, Samples)"
+            )
+        });
         let v = crate::verify(&raw, &TrustStore::new(), Utc::now()).unwrap();
         let signer = v.signer.unwrap().der;
         let mut cases = vec![case(TrustStore::new(), &signer, &v.certificates)];

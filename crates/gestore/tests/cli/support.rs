@@ -5,9 +5,15 @@ use std::process::{Command, Output, Stdio};
 
 /// The genuine samples beside the project (never copied into it).
 pub fn real_sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/samples/real")
-        .join(name)
+        .join(name);
+    assert!(
+        p.exists(),
+        "genuine sample {name} missing: this test reads ../shared/samples/real/ beside the \
+         project, which a clone alone does not have (README, Samples)"
+    );
+    p
 }
 
 /// Runs `gestore ARGS`, with standard input from `stdin` when given.

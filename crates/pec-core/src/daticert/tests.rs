@@ -810,7 +810,12 @@ fn real_daticert(file: &str) -> Vec<u8> {
         "{}/../../../shared/samples/real/{file}",
         env!("CARGO_MANIFEST_DIR")
     );
-    let eml = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let eml = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "genuine sample {file} missing ({e}): this test reads ../shared/samples/real/ \
+             beside the project, which a clone alone does not have (README, Samples)"
+        )
+    });
     crate::inspect::inspect(&eml)
         .unwrap()
         .daticert_xml

@@ -18,7 +18,12 @@ pub const SERVICE: &str = "posta-certificata@pec.example.it";
 /// A genuine sample's bytes.
 pub fn sample(name: &str) -> Vec<u8> {
     let path = Path::new(SAMPLES).join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "genuine sample {name} missing ({e}): this test reads ../shared/samples/real/ \
+             beside the project, which a clone alone does not have (README, Samples)"
+        )
+    })
 }
 
 /// A dev PKI in a directory of its own, with the signer and a trust store holding its CA.
