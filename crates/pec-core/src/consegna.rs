@@ -23,7 +23,7 @@ use crate::builder::{
     avviso_mancata_consegna, ricevuta_consegna, tipo_ricevuta_consegna, BuildError,
     CausaMancataConsegna, Consegna, DatiMessaggio, Emissione, Posizione,
 };
-use crate::daticert::{Daticert, Errore, TipoRicevuta};
+use crate::daticert::{Daticert, Errore, TipoDestinatario, TipoRicevuta};
 use crate::inspect::{inspect, InspectError, Inspection};
 use crate::kind::MessageKind;
 use crate::message::UnsignedMessage;
@@ -75,8 +75,9 @@ pub struct BustaRicevuta {
     pub to: Vec<String>,
     /// The original's `Cc:` addresses, from `postacert.eml`.
     pub cc: Vec<String>,
-    /// What the sender asked for, signed sources first: daticert `<ricevuta tipo>`, else the
-    /// original's `X-TipoRicevuta`, else the envelope's, else completa (PEC-SPEC §3.4, §4.7).
+    /// What the sender asked for, from signed sources only: daticert `<ricevuta tipo>`, else
+    /// the original's `X-TipoRicevuta`, else completa (PEC-SPEC §3.4, §4.7). The envelope's
+    /// own `X-TipoRicevuta` is outside the signature and never consulted.
     pub tipo_ricevuta: TipoRicevuta,
 }
 
@@ -131,11 +132,6 @@ impl BustaRicevuta {
             .clone()
             .filter(TipoRicevuta::is_known)
             .or(originale.tipo_ricevuta)
-            .or_else(|| {
-                ins.tipo_ricevuta
-                    .map(|v| TipoRicevuta::parse(&v.trim().to_ascii_lowercase())) // §4.7
-                    .filter(TipoRicevuta::is_known)
-            })
             .unwrap_or(TipoRicevuta::Completa); // PEC-SPEC §3.4: default completa
         Ok(Self {
             daticert,
@@ -146,19 +142,19 @@ impl BustaRicevuta {
         })
     }
 
-    /// Whether the envelope certifies `destinatario` as one of its recipients: listed in the
-    /// signed daticert `<destinatari>` **and** in the signed original's `To:` or `Cc:`
+    /// Whether the envelope certifies `destinatario` as one of its recipients: listed as
+    /// `certificato` in the signed daticert `<destinatari>` **and** in the signed original's
+    /// `To:` or `Cc:`
     /// (case-insensitive). A genuine envelope travels only to such addresses (its RCPT TO are
     /// the original's, PEC-SPEC §3.2, which the access point checked against To and Cc,
     /// §2.3); any other RCPT TO is someone replaying it.
     pub fn certifica(&self, destinatario: &str) -> bool {
         let d = destinatario.trim();
-        let in_daticert = self
-            .daticert
-            .intestazione
-            .destinatari
-            .iter()
-            .any(|x| x.indirizzo.trim().eq_ignore_ascii_case(d));
+        // Certified: a recipient the sender's provider classed esterno got ordinary mail, and
+        // a copy replayed to its PEC box must not turn into certified mail.
+        let in_daticert = self.daticert.intestazione.destinatari.iter().any(|x| {
+            x.indirizzo.trim().eq_ignore_ascii_case(d) && x.tipo == TipoDestinatario::Certificato
+        });
         let in_originale = self
             .to
             .iter()

@@ -61,7 +61,7 @@ pub struct Inspection {
 /// Inspects a raw message.
 pub fn inspect(raw: &[u8]) -> Result<Inspection, InspectError> {
     let message = parse(raw)?;
-    Ok(inspection(&message, &message))
+    Ok(inspection(&message, &message, true))
 }
 
 /// Inspects a signed message whose signature was checked: the outer headers are read from
@@ -75,7 +75,9 @@ pub fn inspect(raw: &[u8]) -> Result<Inspection, InspectError> {
 pub fn inspect_firmato(raw: &[u8], firmato: &[u8]) -> Result<Inspection, InspectError> {
     let esterno = parse(raw)?;
     let interno = parse(firmato)?;
-    Ok(inspection(&esterno, &interno))
+    // Whether a notice is about a virus is the signed daticert's `errore` to say: an outer
+    // `X-VerificaSicurezza` anyone can add must not turn a notice into another kind.
+    Ok(inspection(&esterno, &interno, false))
 }
 
 fn parse(raw: &[u8]) -> Result<Message<'_>, InspectError> {
@@ -95,8 +97,8 @@ fn parse(raw: &[u8]) -> Result<Message<'_>, InspectError> {
 }
 
 /// What `message`'s headers say, with the parts read from `parti` (the same message, or the
-/// signed entity of it).
-fn inspection(message: &Message<'_>, parti: &Message<'_>) -> Inspection {
+/// signed entity of it); `verifica_sicurezza`: whether the outer `X-VerificaSicurezza` counts.
+fn inspection(message: &Message<'_>, parti: &Message<'_>, verifica_sicurezza: bool) -> Inspection {
     let header = |name: &str| raw_header(message, name);
     let daticert_xml = find_part(parti, is_daticert).map(|p| p.contents().to_vec());
     let daticert = daticert_xml
@@ -106,7 +108,7 @@ fn inspection(message: &Message<'_>, parti: &Message<'_>) -> Inspection {
     let kind = classify(
         header("X-Trasporto").as_deref(),
         header("X-Ricevuta").as_deref(),
-        header("X-VerificaSicurezza").is_some(),
+        verifica_sicurezza && header("X-VerificaSicurezza").is_some(),
         daticert.as_ref().and_then(|d| d.as_ref().ok()),
     );
 

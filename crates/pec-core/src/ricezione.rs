@@ -65,8 +65,8 @@
 //! Not here: the scan itself (the adapter asks clamd; no verdict means no decision, SMTP 4xx),
 //! signature verification (`pec-smime`), the lookup of our own envelopes (the adapter's), the
 //! 24 h idleness of SMTP retries (the queue's job), duplicate detection (the store's keys).
-//! An opaque S/MIME message (`application/pkcs7-mime`) is not read here: its content is
-//! inside the signature, so it ends as "malformed" — PEC providers use `multipart/signed`.
+//! An opaque S/MIME message (`application/pkcs7-mime`) is read like any other: the verifier
+//! returns its content as the signed entity. PEC providers use `multipart/signed`.
 
 mod controlli;
 
@@ -139,6 +139,10 @@ pub struct GestoreMittente {
     pub mail_receipt: String,
     /// `managedDomains`: the domains it answers for (PEC-SPEC §7.2 From domain rule).
     pub domini: Vec<String>,
+    /// The e-mail addresses of the signing certificate (subjectAltName): the provider's
+    /// service address, which every message it signs must show as `From:` (PEC-SPEC §3.2).
+    /// The rebuilt headers take it from here, never from the unsigned outer `From:`.
+    pub indirizzi: Vec<String>,
 }
 
 impl GestoreMittente {
@@ -421,7 +425,7 @@ pub fn punto_ricezione(
         if let Some((g, Classe::Busta(busta, _))) = classe {
             let (certificati, estranei) = dividi(&busta, destinatari);
             if !certificati.is_empty() {
-                let estranei = per_estranei(a, estranei, &c, Some(virus))?;
+                let estranei = per_estranei(a, estranei, &c, Some(virus), NON_CERTIFICATO)?;
                 return infetta(busta, g, &c, certificati, virus, estranei);
             }
         }
@@ -438,7 +442,7 @@ pub fn punto_ricezione(
             if certificati.is_empty() {
                 return non_certificato(a, estranei, &c, NON_CERTIFICATO);
             }
-            let estranei = per_estranei(a, estranei, &c, None)?;
+            let estranei = per_estranei(a, estranei, &c, None, NON_CERTIFICATO)?;
             let consegnata = busta_ricomposta(a.raw, &busta, &servizio);
             presa_in_carico(busta, consegnata, gestore, &c, certificati, estranei)
         }
@@ -517,7 +521,7 @@ pub fn smista_ricevuta(
     let Some(casella) = casella else {
         return non_certificato(a, estranei, c, NON_TITOLARE);
     };
-    let estranei = per_estranei(a, estranei, c, None)?;
+    let estranei = per_estranei(a, estranei, c, None, NON_TITOLARE)?;
     let dati = DatiMessaggio::da_daticert(&r.daticert);
     let eventi = vec![Evento::di(
         TipoEvento::RicevutaRicevuta {
@@ -548,21 +552,29 @@ fn dividi(busta: &BustaRicevuta, destinatari: Vec<String>) -> (Vec<String>, Vec<
     destinatari.into_iter().partition(|d| busta.certifica(d))
 }
 
-/// What the local RCPT TO that a valid envelope or receipt does not certify get: for a clean
-/// message what ordinary mail gets under the policy, for an infected one a refusal (logged;
-/// the SMTP reply is the certified recipients' 250). `None` without any.
+/// What the local RCPT TO that a valid envelope or receipt does not certify get (`perche`
+/// says why, in the anomaly text): for a clean message what ordinary mail gets under the
+/// policy; for an infected one a refusal, logged as such only (the virus is logged once, with
+/// the quarantine, for the certified recipients; the SMTP reply is their 250). `None`
+/// without any.
 fn per_estranei(
     a: &Arrivo<'_>,
     estranei: Vec<String>,
     c: &Contesto<'_>,
     virus: Option<&str>,
+    perche: &str,
 ) -> Result<Option<Box<EsitoRicezione>>, RicezioneError> {
     if estranei.is_empty() {
         return Ok(None);
     }
-    let motivo = format!("{NON_CERTIFICATO}: {}", estranei.join(", "));
+    let motivo = format!("{perche}: {}", estranei.join(", "));
     let esito = match virus {
-        Some(v) => rifiuta(a, c, Rifiuto::Virus(v.to_string()), &motivo),
+        Some(_) => rifiuta(
+            a,
+            c,
+            Rifiuto::Politica,
+            &format!("{motivo} (messaggio infetto)"),
+        ),
         None => non_certificato(a, estranei, c, &motivo)?,
     };
     Ok(Some(Box::new(esito)))

@@ -20,8 +20,7 @@
 //! The quarantine itself (where infected messages are kept, for how long, who may change it)
 //! is `quarantena.rs`.
 
-use super::relay::tag_of;
-use super::ricezione::{Estranei, Ricevuta};
+use super::ricezione::Ricevuta;
 use super::submit::{log_all, put, tracing_line};
 use super::{address, Gestore};
 use crate::config::Config;
@@ -94,7 +93,6 @@ impl Gestore {
         &self,
         esito: EsitoRicezione,
         raw: &[u8],
-        estranei: &Estranei,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
         let EsitoRicezione::Infetta {
@@ -125,8 +123,6 @@ impl Gestore {
             eventi: &eventi,
         };
         let mut batch = self.presa(&b, &id, &sender, now)?;
-        self.estranei_ops(&mut batch, estranei, &tag_of(id.as_bytes()), &sender, now)
-            .await?;
         batch.push(self.quarantena(raw, now)?);
         for (r, bytes) in destinatari.iter().zip(signed) {
             batch.push(self.verso_gestore(
@@ -140,9 +136,9 @@ impl Gestore {
         tracing_line(&format!(
             "inbound envelope {id}: virus {virus}, quarantined"
         ));
-        self.store.commit(batch).await.context("commit")?;
-        self.announce(&eventi);
-        self.announce(&estranei.eventi);
+        if !self.store.commit(batch).await.context("commit")?.replayed {
+            self.announce(&eventi);
+        }
         self.work.notify_one();
         Ok(())
     }

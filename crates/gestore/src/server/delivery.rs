@@ -114,7 +114,7 @@ impl Gestore {
     /// step built again as a non-delivery notice. The common case costs no read.
     async fn deliver(&self, item: &QueueItem) -> Result<()> {
         let d = Delivery::from_payload(&item.payload).context("queue payload")?;
-        let busta = BustaRicevuta::leggi(&d.busta).context("the envelope")?;
+        let busta = self.busta_firmata(&d.busta).await.context("the envelope")?;
         let refused = match self.attempt(item, &d, &busta, StatoCasella::Attiva).await {
             Ok(()) => return Ok(()),
             Err(e) => match refusal(&e, &d.recipient) {
@@ -259,6 +259,22 @@ impl Gestore {
 }
 
 impl Gestore {
+    /// A queued envelope read again from what its signature covers, as the receiving point
+    /// read it (issue 12): never from a second MIME parse of the whole message. The
+    /// signature was judged when the envelope arrived; here it only has to match.
+    async fn busta_firmata(&self, raw: &[u8]) -> Result<BustaRicevuta> {
+        let verifier = self.directory.verifier();
+        let (raw, now) = (raw.to_vec(), self.clock.now());
+        tokio::task::spawn_blocking(move || {
+            let v = verifier.verify(&raw, now)?;
+            anyhow::ensure!(v.intact, "the envelope's signature no longer matches it");
+            let ins = pec_core::inspect::inspect_firmato(&raw, &v.content)?;
+            Ok(BustaRicevuta::da_ispezione(ins)?)
+        })
+        .await
+        .context("envelope check")?
+    }
+
     /// Commits a batch that stores an envelope into each of `locals`, presumed active;
     /// `Ok(false)` when one of those boxes refused it (unknown, disabled, full): the caller
     /// then commits again with the deliveries queued, so the worker answers each recipient.

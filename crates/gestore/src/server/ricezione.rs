@@ -125,6 +125,7 @@ impl Gestore {
                 nome,
                 mail_receipt: g.mail_receipt().to_string(),
                 domini: g.domini().to_vec(),
+                indirizzi: signer.emails.clone(),
             })
         };
         match firma {
@@ -231,7 +232,10 @@ impl Gestore {
                     destinatari: &destinatari,
                     eventi: &eventi,
                 };
-                self.busta(&b, &estranei, now).await?;
+                self.busta(&b, now).await?;
+                let chiave = format!("busta:{}", b.busta.daticert.dati.identificativo.trim());
+                self.commit_estranei(&estranei, &chiave, arrivo.mail_from, now)
+                    .await?;
                 Ok(None)
             }
             EsitoRicezione::Ricevuta {
@@ -265,12 +269,24 @@ impl Gestore {
                     bytes: consegnata,
                     eventi: &eventi,
                 };
-                self.ricevuta(batch, r, &estranei, now).await?;
-                self.announce(&avvisi);
+                if self.ricevuta(batch, r, now).await? {
+                    self.announce(&avvisi);
+                }
+                let chiave = format!("ricevuta:{identificativo}:{what}");
+                self.commit_estranei(&estranei, &chiave, arrivo.mail_from, now)
+                    .await?;
                 Ok(None)
             }
             infetta @ EsitoRicezione::Infetta { .. } => {
-                self.busta_infetta(infetta, &raw, &estranei, now).await?;
+                let chiave = match &infetta {
+                    EsitoRicezione::Infetta { busta, .. } => {
+                        format!("infetta:{}", busta.daticert.dati.identificativo.trim())
+                    }
+                    _ => String::new(),
+                };
+                self.busta_infetta(infetta, &raw, now).await?;
+                self.commit_estranei(&estranei, &chiave, arrivo.mail_from, now)
+                    .await?;
                 Ok(None)
             }
             EsitoRicezione::Anomalia {
@@ -289,14 +305,19 @@ impl Gestore {
                     .pop()
                     .context("signing returned nothing")?;
                 let estranei = Estranei {
-                    anomalia: Some((signed, destinatari)),
+                    anomalia: Some((signed, destinatari.clone())),
                     eventi,
+                    chi: destinatari,
                 };
-                let mut batch = Batch::new();
-                self.estranei_ops(&mut batch, &estranei, &tag_of(&raw), &s.mail_from, now)
+                // The same bytes to the same boxes again are the same arrival: stored and
+                // logged once.
+                let tag = tag_of(&raw);
+                let mut batch = Batch::once(format!("anomalia:{tag}:{}", digest_of(&estranei.chi)));
+                self.estranei_ops(&mut batch, &estranei, &tag, &s.mail_from, now)
                     .await?;
-                self.store.commit(batch).await.context("commit")?;
-                self.announce(&estranei.eventi);
+                if !self.store.commit(batch).await.context("commit")?.replayed {
+                    self.announce(&estranei.eventi);
+                }
                 Ok(None)
             }
             EsitoRicezione::Rifiutata {
@@ -372,6 +393,7 @@ impl Gestore {
                 Estranei {
                     anomalia: Some((signed, destinatari.clone())),
                     eventi: eventi.clone(),
+                    chi: destinatari.clone(),
                 }
             }
             Some(other) => {
@@ -379,9 +401,14 @@ impl Gestore {
                 if !eventi.is_empty() {
                     tracing_line("inbound: recipients not certified by the message, refused");
                 }
+                let chi = match other {
+                    EsitoRicezione::Rifiutata { motivo, .. } => vec![motivo.clone()],
+                    _ => Vec::new(),
+                };
                 Estranei {
                     anomalia: None,
                     eventi,
+                    chi,
                 }
             }
             None => Estranei::default(),
@@ -422,27 +449,31 @@ impl Gestore {
         &self,
         mut batch: Batch,
         r: RicevutaNostra<'_>,
-        estranei: &Estranei,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<()> {
-        let casella = address(r.casella)?;
+    ) -> Result<bool> {
         let what = r.what;
-        batch.push(put(
-            &casella,
-            "INBOX",
-            format!("box:{casella}:{}:{what}", r.identificativo),
-            r.bytes,
-            now,
-        ));
+        // A box deleted since it sent the envelope: the checks are still cancelled and the
+        // receipt logged, or the sending provider would be told 451 for days.
+        match self
+            .existing(std::slice::from_ref(&r.casella.to_string()))
+            .await?
+            .pop()
+        {
+            Some(casella) => batch.push(put(
+                &casella,
+                "INBOX",
+                format!("box:{casella}:{}:{what}", r.identificativo),
+                r.bytes,
+                now,
+            )),
+            None => &mut batch,
+        };
         let sender = r
             .eventi
             .first()
             .map(|e| e.mittente.clone())
             .unwrap_or_default();
         log_all(&mut batch, r.eventi, &sender);
-        let tag = tag_of(format!("{}:{what}", r.identificativo).as_bytes());
-        self.estranei_ops(&mut batch, estranei, &tag, &sender, now)
-            .await?;
         let receipt = self.store.commit(batch).await.context("commit")?;
         if receipt.replayed {
             tracing_line(&format!(
@@ -450,13 +481,33 @@ impl Gestore {
                 r.kind.name(),
                 r.identificativo
             ));
-            return Ok(());
+            return Ok(false);
         }
         self.announce(r.eventi);
-        self.announce(&estranei.eventi);
         if scadenze::annullate(r.kind).contains(&Scadenza::Ore24) {
             self.closed_remote
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(true)
+    }
+
+    /// Commits what the RCPT TO that a valid message does not certify get, once per message
+    /// (`chiave`) and set of such recipients: a replay to the same boxes logs nothing again.
+    async fn commit_estranei(
+        &self,
+        e: &Estranei,
+        chiave: &str,
+        sender: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        if e.anomalia.is_none() && e.eventi.is_empty() {
+            return Ok(());
+        }
+        let tag = tag_of(chiave.as_bytes());
+        let mut batch = Batch::once(format!("estranei:{chiave}:{}", digest_of(&e.chi)));
+        self.estranei_ops(&mut batch, e, &tag, sender, now).await?;
+        if !self.store.commit(batch).await.context("commit")?.replayed {
+            self.announce(&e.eventi);
         }
         Ok(())
     }
@@ -464,12 +515,7 @@ impl Gestore {
     /// A valid envelope: presa in carico to the sending provider and delivery to our boxes,
     /// in one transaction; if a box refuses (unknown, disabled, full), committed again with
     /// the deliveries queued so the worker answers each with its own notice.
-    async fn busta(
-        &self,
-        b: &Ricevuta<'_>,
-        estranei: &Estranei,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<()> {
+    async fn busta(&self, b: &Ricevuta<'_>, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
         let d = &b.busta.daticert;
         let identificativo = d.dati.identificativo.trim();
         let identificativo = identificativo
@@ -482,10 +528,7 @@ impl Gestore {
             .iter()
             .map(|r| (r.clone(), StatoCasella::Attiva))
             .collect();
-        let tag = tag_of(identificativo.as_bytes());
         let mut batch = self.presa(b, identificativo, &sender, now)?;
-        self.estranei_ops(&mut batch, estranei, &tag, &sender, now)
-            .await?;
         let env = Envelope {
             letta: b.busta,
             bytes: b.raw,
@@ -495,7 +538,6 @@ impl Gestore {
         let consegne = self.consegna(&mut batch, &env, &locals, now).await?;
         if self.commit_presumed(batch, &locals).await? {
             self.announce(b.eventi);
-            self.announce(&estranei.eventi);
             self.announce(&consegne);
             self.delivered
                 .fetch_add(locals.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -503,8 +545,6 @@ impl Gestore {
             return Ok(());
         }
         let mut batch = self.presa(b, identificativo, &sender, now)?;
-        self.estranei_ops(&mut batch, estranei, &tag, &sender, now)
-            .await?;
         for (r, _) in &locals {
             batch.push(Operation::Enqueue(NewQueueItem {
                 key: format!("deliver:{identificativo}:{r}"),
@@ -513,9 +553,9 @@ impl Gestore {
                 due: now,
             }));
         }
-        self.store.commit(batch).await.context("commit")?;
-        self.announce(b.eventi);
-        self.announce(&estranei.eventi);
+        if !self.store.commit(batch).await.context("commit")?.replayed {
+            self.announce(b.eventi);
+        }
         self.work.notify_one();
         Ok(())
     }
@@ -529,8 +569,10 @@ impl Gestore {
         sender: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Batch> {
-        let mut batch = Batch::new();
+        // Once per envelope and set of recipients: a replay logs nothing again (its stores
+        // and queue items are keyed too).
         let what = format!("presa:{}", digest_of(b.destinatari));
+        let mut batch = Batch::once(format!("ricezione:{identificativo}:{what}"));
         batch.push(self.verso_gestore(b.mail_receipt, identificativo, &what, b.presa, now)?);
         log_all(&mut batch, b.eventi, sender);
         Ok(batch)
@@ -612,4 +654,6 @@ pub(super) struct Estranei {
     anomalia: Option<(Vec<u8>, Vec<String>)>,
     /// The log events (anomalia-emessa, or messaggio-rifiutato).
     pub(super) eventi: Vec<Evento>,
+    /// Who they are (the boxes, or the refusal's reason naming them), for the batch key.
+    chi: Vec<String>,
 }

@@ -138,6 +138,7 @@ fn ricomponi(raw: &[u8], nuove: &[(String, String)]) -> Vec<u8> {
         out.extend_from_slice(&raw[c.inizio..c.fine]);
     }
     for (nome, valore) in nuove {
+        let valore = &piegature_sole(valore);
         out.extend_from_slice(nome.as_bytes());
         out.extend_from_slice(b": ");
         // Pre-folded values carry CRLF + blank: keep the block's own line ending.
@@ -156,4 +157,43 @@ fn ricomponi(raw: &[u8], nuove: &[(String, String)]) -> Vec<u8> {
     }
     out.extend_from_slice(&raw[blocco.fine..]);
     out
+}
+
+/// `valore` with every CR or LF that is not part of a fold (CRLF followed by a blank) turned
+/// into a space: a value copied from another provider's data can never end the header block
+/// or start a header of its own.
+fn piegature_sole(valore: &str) -> String {
+    let b = valore.as_bytes();
+    let mut out = String::with_capacity(valore.len());
+    let mut i = 0;
+    for (at, c) in valore.char_indices() {
+        if at < i {
+            continue;
+        }
+        let fold = c == '\r'
+            && b.get(at + 1) == Some(&b'\n')
+            && matches!(b.get(at + 2), Some(b' ' | b'\t'));
+        if fold {
+            out.push_str("\r\n");
+            i = at + 2;
+        } else if c == '\r' || c == '\n' {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::piegature_sole;
+
+    #[test]
+    fn only_folds_survive_in_a_value() {
+        assert_eq!(piegature_sole("a\r\n b"), "a\r\n b");
+        assert_eq!(piegature_sole("a\r\n\r\nX: y"), "a    X: y");
+        assert_eq!(piegature_sole("a\rb\nc"), "a b c");
+        assert_eq!(piegature_sole("città\r\n\tè"), "città\r\n\tè");
+    }
 }

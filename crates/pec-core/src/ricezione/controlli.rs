@@ -52,7 +52,7 @@ pub(super) fn classifica(raw: &[u8], firmato: &[u8], gestore: &GestoreMittente) 
         MessageKind::Ordinaria => Classe::Malformato(
             "intestazione X-Trasporto o X-Ricevuta assente o con valore sconosciuto".into(),
         ),
-        kind => ricevuta(kind, ins, servizio),
+        kind => ricevuta(kind, ins, gestore, servizio),
     }
 }
 
@@ -80,6 +80,9 @@ fn busta(ins: Inspection, gestore: &GestoreMittente, servizio: String) -> Classe
     if b.daticert.dati.identificativo.trim().is_empty() {
         return Classe::Malformato("daticert senza identificativo".into()); // PEC-SPEC §5.2
     }
+    if let Err(d) = senza_controlli(&b.daticert) {
+        return Classe::Malformato(d);
+    }
     let mittente = &b.daticert.intestazione.mittente;
     if !gestore.gestisce(dominio(mittente)) {
         // PEC-SPEC §7.2, §11.2 (UNCONFIRMED, module docs): the certified sender's domain.
@@ -93,7 +96,12 @@ fn busta(ins: Inspection, gestore: &GestoreMittente, servizio: String) -> Classe
 
 /// A receipt or notice: daticert present and readable, its `tipo` the one of the header,
 /// an identificativo, and the recipients it is about (PEC-SPEC §4.6–§4.11).
-fn ricevuta(kind: MessageKind, ins: Inspection, servizio: String) -> Classe {
+fn ricevuta(
+    kind: MessageKind,
+    ins: Inspection,
+    gestore: &GestoreMittente,
+    servizio: String,
+) -> Classe {
     let daticert = match ins.daticert {
         Some(Ok(d)) => d,
         Some(Err(e)) => return Classe::Malformato(format!("{kind}: {e}")),
@@ -107,6 +115,9 @@ fn ricevuta(kind: MessageKind, ins: Inspection, servizio: String) -> Classe {
     }
     if daticert.dati.identificativo.trim().is_empty() {
         return Classe::Malformato(format!("{kind}: daticert senza identificativo"));
+    }
+    if let Err(d) = senza_controlli(&daticert) {
+        return Classe::Malformato(format!("{kind}: {d}"));
     }
     let riguarda: Vec<String> = match kind {
         MessageKind::PresaInCarico => daticert.dati.ricezione.clone(), // PEC-SPEC §4.6
@@ -133,6 +144,14 @@ fn ricevuta(kind: MessageKind, ins: Inspection, servizio: String) -> Classe {
         };
         return Classe::Malformato(format!("{kind}: daticert senza {elemento}"));
     }
+    // A provider answers for its own recipients: one that is not theirs must not cancel our
+    // 12 h / 24 h checks for another provider's (PEC-SPEC §4.6–§4.10).
+    if let Some(r) = riguarda.iter().find(|r| !gestore.gestisce(dominio(r))) {
+        return Classe::Malformato(format!(
+            "{kind} su {r}, destinatario non di un dominio del gestore {}",
+            gestore.nome
+        ));
+    }
     Classe::Ricevuta(Box::new(Ricevuta {
         kind,
         daticert,
@@ -141,13 +160,36 @@ fn ricevuta(kind: MessageKind, ins: Inspection, servizio: String) -> Classe {
     }))
 }
 
-/// The From domain rule (PEC-SPEC §7.2, §11.2, UNCONFIRMED): the signer's service address
-/// must be on one of its `managedDomains`. Returns that address.
+/// The signer's service address, and the From domain rule (PEC-SPEC §3.2, §7.2, §11.2,
+/// UNCONFIRMED): it must be on one of the signer's `managedDomains`. The address comes from
+/// the signing certificate (its subjectAltName e-mail, which PEC-SPEC §3.2 makes the `From:`
+/// of everything a provider signs); only a certificate without any falls back on the outer
+/// `From:`, and then it must hold exactly one plain address.
 fn dominio_from(ins: &Inspection, gestore: &GestoreMittente) -> Result<String, String> {
+    if !gestore.indirizzi.is_empty() {
+        return gestore
+            .indirizzi
+            .iter()
+            .map(|a| a.trim())
+            .find(|a| gestore.gestisce(dominio(a)) && indirizzo_semplice(a))
+            .map(str::to_string)
+            .ok_or_else(|| {
+                format!(
+                    "il certificato di firma non ha un indirizzo su un dominio del gestore {}",
+                    gestore.nome
+                )
+            });
+    }
     let Some(from) = ins.from.as_deref() else {
         return Err("intestazione From assente".into());
     };
     let indirizzo = indirizzo(from);
+    if !indirizzo_semplice(indirizzo) {
+        return Err(format!(
+            "intestazione From non valida: {}",
+            riga_breve(from)
+        ));
+    }
     if gestore.gestisce(dominio(indirizzo)) {
         Ok(indirizzo.to_string())
     } else {
@@ -156,6 +198,52 @@ fn dominio_from(ins: &Inspection, gestore: &GestoreMittente) -> Result<String, S
             gestore.nome
         ))
     }
+}
+
+/// `local@domain`, nothing else: no blanks, commas, brackets, quotes or controls.
+fn indirizzo_semplice(a: &str) -> bool {
+    let ok = |c: char| !c.is_whitespace() && !c.is_control() && !",;<>()\"[]\\:".contains(c);
+    match a.split_once('@') {
+        Some((l, d)) => !l.is_empty() && !d.is_empty() && !d.contains('@') && a.chars().all(ok),
+        None => false,
+    }
+}
+
+/// At most 80 characters of a value, on one line, for a reason.
+fn riga_breve(v: &str) -> String {
+    v.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(80)
+        .collect()
+}
+
+/// The daticert values that become our outer headers (sender, recipients, ids) hold no
+/// control characters: one with CR or LF would end the header block early when we rebuild
+/// it (builder::ricomposta).
+fn senza_controlli(d: &Daticert) -> Result<(), String> {
+    let campi = [
+        ("mittente", Some(d.intestazione.mittente.as_str())),
+        ("risposte", Some(d.intestazione.risposte.as_str())),
+        ("identificativo", Some(d.dati.identificativo.as_str())),
+        ("msgid", d.dati.msgid.as_deref()),
+        ("consegna", d.dati.consegna.as_deref()),
+    ];
+    let destinatari = d
+        .intestazione
+        .destinatari
+        .iter()
+        .map(|x| ("destinatari", Some(x.indirizzo.as_str())));
+    let ricezione = d
+        .dati
+        .ricezione
+        .iter()
+        .map(|r| ("ricezione", Some(r.as_str())));
+    for (nome, valore) in campi.into_iter().chain(destinatari).chain(ricezione) {
+        if valore.is_some_and(|v| v.chars().any(char::is_control)) {
+            return Err(format!("daticert con caratteri di controllo in <{nome}>"));
+        }
+    }
+    Ok(())
 }
 
 /// The address of a `From:` value: inside the last `<…>`, else the whole value.

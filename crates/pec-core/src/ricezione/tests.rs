@@ -3,7 +3,7 @@
 //! (PEC-SPEC §2.3, §4.2, §4.6).
 
 use super::*;
-use crate::builder::sample::{self, DESTINATARIO_CC, DESTINATARIO_TO};
+use crate::builder::sample::{self, DESTINATARIO_TO};
 use crate::builder::{busta_trasporto, ricevuta_consegna, Consegna, Originale};
 use crate::daticert::Tipo;
 use crate::daticert::TipoDestinatario;
@@ -32,6 +32,7 @@ fn indice_a() -> GestoreMittente {
         nome: "Gestore Mittente S.p.A.".into(),
         mail_receipt: MAIL_RECEIPT_A.into(),
         domini: vec!["PEC.Mittente.example".into(), "pec.example.it".into()],
+        indirizzi: vec!["posta-certificata@pec.mittente.example".into()],
     }
 }
 
@@ -51,6 +52,7 @@ fn indice_b() -> GestoreMittente {
             "pec.destinatario.example".into(),
             "pec.cliente.example".into(),
         ],
+        indirizzi: vec!["posta-certificata@pec.destinatario.example".into()],
     }
 }
 
@@ -245,7 +247,8 @@ fn the_envelope_goes_on_to_the_delivery_point() {
 
 #[test]
 fn an_envelope_signed_for_a_foreign_from_domain_is_an_anomaly() {
-    // Provider B's certificate, but A's envelope: the From domain is not B's (PEC-SPEC §7.2).
+    // Provider B's certificate, but A's envelope: the sender it certifies is not B's
+    // (PEC-SPEC §7.2).
     let raw = firma_finta(&busta_di_a());
     let esito = ricevi(
         &raw,
@@ -260,7 +263,7 @@ fn an_envelope_signed_for_a_foreign_from_domain_is_an_anomaly() {
         "{motivo}"
     );
     assert!(
-        motivo.contains("posta-certificata@pec.mittente.example non appartiene"),
+        motivo.contains("mario.rossi@pec.example.it non appartiene"),
         "{motivo}"
     );
     assert_eq!(destinatari, [DESTINATARIO_TO]);
@@ -465,7 +468,7 @@ fn a_valid_presa_in_carico_names_the_recipients_it_covers() {
         data: quando(5),
         message_id: PRESA,
     };
-    let ricezione = [DESTINATARIO_TO.to_string(), DESTINATARIO_CC.to_string()];
+    let ricezione = [DESTINATARIO_TO.to_string(), ALTRO.to_string()];
     let presa = ricevuta_presa_in_carico(
         &e,
         &sample::dati(IDENTIFICATIVO),
@@ -548,7 +551,105 @@ fn a_receipt_signed_by_a_provider_for_another_domain_is_an_anomaly() {
         &firma_finta(&consegna_di_b()),
         Firma::Valida(indice_a()),
     ));
-    assert!(motivo.contains("non appartiene a un dominio"), "{motivo}");
+    assert!(motivo.contains("non di un dominio del gestore"), "{motivo}");
+}
+
+#[test]
+fn a_signing_certificate_without_an_address_on_the_signers_domains_is_an_anomaly() {
+    let mut indice = indice_a();
+    indice.indirizzi = vec!["posta-certificata@altrove.example".into()];
+    let raw = firma_finta(&busta_di_a());
+    let (motivo, ..) = anomalia_di(
+        ricevi(
+            &raw,
+            &[DESTINATARIO_TO],
+            Firma::Valida(indice),
+            Politica::Anomalia,
+        )
+        .unwrap(),
+    );
+    assert!(motivo.contains("certificato di firma"), "{motivo}");
+}
+
+#[test]
+fn the_outer_from_never_makes_the_rebuilt_from() {
+    // Issue 12 review: a replayed receipt with a crafted From must not show it.
+    let u = con_intestazione(
+        consegna_di_b(),
+        "From",
+        Some("<attacker@evil.example, posta-certificata@pec.destinatario.example>"),
+    );
+    let EsitoRicezione::Ricevuta { consegnata, .. } =
+        ricevi_in_a(&firma_finta(&u), Firma::Valida(indice_b()))
+    else {
+        panic!("expected a receipt");
+    };
+    let testo = String::from_utf8_lossy(&consegnata);
+    assert!(!testo.contains("evil.example"), "{testo}");
+    assert!(
+        testo.contains("From: posta-certificata@pec.destinatario.example\r\n"),
+        "{testo}"
+    );
+}
+
+#[test]
+fn an_outer_verifica_sicurezza_does_not_make_a_notice_about_a_virus() {
+    let u = con_intestazione(consegna_di_b(), "X-VerificaSicurezza", Some("errore"));
+    let EsitoRicezione::Ricevuta { kind, .. } =
+        ricevi_in_a(&firma_finta(&u), Firma::Valida(indice_b()))
+    else {
+        panic!("expected a receipt");
+    };
+    assert_eq!(kind, MessageKind::ConsegnaBreve);
+}
+
+#[test]
+fn control_characters_in_header_bound_daticert_values_are_an_anomaly() {
+    let a = gestore_a();
+    let e = Emissione {
+        provider: &a,
+        data: quando(0),
+        message_id: IDENTIFICATIVO,
+    };
+    let o = sample::originale();
+    let mut destinatari = sample::dati(IDENTIFICATIVO).destinatari;
+    destinatari[0].indirizzo = format!("{DESTINATARIO_TO}\r\n\r\nFinto corpo");
+    let raw = firma_finta(&busta_trasporto(&e, &o, &destinatari).unwrap());
+    let (motivo, ..) = anomalia_di(
+        ricevi(
+            &raw,
+            &[DESTINATARIO_TO],
+            Firma::Valida(indice_a()),
+            Politica::Anomalia,
+        )
+        .unwrap(),
+    );
+    assert!(motivo.contains("caratteri di controllo"), "{motivo}");
+}
+
+#[test]
+fn a_recipient_the_sender_classed_esterno_is_not_certified() {
+    let a = gestore_a();
+    let e = Emissione {
+        provider: &a,
+        data: quando(0),
+        message_id: IDENTIFICATIVO,
+    };
+    let o = sample::originale();
+    let mut destinatari = sample::dati(IDENTIFICATIVO).destinatari;
+    destinatari[0].tipo = TipoDestinatario::Esterno;
+    let raw = firma_finta(&busta_trasporto(&e, &o, &destinatari).unwrap());
+    let esito = ricevi(
+        &raw,
+        &[DESTINATARIO_TO],
+        Firma::Valida(indice_a()),
+        Politica::Rifiuta,
+    )
+    .unwrap();
+    assert!(
+        matches!(esito, EsitoRicezione::Rifiutata { .. }),
+        "{esito:?}"
+    );
 }
 
 #[test]
@@ -1154,16 +1255,13 @@ fn an_infected_envelope_replayed_to_other_boxes_answers_only_the_certified_ones(
     assert_eq!(destinatari, [DESTINATARIO_TO]);
     assert_eq!(rilevazioni.len(), 1);
     let estranei = estranei.expect("strangers' outcome");
-    assert!(
-        matches!(
-            *estranei,
-            EsitoRicezione::Rifiutata {
-                perche: Rifiuto::Virus(_),
-                ..
-            }
-        ),
-        "{estranei:?}"
-    );
+    // Refused for them, logged once as such: the virus itself is logged with the quarantine.
+    let EsitoRicezione::Rifiutata { perche, eventi, .. } = *estranei else {
+        panic!("expected a refusal for the strangers");
+    };
+    assert_eq!(perche, Rifiuto::Politica);
+    let nomi: Vec<_> = eventi.iter().map(|e| e.evento.nome()).collect();
+    assert_eq!(nomi, ["messaggio-rifiutato"]);
 }
 
 // Issue 12, item 2: a genuine receipt stored only in the box it answers for.
