@@ -32,9 +32,14 @@ const LOG_EVERY: Duration = Duration::from_secs(60);
 struct State {
     total: usize,
     per_ip: HashMap<IpAddr, usize>,
-    /// Last log line per address, and refusals since.
+    /// Last log line per client, and refusals since (a client over its own cap).
     logged: HashMap<IpAddr, (Instant, u64)>,
+    /// Last "listener full" line, and refusals since (one line for everybody).
+    full_logged: Option<(Instant, u64)>,
 }
+
+/// Most clients whose refusals are remembered for the log; beyond it the memory restarts.
+const LOGGED_MAX: usize = 10_000;
 
 /// The caps of one listener and the connections it holds. Cheap to clone.
 #[derive(Clone)]
@@ -65,8 +70,10 @@ impl Gate {
         self.limits
     }
 
-    /// Admits a connection from `ip`, or says why not (and logs it, rate-limited).
+    /// Admits a connection from `ip` (counted as its [`crate::cliente`]), or says why not
+    /// (and logs it, rate-limited).
     pub fn admit(&self, ip: IpAddr) -> Result<Permit, Refused> {
+        let ip = crate::cliente(ip);
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let from_ip = s.per_ip.get(&ip).copied().unwrap_or(0);
         let refused = if s.total >= self.limits.max_connections {
@@ -88,23 +95,37 @@ impl Gate {
         })
     }
 
-    /// Connections open now, in all and from `ip`.
+    /// Connections open now, in all and from `ip`'s client.
     pub fn open(&self, ip: IpAddr) -> (usize, usize) {
+        let ip = crate::cliente(ip);
         let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         (s.total, s.per_ip.get(&ip).copied().unwrap_or(0))
     }
 
     fn log_refusal(&self, s: &mut State, ip: IpAddr, why: Refused, from_ip: usize) {
         let now = Instant::now();
-        let entry = s.logged.entry(ip).or_insert((now - LOG_EVERY, 0));
+        let total = s.total;
+        let entry = match why {
+            // A full listener is one fact, whoever knocks: one line for everybody.
+            Refused::Full => s.full_logged.get_or_insert((now, 0)),
+            Refused::PerAddress => {
+                if s.logged.len() >= LOGGED_MAX && !s.logged.contains_key(&ip) {
+                    s.logged.clear();
+                }
+                s.logged.entry(ip).or_insert((now, 0))
+            }
+        };
         entry.1 += 1;
-        if now.duration_since(entry.0) < LOG_EVERY {
+        let first = entry.1 == 1;
+        if !first && now.duration_since(entry.0) < LOG_EVERY {
             return;
         }
+        let refused = entry.1;
+        *entry = (now, 0);
         let what = match why {
             Refused::Full => format!(
-                "the listener is full ({} connections, max_connections = {})",
-                s.total, self.limits.max_connections
+                "the listener is full ({total} connections, max_connections = {})",
+                self.limits.max_connections
             ),
             Refused::PerAddress => format!(
                 "{from_ip} connections already open from that address \
@@ -113,15 +134,9 @@ impl Gate {
             ),
         };
         eprintln!(
-            "gestore: {}: connection from {ip} refused: {what}; {} refused since the last line",
-            self.label, entry.1
+            "gestore: {}: connection from {ip} refused: {what}; {refused} refused since the last line",
+            self.label
         );
-        *entry = (now, 0);
-        // Forget addresses not heard of for a while, so the map stays small.
-        if s.logged.len() > 10_000 {
-            s.logged
-                .retain(|_, (t, _)| now.duration_since(*t) < LOG_EVERY * 10);
-        }
     }
 }
 

@@ -28,4 +28,39 @@ mod throttle;
 
 pub use accept::accept_loop;
 pub use gate::{ConnectionLimits, Gate, Permit, Refused};
-pub use throttle::{Throttle, ThrottleLimits, Verdict};
+pub use throttle::{Tentativo, Throttle, ThrottleLimits, CHIAVE_MAX};
+
+use std::net::{IpAddr, Ipv6Addr};
+
+/// The client a connection or a login counts against: an IPv4 address as it is (an
+/// IPv4-mapped IPv6 one as IPv4), an IPv6 address by its /64, which one subscriber usually
+/// holds whole: keyed by the full address, a /64 would be 2^64 clients.
+pub fn cliente(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_addresses_and_ipv6_64s() {
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(cliente(v4), v4);
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(cliente(mapped), v4);
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(cliente(a), cliente(b));
+        assert_eq!(cliente(a), "2001:db8:1:2::".parse::<IpAddr>().unwrap());
+    }
+}

@@ -1,19 +1,22 @@
-//! Failed logins counted across every protocol (issue 12, item 7): per client address and per
-//! box, in a sliding window, with a temporary block once a count is reached.
+//! Failed logins counted across every protocol (issue 12, item 7): per client and per box, in
+//! a sliding window, with a temporary block once a count is reached.
 //!
 //! Rules ([`ThrottleLimits`] sets the numbers):
-//! - an address with `per_ip` failures within `window` is blocked for `block`, whatever box it
-//!   tries next;
-//! - a box with `per_box` failures within `window` (from any addresses) is blocked for `block`
-//!   to every address that has not logged into it successfully lately, so a guesser spread over
-//!   many addresses stops while its owner, already logged in from home, does not.
+//! - a client ([`crate::cliente`]: an address, or an IPv6 /64) with `per_ip` failures within
+//!   `window` is blocked for `block`, whatever box it tries next;
+//! - a box with `per_box` failures within `window` (from any clients) is blocked for `block`
+//!   to every client that has not logged into it successfully lately, so a guesser spread over
+//!   many addresses stops while its owner, already logged in from home, does not;
+//! - attempts still being checked count as failures until they end, so a guesser cannot slip
+//!   hundreds of parallel attempts in before the first failures are counted;
 //! - a blocked attempt is refused before the password is checked, and does not count.
 //!
-//! Every failure and every refusal is one line on standard error, in a fixed shape a
-//! fail2ban filter can match: `gestore: auth failed service=imap ip=192.0.2.7 user=mario@…`.
+//! Every failure is one line on standard error, in a fixed shape a fail2ban filter can match:
+//! `gestore: auth failed service=imap ip=192.0.2.7 user=mario@…`; refusals of a blocked client
+//! are logged at most once a minute per client and box.
 //!
 //! Time comes in with each call, so the rules are tested without waiting. Memory is bounded:
-//! records older than a window and a block are forgotten once the maps grow.
+//! user names are cut to [`CHIAVE_MAX`] characters and the maps are pruned once they grow.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -23,9 +26,9 @@ use std::time::{Duration, Instant};
 /// The numbers of the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleLimits {
-    /// Failures from one address within `window` that block it.
+    /// Failures from one client within `window` that block it.
     pub per_ip: u32,
-    /// Failures on one box within `window` that block it to unknown addresses.
+    /// Failures on one box within `window` that block it to unknown clients.
     pub per_box: u32,
     /// The sliding window.
     pub window: Duration,
@@ -34,7 +37,7 @@ pub struct ThrottleLimits {
 }
 
 impl Default for ThrottleLimits {
-    /// 10 failures from an address, or 10 on a box, within 15 minutes block for 15 minutes.
+    /// 10 failures from a client, or 10 on a box, within 15 minutes block for 15 minutes.
     fn default() -> Self {
         Self {
             per_ip: 10,
@@ -45,20 +48,15 @@ impl Default for ThrottleLimits {
     }
 }
 
-/// Whether a login may be attempted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Check the password.
-    Allowed,
-    /// Refuse without checking: too many failures lately; retry after this long.
-    Blocked(Duration),
-}
-
 #[derive(Default)]
 struct Record {
     /// The most recent failures, oldest first, at most the threshold.
     failures: VecDeque<Instant>,
     blocked_until: Option<Instant>,
+    /// Attempts let through and not finished yet.
+    in_corso: u32,
+    /// When a refusal was last logged.
+    logged: Option<Instant>,
 }
 
 impl Record {
@@ -66,6 +64,16 @@ impl Record {
         self.blocked_until
             .filter(|u| *u > now)
             .map(|u| u.duration_since(now))
+    }
+
+    /// Failures within the window, plus the attempts under way.
+    fn pesanti(&self, now: Instant, l: &ThrottleLimits) -> usize {
+        let recenti = self
+            .failures
+            .iter()
+            .filter(|f| now.duration_since(**f) < l.window)
+            .count();
+        recenti + self.in_corso as usize
     }
 
     /// Records a failure; true when it reaches `threshold` within `window`.
@@ -87,11 +95,23 @@ impl Record {
     }
 
     fn stale(&self, now: Instant, l: &ThrottleLimits) -> bool {
-        self.blocked(now).is_none()
+        self.in_corso == 0
+            && self.blocked(now).is_none()
             && self
                 .failures
                 .back()
                 .is_none_or(|f| now.duration_since(*f) > l.window)
+    }
+
+    /// Whether to log a refusal now (at most once a minute).
+    fn da_annotare(&mut self, now: Instant) -> bool {
+        let si = self
+            .logged
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60));
+        if si {
+            self.logged = Some(now);
+        }
+        si
     }
 }
 
@@ -99,22 +119,36 @@ impl Record {
 struct State {
     ip: HashMap<IpAddr, Record>,
     boxes: HashMap<String, Record>,
-    /// Addresses each box logged in from, with when.
+    /// Clients each box logged in from, with when.
     known: HashMap<String, Vec<(IpAddr, Instant)>>,
 }
 
 /// Above this many records per map, stale ones are dropped.
 const MAX_RECORDS: usize = 50_000;
-/// A box remembers this many addresses it logged in from.
+/// A box remembers this many clients it logged in from.
 const KNOWN_PER_BOX: usize = 16;
-/// How long a successful login makes an address known to its box.
+/// How long a successful login makes a client known to its box.
 const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Longest user name kept as a key (an address is at most 254 octets); a login with a longer
+/// one is a failure without a look-up.
+pub const CHIAVE_MAX: usize = 320;
 
 /// Login throttling shared by every listener of a provider.
 #[derive(Default)]
 pub struct Throttle {
     limits: ThrottleLimits,
     state: Mutex<State>,
+}
+
+/// One login attempt let through: say how it ended; dropped unsaid (the check could not be
+/// made), it simply stops counting.
+#[must_use]
+pub struct Tentativo<'a> {
+    throttle: &'a Throttle,
+    service: String,
+    user: String,
+    ip: IpAddr,
+    finito: bool,
 }
 
 impl Throttle {
@@ -126,41 +160,100 @@ impl Throttle {
         }
     }
 
-    /// May `user` try to log in from `ip` at `now`? A refusal is logged.
-    pub fn check(&self, service: &str, user: &str, ip: IpAddr, now: Instant) -> Verdict {
-        let key = chiave(user);
-        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let per_ip = s.ip.get(&ip).and_then(|r| r.blocked(now));
-        let per_box = s
-            .boxes
-            .get(&key)
-            .and_then(|r| r.blocked(now))
-            .filter(|_| !known(&s, &key, ip, now));
-        let (wait, why) = match (per_ip, per_box) {
-            (Some(w), _) => (w, "address"),
-            (None, Some(w)) => (w, "box"),
-            (None, None) => return Verdict::Allowed,
-        };
-        eprintln!(
-            "gestore: auth blocked service={service} ip={ip} user={} reason=too-many-failures-{why} retry-after={}s",
-            riga(user),
-            wait.as_secs().max(1)
-        );
-        Verdict::Blocked(wait)
-    }
-
-    /// A wrong password for `user` from `ip`: counted and logged.
-    pub fn failed(&self, service: &str, user: &str, ip: IpAddr, now: Instant) {
+    /// May `user` try to log in from `ip` at `now`? `Err(wait)` when blocked (logged, at
+    /// most once a minute per client and box); otherwise the attempt, which counts until it
+    /// ends.
+    pub fn begin(
+        &self,
+        service: &str,
+        user: &str,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Result<Tentativo<'_>, Duration> {
+        let ip = crate::cliente(ip);
         let key = chiave(user);
         let l = self.limits;
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let conosciuto = known(&s, &key, ip, now);
+        let per_ip = {
+            let r = s.ip.entry(ip).or_default();
+            r.blocked(now).or_else(|| {
+                (r.pesanti(now, &l) >= l.per_ip as usize).then_some(Duration::from_secs(1))
+            })
+        };
+        let per_box = {
+            let r = s.boxes.entry(key.clone()).or_default();
+            r.blocked(now)
+                .or_else(|| {
+                    (r.pesanti(now, &l) >= l.per_box as usize).then_some(Duration::from_secs(1))
+                })
+                .filter(|_| !conosciuto)
+        };
+        let blocco = match (per_ip, per_box) {
+            (Some(w), _) => Some((w, "address")),
+            (None, Some(w)) => Some((w, "box")),
+            (None, None) => None,
+        };
+        if let Some((wait, why)) = blocco {
+            let annota = match why {
+                "address" => s.ip.get_mut(&ip).is_some_and(|r| r.da_annotare(now)),
+                _ => s.boxes.get_mut(&key).is_some_and(|r| r.da_annotare(now)),
+            };
+            if annota {
+                eprintln!(
+                    "gestore: auth blocked service={service} ip={ip} user={} reason=too-many-failures-{why} retry-after={}s",
+                    riga(user),
+                    wait.as_secs().max(1)
+                );
+            }
+            return Err(wait);
+        }
+        if let Some(r) = s.ip.get_mut(&ip) {
+            r.in_corso += 1;
+        }
+        if let Some(r) = s.boxes.get_mut(&key) {
+            r.in_corso += 1;
+        }
+        pota(&mut s, now, &l);
+        Ok(Tentativo {
+            throttle: self,
+            service: service.to_string(),
+            user: user.to_string(),
+            ip,
+            finito: false,
+        })
+    }
+
+    /// Ends an attempt: no longer under way.
+    fn fine(&self, s: &mut State, ip: IpAddr, key: &str) {
+        if let Some(r) = s.ip.get_mut(&ip) {
+            r.in_corso = r.in_corso.saturating_sub(1);
+        }
+        if let Some(r) = s.boxes.get_mut(key) {
+            r.in_corso = r.in_corso.saturating_sub(1);
+        }
+    }
+}
+
+impl Tentativo<'_> {
+    /// A wrong password: counted and logged.
+    pub fn failed(mut self, now: Instant) {
+        self.finito = true;
+        let t = self.throttle;
+        let l = t.limits;
+        let key = chiave(&self.user);
+        let mut s = t.state.lock().unwrap_or_else(|e| e.into_inner());
+        t.fine(&mut s, self.ip, &key);
         eprintln!(
-            "gestore: auth failed service={service} ip={ip} user={}",
-            riga(user)
+            "gestore: auth failed service={} ip={} user={}",
+            self.service,
+            self.ip,
+            riga(&self.user)
         );
-        if s.ip.entry(ip).or_default().fail(now, l.per_ip, &l) {
+        if s.ip.entry(self.ip).or_default().fail(now, l.per_ip, &l) {
             eprintln!(
-                "gestore: auth block ip={ip} for {}s: {} failures within {}s",
+                "gestore: auth block ip={} for {}s: {} failures within {}s",
+                self.ip,
                 l.block.as_secs(),
                 l.per_ip,
                 l.window.as_secs()
@@ -169,7 +262,7 @@ impl Throttle {
         if s.boxes.entry(key).or_default().fail(now, l.per_box, &l) {
             eprintln!(
                 "gestore: auth block user={} for {}s to unknown addresses: {} failures within {}s",
-                riga(user),
+                riga(&self.user),
                 l.block.as_secs(),
                 l.per_box,
                 l.window.as_secs()
@@ -178,19 +271,36 @@ impl Throttle {
         pota(&mut s, now, &l);
     }
 
-    /// A good login: `ip` becomes known to `user`'s box.
-    pub fn succeeded(&self, user: &str, ip: IpAddr, now: Instant) {
-        let key = chiave(user);
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+    /// A good login: the client becomes known to the box.
+    pub fn succeeded(mut self, now: Instant) {
+        self.finito = true;
+        let t = self.throttle;
+        let key = chiave(&self.user);
+        let mut s = t.state.lock().unwrap_or_else(|e| e.into_inner());
+        t.fine(&mut s, self.ip, &key);
         let list = s.known.entry(key).or_default();
-        list.retain(|(a, t)| *a != ip && now.duration_since(*t) < KNOWN_FOR);
-        list.push((ip, now));
+        list.retain(|(a, at)| *a != self.ip && now.duration_since(*at) < KNOWN_FOR);
+        list.push((self.ip, now));
         if list.len() > KNOWN_PER_BOX {
             list.remove(0);
         }
         if s.known.len() > MAX_RECORDS {
             s.known
-                .retain(|_, l| l.iter().any(|(_, t)| now.duration_since(*t) < KNOWN_FOR));
+                .retain(|_, l| l.iter().any(|(_, at)| now.duration_since(*at) < KNOWN_FOR));
+        }
+    }
+}
+
+impl Drop for Tentativo<'_> {
+    fn drop(&mut self) {
+        if !self.finito {
+            let key = chiave(&self.user);
+            let mut s = self
+                .throttle
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.throttle.fine(&mut s, self.ip, &key);
         }
     }
 }
@@ -202,19 +312,32 @@ fn known(s: &State, key: &str, ip: IpAddr, now: Instant) -> bool {
     })
 }
 
-/// Drops stale records once a map is large, so a spray of addresses cannot grow it forever.
+/// Drops stale records once a map is large, so a spray of clients or names cannot grow it
+/// forever; when even that is not enough, records that block nobody go too.
 fn pota(s: &mut State, now: Instant, l: &ThrottleLimits) {
     if s.ip.len() > MAX_RECORDS {
         s.ip.retain(|_, r| !r.stale(now, l));
+        if s.ip.len() > MAX_RECORDS {
+            s.ip.retain(|_, r| r.blocked(now).is_some() || r.in_corso > 0);
+        }
     }
     if s.boxes.len() > MAX_RECORDS {
         s.boxes.retain(|_, r| !r.stale(now, l));
+        if s.boxes.len() > MAX_RECORDS {
+            s.boxes
+                .retain(|_, r| r.blocked(now).is_some() || r.in_corso > 0);
+        }
     }
 }
 
-/// Boxes are counted without case and surrounding blanks, as logins are checked.
+/// Boxes are counted without case and surrounding blanks, as logins are checked; a name
+/// longer than any address is cut, so it cannot cost more memory than one.
 fn chiave(user: &str) -> String {
-    user.trim().to_lowercase()
+    user.trim()
+        .to_lowercase()
+        .chars()
+        .take(CHIAVE_MAX)
+        .collect()
 }
 
 /// A user name fit for a log line: no blanks or controls, at most 100 characters.
@@ -255,22 +378,24 @@ mod tests {
         }
     }
 
+    fn fallisce(t: &Throttle, user: &str, ip: IpAddr, at: Instant) {
+        t.begin("smtp", user, ip, at).unwrap().failed(at);
+    }
+
     #[test]
     fn an_address_is_blocked_after_its_failures_and_free_after_the_block() {
         let t = Throttle::new(limits());
         let t0 = Instant::now();
         for i in 0..3 {
-            assert_eq!(t.check("smtp", "a@x", A, t0), Verdict::Allowed);
-            t.failed("smtp", &format!("u{i}@x"), A, t0 + Duration::from_secs(i));
+            fallisce(&t, &format!("u{i}@x"), A, t0 + Duration::from_secs(i));
         }
         // Any box, any protocol: the address is blocked.
-        let v = t.check("imap", "other@x", A, t0 + Duration::from_secs(10));
-        assert_eq!(v, Verdict::Blocked(Duration::from_secs(292)));
-        assert_eq!(t.check("imap", "other@x", B, t0), Verdict::Allowed);
-        assert_eq!(
-            t.check("pop3", "other@x", A, t0 + Duration::from_secs(303)),
-            Verdict::Allowed
-        );
+        let v = t.begin("imap", "other@x", A, t0 + Duration::from_secs(10));
+        assert_eq!(v.err(), Some(Duration::from_secs(292)));
+        assert!(t.begin("imap", "other@x", B, t0).is_ok());
+        assert!(t
+            .begin("pop3", "other@x", A, t0 + Duration::from_secs(303))
+            .is_ok());
     }
 
     #[test]
@@ -278,34 +403,64 @@ mod tests {
         let t = Throttle::new(limits());
         let t0 = Instant::now();
         for i in 0..10 {
-            t.failed("smtp", "a@x", A, t0 + Duration::from_secs(i * 40));
+            fallisce(&t, "a@x", A, t0 + Duration::from_secs(i * 40));
         }
-        assert_eq!(
-            t.check("smtp", "a@x", A, t0 + Duration::from_secs(400)),
-            Verdict::Allowed
-        );
+        assert!(t
+            .begin("smtp", "a@x", A, t0 + Duration::from_secs(400))
+            .is_ok());
     }
 
     #[test]
     fn a_box_guessed_from_many_addresses_is_blocked_but_not_to_its_known_address() {
         let t = Throttle::new(limits());
         let t0 = Instant::now();
-        t.succeeded("Mario@X", CASA, t0);
+        t.begin("imap", "Mario@X", CASA, t0).unwrap().succeeded(t0);
         for i in 0..5u8 {
             let ip = IpAddr::from([203, 0, 113, i]);
-            t.failed("imap", "mario@x", ip, t0 + Duration::from_secs(1));
+            fallisce(&t, "mario@x", ip, t0 + Duration::from_secs(1));
         }
         let later = t0 + Duration::from_secs(2);
-        assert!(matches!(
-            t.check("imap", "mario@x", IpAddr::from([203, 0, 113, 99]), later),
-            Verdict::Blocked(_)
-        ));
-        assert_eq!(t.check("imap", " MARIO@x ", CASA, later), Verdict::Allowed);
+        assert!(t
+            .begin("imap", "mario@x", IpAddr::from([203, 0, 113, 99]), later)
+            .is_err());
+        assert!(t.begin("imap", " MARIO@x ", CASA, later).is_ok());
         // Another box from those addresses is not blocked (each tried once).
-        assert_eq!(
-            t.check("imap", "giulia@x", IpAddr::from([203, 0, 113, 1]), later),
-            Verdict::Allowed
-        );
+        assert!(t
+            .begin("imap", "giulia@x", IpAddr::from([203, 0, 113, 1]), later)
+            .is_ok());
+    }
+
+    #[test]
+    fn parallel_attempts_count_before_they_fail() {
+        let t = Throttle::new(limits());
+        let t0 = Instant::now();
+        // Three attempts under way from one client: a fourth waits, whatever the box.
+        let held: Vec<_> = (0..3)
+            .map(|i| t.begin("imap", &format!("u{i}@x"), A, t0).unwrap())
+            .collect();
+        assert!(t.begin("imap", "u9@x", A, t0).is_err());
+        // An attempt that ends without a verdict stops counting.
+        drop(held);
+        assert!(t.begin("imap", "u9@x", A, t0).is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let t = Throttle::new(limits());
+        let t0 = Instant::now();
+        for i in 1..=3u16 {
+            let ip = IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0, i]);
+            fallisce(&t, &format!("u{i}@x"), ip, t0);
+        }
+        let stesso = IpAddr::from([0x2001, 0xdb8, 1, 2, 9, 9, 9, 9]);
+        assert!(t.begin("imap", "z@x", stesso, t0).is_err());
+        let altro = IpAddr::from([0x2001, 0xdb8, 1, 3, 0, 0, 0, 1]);
+        assert!(t.begin("imap", "z@x", altro, t0).is_ok());
+    }
+
+    #[test]
+    fn huge_user_names_are_kept_short() {
+        assert_eq!(chiave(&"x".repeat(5_000_000)).len(), CHIAVE_MAX);
     }
 
     #[test]

@@ -392,18 +392,22 @@ pub(crate) fn declared_size(line: &[u8]) -> Option<u64> {
         return None;
     }
     let params = &line[line.find('>')? + 1..];
-    params.split_ascii_whitespace().find_map(|p| {
-        let (name, value) = p.split_once('=')?;
-        if !name.eq_ignore_ascii_case("SIZE") || value.is_empty() {
-            return None;
-        }
-        if !value.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        Some(value.bytes().fold(0u64, |n, d| {
-            n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-        }))
-    })
+    // Every SIZE given counts: the largest is the one checked.
+    params
+        .split_ascii_whitespace()
+        .filter_map(|p| {
+            let (name, value) = p.split_once('=')?;
+            if !name.eq_ignore_ascii_case("SIZE") || value.is_empty() {
+                return None;
+            }
+            if !value.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some(value.bytes().fold(0u64, |n, d| {
+                n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+            }))
+        })
+        .max()
 }
 
 #[cfg(test)]
@@ -424,5 +428,6 @@ mod declared_size_tests {
         assert_eq!(declared_size(b"MAIL FROM:<a@b>"), None);
         assert_eq!(declared_size(b"RCPT TO:<a@b> SIZE=1"), None);
         assert_eq!(declared_size(b"MAIL FROM:<a@b> SIZE=abc"), None);
+        assert_eq!(declared_size(b"MAIL FROM:<a@b> SIZE=1 SIZE=900"), Some(900));
     }
 }

@@ -227,6 +227,21 @@ pub enum Operation {
         /// The messages to copy.
         uids: Vec<u32>,
     },
+    /// Moves messages to another folder of the same mailbox (IMAP MOVE, RFC 6851): the copy
+    /// of [`Operation::CopyMessages`] and the expunge of exactly the messages copied, as one
+    /// operation, so a message another session moved first is skipped, never copied twice.
+    /// The quota is not checked: the box holds the same messages after. Reports
+    /// [`Outcome::Copied`] with the messages moved.
+    MoveMessages {
+        /// The mailbox.
+        address: Address,
+        /// Source folder.
+        from: String,
+        /// Destination folder (must exist).
+        to: String,
+        /// The messages to move.
+        uids: Vec<u32>,
+    },
 }
 
 /// How [`Operation::SetFlags`] changes a message's flags.

@@ -78,7 +78,8 @@ fn mailbox_of(op: &Operation) -> Option<&Address> {
         | Operation::SetSubscribed { address, .. }
         | Operation::SetFlags { address, .. }
         | Operation::Expunge { address, .. }
-        | Operation::CopyMessages { address, .. } => Some(address),
+        | Operation::CopyMessages { address, .. }
+        | Operation::MoveMessages { address, .. } => Some(address),
         Operation::AddMailbox { .. }
         | Operation::SetPassword { .. }
         | Operation::SetQuota { .. }

@@ -34,24 +34,36 @@ impl Gestore {
         password: &str,
         peer: IpAddr,
     ) -> Accesso {
-        if let pec_listen::Verdict::Blocked(wait) =
-            self.accessi.check(service, user, peer, Instant::now())
-        {
-            return Accesso::Bloccato(wait);
+        let tentativo = match self.accessi.begin(service, user, peer, Instant::now()) {
+            Ok(t) => t,
+            Err(wait) => {
+                // A refusal costs the client as much as a failure would: retrying at wire
+                // speed on one connection gets it nothing.
+                tokio::time::sleep(RIFIUTO).await;
+                return Accesso::Bloccato(wait);
+            }
+        };
+        if user.len() > pec_listen::CHIAVE_MAX {
+            // No address is that long: a failure, without asking the store.
+            tentativo.failed(Instant::now());
+            return Accesso::Rifiutato;
         }
         match self.store.verify_password(user, password).await {
             Ok(true) => {
-                self.accessi.succeeded(user, peer, Instant::now());
+                tentativo.succeeded(Instant::now());
                 Accesso::Consentito(user.trim().to_ascii_lowercase())
             }
             Ok(false) => {
-                self.accessi.failed(service, user, peer, Instant::now());
+                tentativo.failed(Instant::now());
                 Accesso::Rifiutato
             }
             Err(e) => Accesso::Indisponibile(e.to_string()),
         }
     }
 }
+
+/// How long a blocked attempt waits before it is answered.
+const RIFIUTO: Duration = Duration::from_secs(1);
 
 /// The throttle's numbers from `[limits]`.
 pub(super) fn limiti(config: &crate::config::Config) -> pec_listen::ThrottleLimits {

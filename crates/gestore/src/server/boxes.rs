@@ -236,20 +236,14 @@ impl Backend for Gestore {
         self.sola_lettura(mailbox, from)?;
         self.sola_lettura(mailbox, to)?;
         let address = boxed(mailbox)?;
-        // One batch, one transaction: the copy skips what another session moved already,
-        // and the expunge removes exactly what was copied (issue 12).
-        let batch = Batch::new()
-            .with(Operation::CopyMessages {
-                address: address.clone(),
-                from: from.to_string(),
-                to: to.to_string(),
-                uids: uids.to_vec(),
-            })
-            .with(Operation::Expunge {
-                address,
-                folder: from.to_string(),
-                uids: uids.to_vec(),
-            });
+        // One operation, one transaction: what another session moved already is skipped,
+        // and the quota is not charged for what leaves the source at once (issue 12).
+        let batch = Batch::new().with(Operation::MoveMessages {
+            address,
+            from: from.to_string(),
+            to: to.to_string(),
+            uids: uids.to_vec(),
+        });
         let receipt = self.store.commit(batch).await.map_err(refused)?;
         match receipt.outcomes.into_iter().next() {
             Some(Outcome::Copied { uidvalidity, pairs }) => Ok(CopyResult { uidvalidity, pairs }),

@@ -137,8 +137,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
     /// after the timeout, however far into the message it is.
     pub(super) async fn write_raw(&mut self, parts: &[&[u8]]) -> Result<(), Error> {
         self.flush().await?;
+        // However slowly it reads, a client holds its share of the fetch memory for a bounded
+        // time: the write timeout, plus the message at 32 KiB/s.
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let all = self.write_timeout + std::time::Duration::from_secs((total / (32 * 1024)) as u64);
+        let deadline = tokio::time::Instant::now() + all;
         for part in parts {
             for chunk in part.chunks(RAW_CHUNK) {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(Error::WriteTimeout);
+                }
                 self.write(chunk).await?;
             }
         }

@@ -139,6 +139,9 @@ pub(crate) struct Context<B> {
     pub(crate) config: ImapConfig,
     /// [`ImapLimits::fetch_memory`], in KiB permits.
     pub(crate) fetch_budget: Arc<tokio::sync::Semaphore>,
+    /// Each box's share of it: a quarter, so one user's clients cannot hold it all.
+    pub(crate) box_budgets:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
     pub(crate) tls: tokio_rustls::TlsAcceptor,
     pub(crate) backend: Arc<B>,
 }
@@ -168,6 +171,7 @@ pub async fn serve_imap<B: Backend>(
     let ctx = Arc::new(Context {
         config,
         fetch_budget,
+        box_budgets: Default::default(),
         tls: tokio_rustls::TlsAcceptor::from(tls),
         backend,
     });
@@ -226,17 +230,21 @@ where
     B: Backend,
 {
     let handshake = ctx.config.limits.tls_handshake_timeout;
+    // One login deadline for the whole connection, STARTTLS or not.
+    let deadline = tokio::time::Instant::now() + ctx.config.limits.login_timeout;
     match ctx.config.mode {
         TlsMode::Implicit => {
             let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                 .await
                 .map_err(|_| Error::HandshakeTimeout)??;
             Session::new(tls, peer, ctx, true, shutdown, true)
+                .with_login_deadline(deadline)
                 .run()
                 .await?;
         }
         TlsMode::StartTls => {
-            let session = Session::new(stream, peer, ctx.clone(), false, shutdown.clone(), true);
+            let session = Session::new(stream, peer, ctx.clone(), false, shutdown.clone(), true)
+                .with_login_deadline(deadline);
             if let Exit::StartTls(stream) = session.run().await? {
                 let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                     .await
@@ -244,6 +252,7 @@ where
                 // RFC 3501 §6.2.1: no new greeting; bytes pipelined after STARTTLS were
                 // dropped with the plain-text session.
                 Session::new(tls, peer, ctx, true, shutdown, false)
+                    .with_login_deadline(deadline)
                     .run()
                     .await?;
             }

@@ -88,8 +88,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         }
     }
 
+    /// A receiver of the listener's shutdown signal.
+    pub(super) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.clone()
+    }
+
+    /// The connection's login deadline (it outlives a STARTTLS).
+    pub(super) fn with_login_deadline(mut self, deadline: tokio::time::Instant) -> Self {
+        self.login_deadline = deadline;
+        self
+    }
+
     pub(super) async fn run(mut self) -> Result<Exit<S>, Error> {
         loop {
+            if self.user.is_none() && tokio::time::Instant::now() >= self.login_deadline {
+                // Checked every turn: a client that keeps commands coming never logs in either.
+                self.conn.status(bye("Login timeout"));
+                let _ = self.conn.flush().await;
+                let _ = self.conn.stream.shutdown().await;
+                return Ok(Exit::Closed);
+            }
             let flow = match self.conn.next_step().await? {
                 Step::Event(event) => self.handle_event(event).await?,
                 Step::NeedInput => self.wait_input().await?,

@@ -66,7 +66,7 @@ pub(super) struct Session<S, B> {
     /// The client's address: logins are counted by it (issue 12).
     pub peer: std::net::IpAddr,
     /// The client must have logged in by then ([`Pop3Limits::login_timeout`]).
-    login_deadline: tokio::time::Instant,
+    pub login_deadline: tokio::time::Instant,
     pub ctx: Arc<Context<B>>,
     pub is_tls: bool,
     pub state: State,
@@ -175,6 +175,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         let max_line = self.limits().max_line;
         let mut chunk = [0u8; READ_CHUNK];
         loop {
+            let logging_in = matches!(
+                self.state,
+                State::Authorization { .. } | State::SaslResponse
+            );
+            if logging_in && tokio::time::Instant::now() >= self.login_deadline {
+                // Checked before every line, buffered or not.
+                return Ok(Input::Idle);
+            }
             // Issue 12: until it logs in, a client holds its place for the login timeout at
             // most.
             let idle = match self.state {

@@ -81,23 +81,28 @@ where
     B: Backend,
 {
     let handshake = ctx.config.limits.tls_handshake_timeout;
+    // One login deadline for the whole connection, STLS or not.
+    let deadline = tokio::time::Instant::now() + ctx.config.limits.login_timeout;
     match ctx.config.mode {
         TlsMode::Implicit => {
             let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                 .await
                 .map_err(|_| Pop3Error::HandshakeTimeout)??;
-            Session::new(tls, peer, ctx, true, shutdown)
-                .greet_and_run()
-                .await?;
+            let mut session = Session::new(tls, peer, ctx, true, shutdown);
+            session.login_deadline = deadline;
+            session.greet_and_run().await?;
         }
         TlsMode::StartTls => {
-            let session = Session::new(stream, peer, ctx.clone(), false, shutdown.clone());
+            let mut session = Session::new(stream, peer, ctx.clone(), false, shutdown.clone());
+            session.login_deadline = deadline;
             if let Exit::StartTls(stream) = session.greet_and_run().await? {
                 let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                     .await
                     .map_err(|_| Pop3Error::HandshakeTimeout)??;
                 // RFC 2595 §4: no new greeting; the session starts over in AUTHORIZATION.
-                Session::new(tls, peer, ctx, true, shutdown).run().await?;
+                let mut session = Session::new(tls, peer, ctx, true, shutdown);
+                session.login_deadline = deadline;
+                session.run().await?;
             }
         }
     }

@@ -45,6 +45,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             self.flush_in_time().await?;
             let in_data = matches!(self.state, State::Data(_));
             let logging_in = !self.is_inbound() && self.data.authenticated.is_none();
+            if logging_in && tokio::time::Instant::now() >= self.login_deadline {
+                // Checked every turn, not only when the client goes quiet: one that keeps
+                // commands coming never logs in either.
+                self.reply(
+                    C421_SERVICE_UNAVAILABLE,
+                    E442_BAD_CONNECTION,
+                    "Login timeout, closing",
+                );
+                return self.close().await;
+            }
             let limit = if in_data {
                 self.limits().data_timeout
             } else if logging_in {

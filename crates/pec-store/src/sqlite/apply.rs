@@ -185,6 +185,12 @@ fn operation(
             to,
             uids,
         } => message::copy(db, address, from, to, uids),
+        Operation::MoveMessages {
+            address,
+            from,
+            to,
+            uids,
+        } => message::move_(db, address, from, to, uids),
     }
 }
 

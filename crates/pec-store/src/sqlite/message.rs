@@ -101,6 +101,34 @@ pub(super) fn copy(
     to: &str,
     uids: &[u32],
 ) -> Result<Outcome> {
+    copy_checked(db, address, from, to, uids, true)
+}
+
+/// [`crate::Operation::MoveMessages`]: the copy, without the quota check (what it adds the
+/// expunge takes away), then the expunge of exactly what was copied.
+pub(super) fn move_(
+    db: &mut Cache<'_>,
+    address: &Address,
+    from: &str,
+    to: &str,
+    uids: &[u32],
+) -> Result<Outcome> {
+    let copied = copy_checked(db, address, from, to, uids, false)?;
+    if let Outcome::Copied { pairs, .. } = &copied {
+        let moved: Vec<u32> = pairs.iter().map(|(src, _)| *src).collect();
+        expunge(db, address, from, &moved)?;
+    }
+    Ok(copied)
+}
+
+fn copy_checked(
+    db: &mut Cache<'_>,
+    address: &Address,
+    from: &str,
+    to: &str,
+    uids: &[u32],
+    quota: bool,
+) -> Result<Outcome> {
     let from = folder_name(from)?;
     let to = folder_name(to)?;
     let m = existing_mailbox(db, address)?;
@@ -126,7 +154,7 @@ pub(super) fn copy(
         sources.extend(found);
     }
     let incoming: u64 = sources.iter().map(|s| s.size.max(0) as u64).sum();
-    if m.quota != 0 && m.used.saturating_add(incoming) > m.quota {
+    if quota && m.quota != 0 && m.used.saturating_add(incoming) > m.quota {
         return Err(StoreError::MailboxFull {
             address: address.to_string(),
             used: m.used,

@@ -133,3 +133,46 @@ async fn a_copy_to_a_missing_folder_names_it() {
         "{err}"
     );
 }
+
+fn move_(a: &pec_store::Address, from: &str, to: &str, uids: &[u32]) -> pec_store::Operation {
+    pec_store::Operation::MoveMessages {
+        address: a.clone(),
+        from: from.into(),
+        to: to.into(),
+        uids: uids.to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn a_move_in_a_full_box_works_and_leaves_the_quota_as_it_was() {
+    // Issue 12: MOVE to Trash is how a full box is emptied; it must not need free space.
+    let (s, a) = setup(11).await;
+    assert_eq!(s.used(&a).await, 11);
+    let (_, pairs) = copied(
+        s.apply(move_(&a, "INBOX", "Archivio", &[1, 3]))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(pairs, [(1, 1), (3, 2)]);
+    assert_eq!(s.used(&a).await, 11);
+    let inbox = s.store.folder(&a, "INBOX").await.unwrap().unwrap();
+    assert_eq!(inbox.messages, 1);
+    assert_eq!(s.bytes(&a, "Archivio", 2).await, b"three");
+}
+
+#[tokio::test]
+async fn the_same_move_twice_moves_once() {
+    // Issue 12: two sessions moving one message: the second finds it gone.
+    let (s, a) = setup(0).await;
+    let (first, second) = tokio::join!(
+        s.apply(move_(&a, "INBOX", "Archivio", &[2])),
+        s.apply(move_(&a, "INBOX", "Archivio", &[2]))
+    );
+    let moved: usize = [first.unwrap(), second.unwrap()]
+        .into_iter()
+        .map(|o| copied(o).1.len())
+        .sum();
+    assert_eq!(moved, 1);
+    let archivio = s.store.folder(&a, "Archivio").await.unwrap().unwrap();
+    assert_eq!(archivio.messages, 1);
+}
