@@ -53,5 +53,6 @@ pub use sign::Signer;
 pub use trust::TrustStore;
 pub use verifier::{Verifier, MAX_CACHED_SIGNERS};
 pub use verify::{
-    verify, verify_p7m, SignedForm, Verification, MAX_MESSAGE_BYTES, MAX_SIGNATURE_BYTES,
+    verify, verify_detached, verify_p7m, SignedForm, Verification, MAX_MESSAGE_BYTES,
+    MAX_SIGNATURE_BYTES,
 };

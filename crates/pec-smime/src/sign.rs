@@ -155,6 +155,13 @@ impl Signer {
         })
     }
 
+    /// The detached CMS signature (DER, SHA-256, certificate embedded) of `content` as it is:
+    /// how a provider seals a file of its own (gestore's log head). Check it with
+    /// [`crate::verify_detached`], which reads the content in CRLF form: sign that form.
+    pub fn sign_detached(&self, content: &[u8]) -> Result<Vec<u8>, Error> {
+        self.cms_der(content)
+    }
+
     /// The detached CMS signature (DER) of `content`.
     fn cms_der(&self, content: &[u8]) -> Result<Vec<u8>, Error> {
         let certs = (!self.chain.is_empty()).then_some(&*self.chain);

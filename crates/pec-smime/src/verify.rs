@@ -134,6 +134,26 @@ pub fn verify_p7m(
     verify(&wrapped, trust, now)
 }
 
+/// Checks a detached CMS signature (DER) over `content` (bare LF read as CRLF, as for a
+/// signed MIME part): the counterpart of [`crate::Signer::sign_detached`]. Same answers as
+/// [`verify`].
+pub fn verify_detached(
+    signature: &[u8],
+    content: &[u8],
+    trust: &TrustStore,
+    now: DateTime<Utc>,
+) -> Result<Verification, VerifyError> {
+    if signature.len() > MAX_SIGNATURE_BYTES {
+        return Err(unreadable("signature too large"));
+    }
+    let checker = Checker {
+        trust,
+        anchors: None,
+        cache: None,
+    };
+    checker.check(signature, Some(content), now)
+}
+
 /// What a check runs against: the trust store, and what a [`Verifier`](crate::Verifier)
 /// keeps from one message to the next.
 pub(crate) struct Checker<'a> {

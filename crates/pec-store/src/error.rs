@@ -140,12 +140,26 @@ pub enum StoreError {
     /// SQLite found the database file damaged (`quick_check` / `integrity_check`).
     #[error("the database file is damaged: {0}")]
     DatabaseDamaged(String),
-    /// The head file is unreadable or fails its checksum.
+    /// The head file is unreadable, fails its checksum, or its seal.
     #[error(
-        "the log head file {} is damaged: the store cannot tell whether events were lost",
+        "the log head file {} is damaged ({reason}): the store cannot tell whether events were \
+         lost; `gestore store check` tells more",
+        path.display()
+    )]
+    HeadFileDamaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The head file of a store that has one is gone: deleted, maybe with events.
+    #[error(
+        "the log head file {} is missing: the store cannot tell whether events were lost; \
+         check it (`gestore store check`) and, if it is right, record its head again \
+         (`gestore store adopt`)",
         .0.display()
     )]
-    HeadFileDamaged(PathBuf),
+    LogHeadMissing(PathBuf),
     /// Another process (or another `SqliteStore` in this one) holds the data folder.
     #[error("data folder {0} is in use by another store")]
     Locked(PathBuf),
@@ -195,7 +209,8 @@ impl StoreError {
             | Self::CorruptRow(_)
             | Self::LogLost { .. }
             | Self::DatabaseDamaged(_)
-            | Self::HeadFileDamaged(_) => Fault::Integrity,
+            | Self::HeadFileDamaged { .. }
+            | Self::LogHeadMissing(_) => Fault::Integrity,
             _ => Fault::Internal,
         }
     }

@@ -95,7 +95,7 @@ pub use model::{
 };
 pub use password::PasswordHash;
 pub use queue::backoff;
-pub use sqlite::{check_folder, CheckReport, SqliteStore};
+pub use sqlite::{adopt_head, check_folder, CheckReport, Sigillo, SqliteStore};
 
 /// A boxed future, so that [`Store`] can be used as `dyn Store`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

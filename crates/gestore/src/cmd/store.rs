@@ -1,13 +1,19 @@
 //! `gestore store check --config FILE`: the full integrity check of the data folder (issue 12,
-//! item 5): SQLite's own check, the whole log chain against the recorded head, every stored
-//! body read back and hashed. Through the running server when there is one; otherwise on the
-//! folder directly, also when the provider refuses to start on it.
+//! item 5): SQLite's own check, the whole log chain against the recorded (sealed) head, every
+//! stored body read back and hashed. Through the running server when there is one; otherwise
+//! on the folder directly, also when the provider refuses to start on it.
+//!
+//! `gestore store adopt --config FILE`: with the provider stopped, records the database's own
+//! head in `log.head`, sealed, once the whole chain verifies: for a backup restored on purpose,
+//! a change of signing key, or a store from before `log.head`.
 
 use crate::config::Config;
 use crate::server::admin::{Reply, Request};
+use crate::server::sigillo::SigilloFirma;
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// `gestore store …`.
 #[derive(clap::Args)]
@@ -24,19 +30,71 @@ pub struct Args {
 pub enum Command {
     /// Check everything: exit 0 when intact, 1 with one line per problem found.
     Check,
+    /// Provider stopped: seal the database's own log head into log.head (after a restored
+    /// backup or a new signing key), once the whole chain verifies.
+    Adopt,
 }
 
 /// Runs the command.
 pub fn run(args: &Args) -> Result<ExitCode> {
     let config = Config::load(&args.config)?;
-    let Command::Check = args.command;
-    let report = match super::ask(&config, Request::StoreCheck) {
-        Ok(Reply::StoreCheck { report }) => report,
-        Ok(other) => bail!("unexpected answer: {other:?}"),
-        // The store would not open (lost events, damage): check the folder as it is.
-        Err(_) => super::serve::runtime()?
-            .block_on(pec_store::check_folder(&config.data_dir))?
-            .into(),
+    match args.command {
+        Command::Check => check(&config),
+        Command::Adopt => adopt(&config),
+    }
+}
+
+/// The provider's signer as `log.head`'s sealer.
+fn sigillo(config: &Config) -> Result<SigilloFirma> {
+    Ok(SigilloFirma(Arc::new(crate::server::signer(config)?)))
+}
+
+fn adopt(config: &Config) -> Result<ExitCode> {
+    if crate::server::admin::serving(config) {
+        bail!("the provider is running on this data folder: stop it first");
+    }
+    let sigillo = sigillo(config)?;
+    let head = super::serve::runtime()?.block_on(pec_store::adopt_head(
+        &config.data_dir,
+        Some(&sigillo as &dyn pec_store::Sigillo),
+    ))?;
+    println!(
+        "log.head now records event {} (the whole chain verified), sealed",
+        head.seq
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(config: &Config) -> Result<ExitCode> {
+    let report = if crate::server::admin::serving(config) {
+        match super::ask(config, Request::StoreCheck)? {
+            Reply::StoreCheck { report } => report,
+            other => bail!("unexpected answer: {other:?}"),
+        }
+    } else {
+        // Read-only, and also when the store would refuse to open (lost events, damage).
+        // A check makes nothing: without the dev PKI there is no key to check the seal with,
+        // and that is one more problem rather than a new key.
+        let pki = config.data_dir.join("pki");
+        let keyless =
+            config.signing.is_none() && !pec_smime::PkiPaths::in_dir(&pki).provider_cert.exists();
+        let sigillo = if keyless {
+            None
+        } else {
+            Some(sigillo(config)?)
+        };
+        let mut report: pec_store::CheckReport =
+            super::serve::runtime()?.block_on(pec_store::check_folder(
+                &config.data_dir,
+                sigillo.as_ref().map(|s| s as &dyn pec_store::Sigillo),
+            ))?;
+        if keyless {
+            report.problemi.push(format!(
+                "signing key missing ({}): the seal of log.head was not checked",
+                pki.display()
+            ));
+        }
+        report.into()
     };
     let testa = match report.testa_registrata {
         Some(n) => format!("{n} recorded in log.head"),

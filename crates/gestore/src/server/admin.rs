@@ -343,6 +343,11 @@ async fn answer(
     Ok(())
 }
 
+/// Whether a running server answers on `config`'s admin socket.
+pub fn serving(config: &Config) -> bool {
+    std::os::unix::net::UnixStream::connect(config.data_dir.join(SOCKET)).is_ok()
+}
+
 /// Sends `request` to the running server of `config`'s data folder, or runs it on the store directly
 /// when no server answers.
 pub async fn request(config: &Config, request: Request) -> Result<Reply> {
@@ -355,7 +360,7 @@ pub async fn request(config: &Config, request: Request) -> Result<Reply> {
         BufReader::new(read).read_line(&mut answer).await?;
         return serde_json::from_str(&answer).context("the server's answer");
     }
-    let store = super::open_store(&config.data_dir).await?;
+    let store = super::open_store(config).await?;
     let reply = execute(&store, config, None, request).await;
     Ok(reply)
 }

@@ -23,6 +23,7 @@ mod quarantena;
 pub mod relay;
 mod ricezione;
 pub mod route;
+pub mod sigillo;
 mod start;
 mod submit;
 
@@ -74,7 +75,7 @@ pub struct Gestore {
 
 impl Gestore {
     /// Wires a provider from its configuration, store and signer.
-    pub fn new(config: Arc<Config>, store: SqliteStore, signer: Signer) -> Result<Arc<Self>> {
+    pub fn new(config: Arc<Config>, store: SqliteStore, signer: Arc<Signer>) -> Result<Arc<Self>> {
         let provider = signer.provider().context("the signing certificate")?;
         let domain = provider.dominio().to_string();
         let clock = Arc::new(if config.adjustable_clock {
@@ -89,7 +90,7 @@ impl Gestore {
         Ok(Arc::new(Gestore {
             config,
             store,
-            signer: Arc::new(signer),
+            signer,
             provider,
             ids: Ids::new(&domain),
             work: Arc::new(Notify::new()),

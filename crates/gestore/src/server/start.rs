@@ -1,5 +1,6 @@
 //! Starting and stopping a provider: store, signer, TLS, listeners and the delivery worker.
 
+use super::sigillo::SigilloFirma;
 use super::{delivery, Gestore};
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -8,7 +9,6 @@ use pec_smime::Signer;
 use pec_smtp::{Limits, SubmissionConfig, TlsMode};
 use pec_store::SqliteStore;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -37,10 +37,12 @@ pub struct Running {
 }
 
 impl Running {
-    /// Asks every listener and worker to stop and waits for them.
+    /// Asks every listener and worker to stop, waits for them, then closes the store (its
+    /// last log head reaches `log.head`).
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
+        self.gestore.store.close().await;
     }
 }
 
@@ -214,21 +216,30 @@ impl Caps {
     }
 }
 
-/// Opens the store (waiting for the data folder lock).
-pub async fn open_store(data_dir: &Path) -> Result<SqliteStore> {
+/// Opens the store (waiting for the data folder lock), with `log.head` sealed by the
+/// provider's key. Makes the dev PKI on first start.
+pub async fn open_store(config: &Config) -> Result<SqliteStore> {
+    Ok(open_with_signer(config).await?.0)
+}
+
+/// [`open_store`], also handing back the signer it sealed with.
+async fn open_with_signer(config: &Config) -> Result<(SqliteStore, Arc<Signer>)> {
+    let data_dir = &config.data_dir;
     // A data folder others can read is refused here, before the dev PKI or the TLS key are
     // written into it.
     pec_store::prepare_data_dir(data_dir)?;
-    SqliteStore::open(data_dir)
+    let signer = Arc::new(signer(config)?);
+    let sigillo: Arc<dyn pec_store::Sigillo> = Arc::new(SigilloFirma(signer.clone()));
+    let store = SqliteStore::open_sealed(data_dir, Some(sigillo))
         .await
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    Ok((store, signer))
 }
 
 /// Starts everything the configuration enables.
 pub async fn start(config: Config) -> Result<Running> {
     let config = Arc::new(config);
-    let store = open_store(&config.data_dir).await?;
-    let signer = signer(&config)?;
+    let (store, signer) = open_with_signer(&config).await?;
     first_ldap_copy(&config).await?;
     let tls = tls(&config)?;
     let gestore = Gestore::new(config.clone(), store, signer)?;

@@ -68,15 +68,20 @@ fn a_replayed_envelope_reaches_only_the_boxes_it_names() {
     assert_eq!(kind_of(&envelope), "busta");
     pair.b.start();
 
-    let out = deliver_inbound(
-        &pair.b,
-        &format!("mario@{A}"),
-        &format!("luca@{B}"),
-        &envelope,
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Twice: the second replay stores and logs nothing more.
+    for _ in 0..2 {
+        let out = deliver_inbound(
+            &pair.b,
+            &format!("mario@{A}"),
+            &format!("luca@{B}"),
+            &envelope,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
     pair.b.wait_events("anomalia-emessa", 1);
     std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(pair.b.events("anomalia-emessa").len(), 1);
+    assert_eq!(pair.b.events("busta-ricevuta").len(), 1);
     assert_eq!(pair.b.events("presa-in-carico-emessa").len(), 1);
     assert_eq!(pair.b.events("consegna-emessa").len(), 1);
     let anomalia = &pair.b.events("anomalia-emessa")[0];
@@ -385,6 +390,105 @@ fn a_store_that_lost_or_damaged_its_log_is_refused_and_store_check_says_why() {
     );
     let out = check(&p);
     assert_eq!(code(&out), 1, "{}", text(&out.stdout));
+}
+
+/// Item 5: `log.head` is sealed with the provider's key, so a head rewritten to match an
+/// older database is refused; `gestore store adopt` (provider stopped) seals the head of a
+/// backup restored on purpose, and the provider starts on it again.
+#[test]
+fn a_forged_log_head_is_refused_and_store_adopt_reseals_a_restored_backup() {
+    let mut p = Provider::new(&["mario", "giulia"]);
+    let send_one = |p: &Provider, n: usize| {
+        let out = smtplib(
+            p.submission,
+            "mario",
+            &[addr("giulia")],
+            &format!(
+                "From: {}\r\nTo: {}\r\nSubject: n{n}\r\n\r\nciao\r\n",
+                addr("mario"),
+                addr("giulia")
+            ),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        p.wait_events("consegna-emessa", n);
+    };
+    p.start();
+    send_one(&p, 1);
+    p.stop();
+    let data = p.data();
+    let head = data.join("log.head");
+    let files = ["gestore.sqlite", "gestore.sqlite-wal", "gestore.sqlite-shm"];
+    let backup = p.dir.path().join("backup");
+    std::fs::create_dir(&backup).unwrap();
+    for f in files {
+        let _ = std::fs::copy(data.join(f), backup.join(f));
+    }
+    let old_head = std::fs::read_to_string(&head).unwrap();
+    assert!(old_head.contains("\nseal "), "{old_head}");
+    p.start();
+    let adopt = |p: &Provider| gestore(&["store", "--config", &path(&p.config), "adopt"], None);
+    let out = adopt(&p);
+    assert_ne!(code(&out), 0, "adopt must refuse while the provider runs");
+    assert!(
+        text(&out.stderr).contains("stop it first"),
+        "{}",
+        text(&out.stderr)
+    );
+    send_one(&p, 2);
+    p.stop();
+
+    // The backup put back: events are missing, refused.
+    for f in files {
+        let _ = std::fs::remove_file(data.join(f));
+        let _ = std::fs::copy(backup.join(f), data.join(f));
+    }
+    let serve = |p: &Provider| gestore(&["serve", "--config", &path(&p.config)], None);
+    let out = serve(&p);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("lost events"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A head forged to name the backup's last event, without the key: the checksum is right,
+    // the seal missing. Unsealed, this file would have let the shorter log through.
+    let corpo: String = old_head
+        .lines()
+        .filter(|l| {
+            l.starts_with("gestore log head") || l.starts_with("seq ") || l.starts_with("hash ")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    use sha2::Digest as _;
+    let sum: String = sha2::Sha256::digest(corpo.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(&head, format!("{corpo}check {sum}\n")).unwrap();
+    let out = serve(&p);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("not sealed"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The operator restores on purpose: adopt checks the chain and seals its head.
+    let out = adopt(&p);
+    assert_eq!(code(&out), 0, "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("sealed"),
+        "{}",
+        text(&out.stdout)
+    );
+    let resealed = std::fs::read_to_string(&head).unwrap();
+    assert!(resealed.contains("\nseal "), "{resealed}");
+    let out = gestore(&["store", "--config", &path(&p.config), "check"], None);
+    assert_eq!(code(&out), 0, "{}", text(&out.stdout));
+    p.start();
+    send_one(&p, 3);
+    p.stop();
 }
 
 /// Logs in with Python from the loopback address `src` (Linux answers on all of
@@ -826,4 +930,31 @@ for part in m.walk():
         .unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), raw).unwrap();
     text(&child.wait_with_output().unwrap().stdout)
+}
+
+/// Item 2 (review): a receipt for a box deleted since it sent the message is taken (250),
+/// logged, and stops the 12 h / 24 h checks; it is not refused for days.
+#[test]
+fn a_receipt_for_a_deleted_box_still_closes_the_checks() {
+    let mut pair = Pair::new(&["mario"], &["anna"], "");
+    pair.b.stop();
+    send(&pair.a, "mario@pec.a.test", "anna@pec.b.test", "addio");
+    pair.a.wait_events("accettazione-emessa", 1);
+    let out = gestore(
+        &[
+            "mailbox",
+            "--config",
+            &path(&pair.a.config),
+            "remove",
+            &format!("mario@{A}"),
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    pair.b.start();
+    crate::between::advance(&pair.a, "2m"); // the relay's retry
+    pair.a.wait_events("ricevuta-ricevuta", 2);
+    crate::between::advance(&pair.a, "25h");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(pair.a.events("scadenza-emessa").is_empty());
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::head_file::{self, Letto};
+use super::head_file::{self, Letto, Sigillo};
 use super::rows::hash_col;
 use crate::blob::BlobStore;
 use crate::chain::{hash_evento, GENESI};
@@ -43,9 +43,15 @@ impl CheckReport {
     }
 }
 
-/// The checks at open; returns the head the head file holds after them (the database's head
-/// when the file was missing and has just been written).
-pub(super) async fn all_apertura(conn: &mut SqliteConnection, dir: &Path) -> Result<LogHead> {
+/// The checks at open; returns the head the head file holds after them. `schema` is the
+/// version the database had before this open migrated it: a store from before `log.head`
+/// gets its first one; a newer store without it lost it, and is refused.
+pub(super) async fn all_apertura(
+    conn: &mut SqliteConnection,
+    dir: &Path,
+    sigillo: Option<&dyn Sigillo>,
+    schema: i64,
+) -> Result<LogHead> {
     let esito: String = sqlx::query_scalar("PRAGMA quick_check(1)")
         .fetch_one(&mut *conn)
         .await?;
@@ -60,12 +66,14 @@ pub(super) async fn all_apertura(conn: &mut SqliteConnection, dir: &Path) -> Res
             found: ultimo.seq,
         });
     }
-    match head_file::leggi(dir)? {
+    match head_file::leggi(dir, sigillo)? {
         Letto::Assente => {
-            // A new store, or one from before the file existed: it starts recording now.
-            if ultimo.seq > 0 {
-                head_file::scrivi(dir, &ultimo)?;
+            // A new store, or one from before the file existed, starts recording now; any
+            // other has lost it.
+            if ultimo.seq > 0 && schema >= super::schema::WITH_LOG_HEAD {
+                return Err(StoreError::LogHeadMissing(dir.join(head_file::FILE)));
             }
+            head_file::scrivi(dir, &ultimo, sigillo)?;
             Ok(ultimo)
         }
         Letto::Testa(file) => {
@@ -99,8 +107,9 @@ pub(super) async fn all_apertura(conn: &mut SqliteConnection, dir: &Path) -> Res
 }
 
 /// The full check of a data folder no process has open (a store that refuses to open
-/// included): the folder is locked, the database opened read-only, every problem reported.
-pub async fn check_folder(dir: &Path) -> Result<CheckReport> {
+/// included): the folder is locked, the database opened without migrations or checks of its
+/// own, nothing changed, every problem reported.
+pub async fn check_folder(dir: &Path, sigillo: Option<&dyn Sigillo>) -> Result<CheckReport> {
     let _lock = super::lock_folder(dir).await?;
     let db = dir.join(super::DATABASE_FILE);
     if !db.exists() {
@@ -108,7 +117,7 @@ pub async fn check_folder(dir: &Path) -> Result<CheckReport> {
         report
             .problemi
             .push(format!("database {} missing", db.display()));
-        if let Ok(Letto::Testa(file)) = head_file::leggi(dir) {
+        if let Ok(Letto::Testa(file)) = head_file::leggi(dir, sigillo) {
             report.testa_registrata = Some(file.seq);
             report.problemi.push(format!(
                 "log: {} events recorded in {}, none in the database",
@@ -118,17 +127,38 @@ pub async fn check_folder(dir: &Path) -> Result<CheckReport> {
         }
         return Ok(report);
     }
+    // Not opened read-only: SQLite then could not read the write-ahead log, where the last
+    // commits of a stopped provider may still be. Nothing is written but that log's index.
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(&db)
-        .read_only(true);
+        .create_if_missing(false);
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(options)
         .await?;
     let blobs = BlobStore::at(&dir.join("blobs"));
-    let report = completo(&pool, dir, &blobs).await;
+    let report = completo(&pool, dir, &blobs, sigillo).await;
     pool.close().await;
     report
+}
+
+/// Records the head of a store whose `log.head` is missing or no longer matches (after a
+/// backup was restored on purpose): only after the whole chain verifies. Returns the head.
+pub async fn adopt_head(dir: &Path, sigillo: Option<&dyn Sigillo>) -> Result<LogHead> {
+    let _lock = super::lock_folder(dir).await?;
+    let db = dir.join(super::DATABASE_FILE);
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .create_if_missing(false);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
+    let head = super::log::verify(&pool).await;
+    pool.close().await;
+    let head = head?;
+    head_file::scrivi(dir, &head, sigillo)?;
+    Ok(head)
 }
 
 /// The full check, on a consistent snapshot.
@@ -136,6 +166,7 @@ pub(super) async fn completo(
     pool: &SqlitePool,
     dir: &Path,
     blobs: &BlobStore,
+    sigillo: Option<&dyn Sigillo>,
 ) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     let mut conn = pool.acquire().await?;
@@ -161,13 +192,15 @@ pub(super) async fn completo(
         Err(e) => report.problemi.push(format!("database: {e}")),
     }
     drop(conn);
+    // The head file first: it only ever lags the database, so read before the chain it
+    // cannot name events the chain (read later, while the writer goes on) does not hold.
+    let registrata = head_file::leggi(dir, sigillo);
     match super::log::verify(pool).await {
         Ok(head) => {
             report.eventi = head.seq;
-            match head_file::leggi(dir) {
+            match registrata {
                 Ok(Letto::Testa(file)) => {
                     report.testa_registrata = Some(file.seq);
-                    let mut conn = pool.acquire().await?;
                     if file.seq > head.seq {
                         report.problemi.push(format!(
                             "log: {} events recorded in {}, {} in the database",
@@ -175,13 +208,17 @@ pub(super) async fn completo(
                             head_file::FILE,
                             head.seq
                         ));
-                    } else if file.seq > 0 && hash_di(&mut conn, file.seq).await? != Some(file.hash)
-                    {
-                        report.problemi.push(format!(
-                            "log: event {} is not the one {} records",
-                            file.seq,
-                            head_file::FILE
-                        ));
+                    } else if file.seq > 0 {
+                        let mut conn = pool.acquire().await?;
+                        match hash_di(&mut conn, file.seq).await {
+                            Ok(h) if h == Some(file.hash) => {}
+                            Ok(_) => report.problemi.push(format!(
+                                "log: event {} is not the one {} records",
+                                file.seq,
+                                head_file::FILE
+                            )),
+                            Err(e) => report.problemi.push(format!("log: {e}")),
+                        }
                     }
                 }
                 Ok(Letto::Assente) => {}

@@ -35,7 +35,8 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Row};
 use tokio::sync::{mpsc, oneshot};
 
-pub use self::integrity::{check_folder, CheckReport};
+pub use self::head_file::Sigillo;
+pub use self::integrity::{adopt_head, check_folder, CheckReport};
 use self::writer::{Command, Writer};
 use crate::batch::{Batch, Body, CommitReceipt, Operation, INLINE_BODY_MAX};
 use crate::blob::{sync_dir, BlobStore};
@@ -70,6 +71,8 @@ struct Inner {
     blobs: BlobStore,
     /// IDLE's counters, moved after each commit that changed a watched mailbox.
     watchers: Watchers,
+    /// Seals `log.head`, when the store was opened with one.
+    sigillo: Option<Arc<dyn Sigillo>>,
     /// Held for the store's lifetime; dropping it releases the folder.
     _lock: File,
 }
@@ -89,6 +92,13 @@ impl SqliteStore {
     /// `synchronous=FULL`, applies pending migrations, releases the queue claims of a previous
     /// process and starts the writer thread. Must be called inside a tokio runtime.
     pub async fn open(data_dir: &Path) -> Result<Self> {
+        Self::open_sealed(data_dir, None).await
+    }
+
+    /// [`SqliteStore::open`], with `log.head` sealed by `sigillo` (gestore passes the
+    /// provider's signer): a head file without its valid seal is refused, every head written
+    /// is sealed. Without a sealer seals are neither checked nor written.
+    pub async fn open_sealed(data_dir: &Path, sigillo: Option<Arc<dyn Sigillo>>) -> Result<Self> {
         crate::prepare_data_dir(data_dir)?;
         let lock = lock_folder(data_dir).await?;
         let blobs = BlobStore::open(&data_dir.join("blobs"))?;
@@ -102,8 +112,9 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let mut conn = options.connect().await?;
-        schema::migrate(&mut conn).await?;
-        let registrato = integrity::all_apertura(&mut conn, data_dir).await?;
+        let schema = schema::migrate(&mut conn).await?;
+        let registrato =
+            integrity::all_apertura(&mut conn, data_dir, sigillo.as_deref(), schema).await?;
         // The folder lock says no other process is alive here, so every claim left in the
         // queue belongs to a process that died (kill -9, power loss): release them now rather
         // than let its work wait for the lease to run out.
@@ -111,7 +122,7 @@ impl SqliteStore {
             .execute(&mut conn)
             .await?;
         sync_dir(data_dir)?;
-        let registro = head_file::Registro::new(data_dir.to_owned(), registrato);
+        let registro = head_file::Registro::new(data_dir.to_owned(), registrato, sigillo.clone());
         let writer = Writer::new(conn, registro).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
@@ -128,6 +139,7 @@ impl SqliteStore {
                 readers,
                 blobs,
                 watchers: Watchers::default(),
+                sigillo,
                 _lock: lock,
             }),
         })
@@ -155,7 +167,13 @@ impl SqliteStore {
     /// chain and the head file, every stored body read back and hashed. Reads only; runs
     /// beside the writer on a consistent snapshot.
     pub async fn check(&self) -> Result<CheckReport> {
-        integrity::completo(&self.inner.readers, &self.inner.dir, &self.inner.blobs).await
+        integrity::completo(
+            &self.inner.readers,
+            &self.inner.dir,
+            &self.inner.blobs,
+            self.inner.sigillo.as_deref(),
+        )
+        .await
     }
 
     /// Waits for the writer to finish what it holds, closes every connection and stops.

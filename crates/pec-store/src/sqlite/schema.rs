@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 use crate::error::StoreError;
 
 /// Migration `i` brings the schema to version `i + 1`. Append only: never edit a shipped one.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 const V1: &str = r#"
 -- Counters that must never go backwards (last UIDVALIDITY handed out).
@@ -119,11 +119,19 @@ ALTER TABLE messages ADD COLUMN seen INTEGER
 CREATE INDEX messages_unseen ON messages(folder_id) WHERE seen = 0;
 "#;
 
+/// No table changes: a store at this version keeps `log.head` beside it (issue 12), so one
+/// that has no such file lost it; an older store gets its first one when it opens.
+const V4: &str = "UPDATE meta SET value = value WHERE 0";
+
+/// The first version that keeps `log.head`.
+pub(crate) const WITH_LOG_HEAD: i64 = 4;
+
 /// Highest schema version this build knows.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Brings the database to [`SCHEMA_VERSION`], refusing a newer one.
-pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+/// Brings the database to [`SCHEMA_VERSION`], refusing a newer one; returns the version it
+/// found.
+pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
     sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         .execute(&mut *conn)
         .await?;
@@ -153,5 +161,5 @@ pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreErro
             return Err(e.into());
         }
     }
-    Ok(())
+    Ok(found)
 }

@@ -212,7 +212,7 @@ async fn a_folder_without_the_bodies_table_is_migrated_and_keeps_its_blobs() {
         .fetch_one(&mut s.raw().await)
         .await
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     assert_eq!(fetch(&s, &a, "INBOX", 1).await, b"stored by version 1");
     s.store
         .commit(Batch::new().with(put("new", &a, "INBOX", b"stored inline")))

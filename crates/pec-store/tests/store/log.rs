@@ -183,10 +183,15 @@ async fn a_deleted_and_renumbered_row_stops_the_store_from_opening() {
 
 #[tokio::test]
 async fn a_deleted_and_renumbered_row_breaks_the_chain_at_its_seq() {
-    // Without the head file, the chain itself still shows it.
-    let (_dir, r) = tamper_and_open(ten_events().await, CANCELLA_E_RINUMERA, true).await;
-    let store = r.unwrap();
-    let b = broken_at(store.log_verify().await.unwrap_err());
+    // Without the head file the store is refused too, and the chain itself still shows the
+    // edit: recording its head again (adopt) refuses to.
+    let (dir, r) = tamper_and_open(ten_events().await, CANCELLA_E_RINUMERA, true).await;
+    assert!(
+        matches!(r, Err(StoreError::LogHeadMissing(_))),
+        "{:?}",
+        r.err()
+    );
+    let b = broken_at(pec_store::adopt_head(dir.path(), None).await.unwrap_err());
     assert_eq!(
         b,
         ChainBreak {
@@ -288,17 +293,31 @@ async fn a_damaged_head_file_stops_the_store_from_opening() {
         .replace("seq 10", "seq 11");
     std::fs::write(&f, t).unwrap();
     let err = pec_store::SqliteStore::open(dir.path()).await.unwrap_err();
-    assert!(matches!(err, StoreError::HeadFileDamaged(_)), "{err}");
+    assert!(matches!(err, StoreError::HeadFileDamaged { .. }), "{err}");
 }
 
 #[tokio::test]
-async fn the_head_file_follows_the_commits_and_is_adopted_when_missing() {
+async fn the_head_file_follows_the_commits_and_a_missing_one_needs_adopting() {
     let s = ten_events().await;
     let s = s.reopen().await;
     let testo = std::fs::read_to_string(s.dir.path().join("log.head")).unwrap();
     assert!(testo.contains("seq 10\n"), "{testo}");
-    std::fs::remove_file(s.dir.path().join("log.head")).unwrap();
-    let s = s.reopen().await;
+    s.store.close().await;
+    let TestStore { dir, store } = s;
+    drop(store);
+    std::fs::remove_file(dir.path().join("log.head")).unwrap();
+    let err = pec_store::SqliteStore::open(dir.path()).await.unwrap_err();
+    assert!(matches!(err, StoreError::LogHeadMissing(_)), "{err}");
+    assert_eq!(
+        pec_store::adopt_head(dir.path(), None).await.unwrap().seq,
+        10
+    );
+    pec_store::SqliteStore::open(dir.path()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_new_store_has_its_head_file_from_the_first_open() {
+    let s = crate::util::open().await;
     let testo = std::fs::read_to_string(s.dir.path().join("log.head")).unwrap();
-    assert!(testo.contains("seq 10\n"), "{testo}");
+    assert!(testo.contains("seq 0\n"), "{testo}");
 }
