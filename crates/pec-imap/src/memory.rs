@@ -26,6 +26,24 @@ struct Folder {
     messages: BTreeMap<u32, Stored>,
 }
 
+impl Folder {
+    /// Files `picked` under new UIDs (COPY and MOVE): the pairs old → new.
+    fn deposit(&mut self, picked: Vec<Stored>) -> CopyResult {
+        let mut pairs = Vec::new();
+        for mut m in picked {
+            let old = m.entry.uid;
+            m.entry.uid = self.uidnext;
+            self.uidnext += 1;
+            pairs.push((old, m.entry.uid));
+            self.messages.insert(m.entry.uid, m);
+        }
+        CopyResult {
+            uidvalidity: self.uidvalidity,
+            pairs,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Box_ {
     password: String,
@@ -351,18 +369,7 @@ impl Backend for MemoryBackend {
                 .folders
                 .get_mut(&folder_key(to))
                 .ok_or(BackendError::NoSuchFolder)?;
-            let mut pairs = Vec::new();
-            for mut m in picked {
-                let old = m.entry.uid;
-                m.entry.uid = dest.uidnext;
-                dest.uidnext += 1;
-                pairs.push((old, m.entry.uid));
-                dest.messages.insert(m.entry.uid, m);
-            }
-            Ok(CopyResult {
-                uidvalidity: dest.uidvalidity,
-                pairs,
-            })
+            Ok(dest.deposit(picked))
         })
     }
 
@@ -375,6 +382,9 @@ impl Backend for MemoryBackend {
     ) -> Result<CopyResult, BackendError> {
         // One lock for both halves: the step is atomic, as the store's one transaction is.
         self.with_box(mailbox, |b| {
+            if !b.folders.contains_key(&folder_key(to)) {
+                return Err(BackendError::NoSuchFolder);
+            }
             let source = b
                 .folders
                 .get_mut(&folder_key(from))
@@ -386,31 +396,11 @@ impl Backend for MemoryBackend {
                 .iter()
                 .filter_map(|u| source.messages.remove(u))
                 .collect();
-            let dest = match b.folders.get_mut(&folder_key(to)) {
-                Some(d) => d,
-                None => {
-                    let source = b
-                        .folders
-                        .get_mut(&folder_key(from))
-                        .ok_or(BackendError::NoSuchFolder)?;
-                    for m in picked {
-                        source.messages.insert(m.entry.uid, m);
-                    }
-                    return Err(BackendError::NoSuchFolder);
-                }
-            };
-            let mut pairs = Vec::new();
-            for mut m in picked {
-                let old = m.entry.uid;
-                m.entry.uid = dest.uidnext;
-                dest.uidnext += 1;
-                pairs.push((old, m.entry.uid));
-                dest.messages.insert(m.entry.uid, m);
-            }
-            Ok(CopyResult {
-                uidvalidity: dest.uidvalidity,
-                pairs,
-            })
+            let dest = b
+                .folders
+                .get_mut(&folder_key(to))
+                .ok_or(BackendError::NoSuchFolder)?;
+            Ok(dest.deposit(picked))
         })
     }
 

@@ -30,7 +30,7 @@ use pec_core::daticert::Daticert;
 use pec_core::registro::Evento;
 use pec_core::ricezione::EsitoRicezione;
 use pec_core::{virus, RiferimentoTemporale};
-use pec_store::{Batch, Store};
+use pec_store::Batch;
 
 /// The reply text of a 4xx when the scanner gives no verdict.
 pub const SCANNER_DOWN: &str = "virus scanner unavailable, try again later";
@@ -136,9 +136,7 @@ impl Gestore {
         tracing_line(&format!(
             "inbound envelope {id}: virus {virus}, quarantined"
         ));
-        if !self.store.commit(batch).await.context("commit")?.replayed {
-            self.announce(&eventi);
-        }
+        self.commit_announcing(batch, &[&eventi]).await?;
         self.work.notify_one();
         Ok(())
     }

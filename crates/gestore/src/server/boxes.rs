@@ -238,17 +238,17 @@ impl Backend for Gestore {
         let address = boxed(mailbox)?;
         // One operation, one transaction: what another session moved already is skipped,
         // and the quota is not charged for what leaves the source at once (issue 12).
-        let batch = Batch::new().with(Operation::MoveMessages {
-            address,
-            from: from.to_string(),
-            to: to.to_string(),
-            uids: uids.to_vec(),
-        });
-        let receipt = self.store.commit(batch).await.map_err(refused)?;
-        match receipt.outcomes.into_iter().next() {
-            Some(Outcome::Copied { uidvalidity, pairs }) => Ok(CopyResult { uidvalidity, pairs }),
-            Some(o) => Err(unexpected(o)),
-            None => Err(BackendError::Temporary("no outcome".into())),
+        match self
+            .one(Operation::MoveMessages {
+                address,
+                from: from.to_string(),
+                to: to.to_string(),
+                uids: uids.to_vec(),
+            })
+            .await?
+        {
+            Outcome::Copied { uidvalidity, pairs } => Ok(CopyResult { uidvalidity, pairs }),
+            o => Err(unexpected(o)),
         }
     }
 

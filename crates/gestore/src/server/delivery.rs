@@ -146,10 +146,7 @@ impl Gestore {
         batch.push(Operation::CompleteQueueItem {
             key: item.key.clone(),
         });
-        let receipt = self.store.commit(batch).await?;
-        if !receipt.replayed {
-            self.announce(&eventi);
-        }
+        self.commit_announcing(batch, &[&eventi]).await?;
         self.delivered
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
@@ -275,20 +272,21 @@ impl Gestore {
         .context("envelope check")?
     }
 
-    /// Commits a batch that stores an envelope into each of `locals`, presumed active;
-    /// `Ok(false)` when one of those boxes refused it (unknown, disabled, full): the caller
-    /// then commits again with the deliveries queued, so the worker answers each recipient.
+    /// Commits a batch that stores an envelope into each of `locals`, presumed active:
+    /// `Some(fresh)` when committed (`fresh` false for a replay, committed before), `None`
+    /// when one of those boxes refused it (unknown, disabled, full): the caller then commits
+    /// again with the deliveries queued, so the worker answers each recipient.
     pub(super) async fn commit_presumed(
         &self,
         batch: Batch,
         locals: &[(String, StatoCasella)],
-    ) -> Result<bool> {
+    ) -> Result<Option<bool>> {
         match self.store.commit(batch).await {
-            Ok(_) => Ok(true),
+            Ok(receipt) => Ok(Some(!receipt.replayed)),
             Err(e) => {
                 let e = anyhow::Error::from(e);
                 if locals.iter().any(|(r, _)| refusal(&e, r).is_some()) {
-                    Ok(false)
+                    Ok(None)
                 } else {
                     Err(e.context("commit"))
                 }

@@ -122,6 +122,25 @@ impl Gestore {
         }
     }
 
+    /// Commits `batch` and prints `eventi` unless the batch was a replay (its key committed
+    /// before: the log holds those events once already). Whether it was new.
+    pub async fn commit_announcing(
+        &self,
+        batch: pec_store::Batch,
+        eventi: &[&[pec_core::registro::Evento]],
+    ) -> Result<bool> {
+        let fresh = !pec_store::Store::commit(&self.store, batch)
+            .await
+            .context("commit")?
+            .replayed;
+        if fresh {
+            for e in eventi {
+                self.announce(e);
+            }
+        }
+        Ok(fresh)
+    }
+
     /// Signs several messages on the blocking pool.
     pub async fn sign_all(&self, messages: Vec<UnsignedMessage>) -> Result<Vec<Vec<u8>>> {
         let signer = self.signer.clone();

@@ -556,10 +556,8 @@ impl Gestore {
             key: item.key.clone(),
         });
         log_all(&mut batch, std::slice::from_ref(&evento), &head.sender);
-        let receipt = self.store.commit(batch).await?;
-        if !receipt.replayed {
-            self.announce(std::slice::from_ref(&evento));
-        }
+        self.commit_announcing(batch, &[std::slice::from_ref(&evento)])
+            .await?;
         Ok(())
     }
 }

@@ -315,9 +315,7 @@ impl Gestore {
                 let mut batch = Batch::once(format!("anomalia:{tag}:{}", digest_of(&estranei.chi)));
                 self.estranei_ops(&mut batch, &estranei, &tag, &s.mail_from, now)
                     .await?;
-                if !self.store.commit(batch).await.context("commit")?.replayed {
-                    self.announce(&estranei.eventi);
-                }
+                self.commit_announcing(batch, &[&estranei.eventi]).await?;
                 Ok(None)
             }
             EsitoRicezione::Rifiutata {
@@ -506,9 +504,7 @@ impl Gestore {
         let tag = tag_of(chiave.as_bytes());
         let mut batch = Batch::once(format!("estranei:{chiave}:{}", digest_of(&e.chi)));
         self.estranei_ops(&mut batch, e, &tag, sender, now).await?;
-        if !self.store.commit(batch).await.context("commit")?.replayed {
-            self.announce(&e.eventi);
-        }
+        self.commit_announcing(batch, &[&e.eventi]).await?;
         Ok(())
     }
 
@@ -536,11 +532,13 @@ impl Gestore {
             id: identificativo,
         };
         let consegne = self.consegna(&mut batch, &env, &locals, now).await?;
-        if self.commit_presumed(batch, &locals).await? {
-            self.announce(b.eventi);
-            self.announce(&consegne);
-            self.delivered
-                .fetch_add(locals.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        if let Some(fresh) = self.commit_presumed(batch, &locals).await? {
+            if fresh {
+                self.announce(b.eventi);
+                self.announce(&consegne);
+                self.delivered
+                    .fetch_add(locals.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
             self.work.notify_one();
             return Ok(());
         }
@@ -553,9 +551,7 @@ impl Gestore {
                 due: now,
             }));
         }
-        if !self.store.commit(batch).await.context("commit")?.replayed {
-            self.announce(b.eventi);
-        }
+        self.commit_announcing(batch, &[b.eventi]).await?;
         self.work.notify_one();
         Ok(())
     }

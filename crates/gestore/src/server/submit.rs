@@ -276,11 +276,13 @@ impl Gestore {
                 id: identificativo,
             };
             let consegne = self.consegna(&mut batch, &env, &locals, now).await?;
-            if self.commit_presumed(batch, &locals).await? {
-                self.announce(&eventi);
-                self.announce(&consegne);
-                self.delivered
-                    .fetch_add(locals.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            if let Some(fresh) = self.commit_presumed(batch, &locals).await? {
+                if fresh {
+                    self.announce(&eventi);
+                    self.announce(&consegne);
+                    self.delivered
+                        .fetch_add(locals.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
                 if locals.len() < a.destinatari.len() {
                     self.work.notify_one();
                 }
@@ -288,8 +290,7 @@ impl Gestore {
             }
         }
         let batch = a.batch(self, true)?;
-        self.store.commit(batch).await.context("commit")?;
-        self.announce(&eventi);
+        self.commit_announcing(batch, &[&eventi]).await?;
         self.work.notify_one();
         Ok(())
     }

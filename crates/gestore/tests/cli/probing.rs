@@ -747,18 +747,19 @@ print(c.select('INBOX')[1][0].decode(), c.select('Trash')[1][0].decode())
 /// process hold a copy per client: the listener's fetch memory bounds them all.
 #[test]
 fn clients_that_never_read_their_fetches_cannot_exhaust_memory() {
-    let mut p = Provider::new(&["mario"]);
+    let mut p = Provider::new(&["mario", "giulia"]);
     p.extra = "[limits]\nimap_fetch_memory_mb = 16\n".into();
     p.write_config();
     p.start();
     let script = r#"
 import imaplib, socket, ssl, sys, time
-port, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, user, pw, other, other_pw = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-a = imaplib.IMAP4_SSL('127.0.0.1', port, ssl_context=ctx); a.login(user, pw)
 body = ('x' * 998 + '\r\n') * 10000
-a.append('INBOX', None, None, ('Subject: grande\r\n\r\n' + body).encode())
-a.logout()
+for u, p in ((user, pw), (other, other_pw)):
+    a = imaplib.IMAP4_SSL('127.0.0.1', port, ssl_context=ctx); a.login(u, p)
+    a.append('INBOX', None, None, ('Subject: grande\r\n\r\n' + body).encode())
+    a.logout()
 print('ready', flush=True)
 held = []
 for i in range(6):
@@ -779,6 +780,10 @@ while got.count(b'x' * 998) < 10000:
     if not chunk: break
     got += chunk
 print('done %d' % got.count(b'x' * 998), flush=True)
+# Another box is not kept waiting by the first one's unread fetches.
+b = imaplib.IMAP4_SSL('127.0.0.1', port, ssl_context=ctx, timeout=60); b.login(other, other_pw)
+b.select('INBOX'); typ, data = b.fetch('1', '(BODY[])')
+print('other %s %d' % (typ, data[0][1].count(b'x' * 998) if typ == 'OK' else 0), flush=True)
 "#;
     let mut child = std::process::Command::new("python3")
         .args([
@@ -787,6 +792,8 @@ print('done %d' % got.count(b'x' * 998), flush=True)
             &p.imaps.to_string(),
             &addr("mario"),
             "pw-mario",
+            &addr("giulia"),
+            "pw-giulia",
         ])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -811,6 +818,11 @@ print('done %d' % got.count(b'x' * 998), flush=True)
         lines.next().unwrap().unwrap(),
         "done 10000",
         "the first client's message"
+    );
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        "other OK 10000",
+        "another box's fetch, while the first box's clients still do not read"
     );
     let _ = child.wait();
     // Six clients of a 10 MB message held over 120 MB before (three copies each); now one

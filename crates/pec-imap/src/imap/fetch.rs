@@ -152,6 +152,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
 
     /// Waits (at most [`FETCH_WAIT`], and not past shutdown) for `bytes` of the listener's
     /// fetch memory, taken from `user`'s quarter of it first; `None` if it did not come.
+    /// A message larger than a quarter is charged a quarter: one box never holds more than
+    /// that of the budget, so a client that never reads its large fetches cannot make every
+    /// other box wait (the cost: four boxes may stream their largest messages at once).
     async fn fetch_share(
         &mut self,
         user: &str,
@@ -160,16 +163,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         let most = (self.ctx.config.limits.fetch_memory / 1024).max(4);
         let per_box = most / 4;
         let kib = usize::try_from(bytes / 1024 + 1).unwrap_or(usize::MAX);
-        let n = |cap: usize| u32::try_from(kib.min(cap)).unwrap_or(u32::MAX);
+        let n = u32::try_from(kib.min(per_box)).unwrap_or(u32::MAX);
         let box_budget = {
             let mut budgets = self
                 .ctx
                 .box_budgets
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            // Boxes with nothing in flight are forgotten once there are many.
+            // Boxes no session holds are forgotten once there are many (a semaphore a
+            // session still holds stays, so a box never has two).
             if budgets.len() > 10_000 {
-                budgets.retain(|_, s| s.available_permits() < per_box);
+                budgets.retain(|_, s| Arc::strong_count(s) > 1);
             }
             budgets
                 .entry(user.to_string())
@@ -178,8 +182,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         };
         let global = self.ctx.fetch_budget.clone();
         let both = async move {
-            let mine = box_budget.acquire_many_owned(n(per_box)).await.ok()?;
-            let all = global.acquire_many_owned(n(most)).await.ok()?;
+            let mine = box_budget.acquire_many_owned(n).await.ok()?;
+            let all = global.acquire_many_owned(n).await.ok()?;
             Some((mine, all))
         };
         let shutdown = &mut self.shutdown_signal();

@@ -127,33 +127,32 @@ pub async fn check_folder(dir: &Path, sigillo: Option<&dyn Sigillo>) -> Result<C
         }
         return Ok(report);
     }
-    // Not opened read-only: SQLite then could not read the write-ahead log, where the last
-    // commits of a stopped provider may still be. Nothing is written but that log's index.
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&db)
-        .create_if_missing(false);
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?;
+    let pool = grezzo(&db).await?;
     let blobs = BlobStore::at(&dir.join("blobs"));
     let report = completo(&pool, dir, &blobs, sigillo).await;
     pool.close().await;
     report
 }
 
+/// One connection to an existing database, without migrations or checks of its own (the
+/// caller holds the folder lock). Not read-only: SQLite then could not read the write-ahead
+/// log, where the last commits of a stopped provider may still be; nothing is written but that
+/// log's index.
+async fn grezzo(db: &Path) -> Result<SqlitePool> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .create_if_missing(false);
+    Ok(sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?)
+}
+
 /// Records the head of a store whose `log.head` is missing or no longer matches (after a
 /// backup was restored on purpose): only after the whole chain verifies. Returns the head.
 pub async fn adopt_head(dir: &Path, sigillo: Option<&dyn Sigillo>) -> Result<LogHead> {
     let _lock = super::lock_folder(dir).await?;
-    let db = dir.join(super::DATABASE_FILE);
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&db)
-        .create_if_missing(false);
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?;
+    let pool = grezzo(&dir.join(super::DATABASE_FILE)).await?;
     let head = super::log::verify(&pool).await;
     pool.close().await;
     let head = head?;
