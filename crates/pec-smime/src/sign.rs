@@ -155,11 +155,11 @@ impl Signer {
         })
     }
 
-    /// The detached CMS signature (DER, SHA-256, certificate embedded) of `content` as it is:
-    /// how a provider seals a file of its own (gestore's log head). Check it with
-    /// [`crate::verify_detached`], which reads the content in CRLF form: sign that form.
+    /// The detached CMS signature (DER, SHA-256, certificate embedded) of `content`, read
+    /// with CRLF line ends as [`crate::verify_detached`] reads it: how a provider seals a file
+    /// of its own (gestore's log head).
     pub fn sign_detached(&self, content: &[u8]) -> Result<Vec<u8>, Error> {
-        self.cms_der(content)
+        self.cms_der(&crate::mime::to_crlf(content))
     }
 
     /// The detached CMS signature (DER) of `content`.

@@ -160,6 +160,9 @@ pub enum StoreError {
         .0.display()
     )]
     LogHeadMissing(PathBuf),
+    /// A sealed head file cannot be replaced without the key that sealed it.
+    #[error("the log head file {} is sealed: only the provider's key can replace it", .0.display())]
+    SealNeeded(PathBuf),
     /// Another process (or another `SqliteStore` in this one) holds the data folder.
     #[error("data folder {0} is in use by another store")]
     Locked(PathBuf),

@@ -149,7 +149,7 @@ impl BlobRef {
     }
 
     /// The reference named by `hex` (64 hex digits), of `size` bytes.
-    pub fn from_hex(hex: &str, size: u64) -> Option<Self> {
+    pub(crate) fn from_hex(hex: &str, size: u64) -> Option<Self> {
         let bytes = hex::decode(hex).ok()?;
         Some(Self {
             sha256: bytes.try_into().ok()?,

@@ -44,16 +44,22 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     }
 }
 
-/// The provider's signer as `log.head`'s sealer.
-fn sigillo(config: &Config) -> Result<SigilloFirma> {
-    Ok(SigilloFirma(Arc::new(crate::server::signer(config)?)))
+/// The provider's signer as `log.head`'s sealer; `None` without a key (none is made here:
+/// a new key could only seal what it never sealed before).
+fn sigillo(config: &Config) -> Result<Option<SigilloFirma>> {
+    Ok(crate::server::existing_signer(config)?.map(|s| SigilloFirma(Arc::new(s))))
 }
 
 fn adopt(config: &Config) -> Result<ExitCode> {
     if crate::server::admin::serving(config) {
         bail!("the provider is running on this data folder: stop it first");
     }
-    let sigillo = sigillo(config)?;
+    let Some(sigillo) = sigillo(config)? else {
+        bail!(
+            "no signing key (configured, or {}): log.head can only be sealed with it",
+            config.data_dir.join("pki").display()
+        );
+    };
     let head = super::serve::runtime()?.block_on(pec_store::adopt_head(
         &config.data_dir,
         Some(&sigillo as &dyn pec_store::Sigillo),
@@ -73,25 +79,18 @@ fn check(config: &Config) -> Result<ExitCode> {
         }
     } else {
         // Read-only, and also when the store would refuse to open (lost events, damage).
-        // A check makes nothing: without the dev PKI there is no key to check the seal with,
-        // and that is one more problem rather than a new key.
-        let pki = config.data_dir.join("pki");
-        let keyless =
-            config.signing.is_none() && !pec_smime::PkiPaths::in_dir(&pki).provider_cert.exists();
-        let sigillo = if keyless {
-            None
-        } else {
-            Some(sigillo(config)?)
-        };
+        // A check makes nothing: without a key there is none to check the seal with, and
+        // that is one more problem rather than a new key.
+        let sigillo = sigillo(config)?;
         let mut report: pec_store::CheckReport =
             super::serve::runtime()?.block_on(pec_store::check_folder(
                 &config.data_dir,
                 sigillo.as_ref().map(|s| s as &dyn pec_store::Sigillo),
             ))?;
-        if keyless {
+        if sigillo.is_none() {
             report.problemi.push(format!(
                 "signing key missing ({}): the seal of log.head was not checked",
-                pki.display()
+                config.data_dir.join("pki").display()
             ));
         }
         report.into()

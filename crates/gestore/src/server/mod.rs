@@ -28,7 +28,7 @@ mod start;
 mod submit;
 
 pub use ids::Ids;
-pub use start::{open_store, signer, start, Running};
+pub use start::{existing_signer, open_store, signer, start, Running};
 
 use crate::config::Config;
 use anyhow::{Context, Result};

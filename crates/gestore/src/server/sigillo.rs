@@ -15,28 +15,13 @@ use std::sync::Arc;
 /// The provider's signer as `log.head`'s sealer.
 pub struct SigilloFirma(pub Arc<Signer>);
 
-/// Detached signatures cover MIME text, read with CRLF line ends: the sealer signs that form,
-/// so what it signs and what the verifier hashes are the same bytes.
-fn crlf(corpo: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(corpo.len() + 8);
-    for &b in corpo {
-        if b == b'\n' && out.last() != Some(&b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
-    out
-}
-
 impl Sigillo for SigilloFirma {
     fn sigilla(&self, corpo: &[u8]) -> Result<Vec<u8>, String> {
-        self.0
-            .sign_detached(&crlf(corpo))
-            .map_err(|e| e.to_string())
+        self.0.sign_detached(corpo).map_err(|e| e.to_string())
     }
 
     fn verifica(&self, corpo: &[u8], sigillo: &[u8]) -> Result<(), String> {
-        let v = pec_smime::verify_detached(sigillo, &crlf(corpo), &TrustStore::new(), Utc::now())
+        let v = pec_smime::verify_detached(sigillo, corpo, &TrustStore::new(), Utc::now())
             .map_err(|e| e.to_string())?;
         if !v.intact {
             return Err(v

@@ -48,18 +48,31 @@ impl Running {
 
 /// The signer: configured files, or the dev PKI in `DATA/pki`, made on first start.
 pub fn signer(config: &Config) -> Result<Signer> {
+    if let Some(s) = existing_signer(config)? {
+        return Ok(s);
+    }
+    let dir = config.data_dir.join("pki");
+    pki::init(
+        &dir,
+        &PkiOptions::new(&config.provider_name, &config.service_address),
+    )
+    .with_context(|| format!("cannot create the dev PKI in {}", dir.display()))?;
+    Signer::from_pki_dir(&dir).context("the dev PKI")
+}
+
+/// The signer if there is one already (configured files, or a dev PKI made before): what
+/// commands that must not make a new key use.
+pub fn existing_signer(config: &Config) -> Result<Option<Signer>> {
     if let Some((cert, key)) = &config.signing {
-        return Signer::from_files(cert, key).context("the signing certificate");
+        return Ok(Some(
+            Signer::from_files(cert, key).context("the signing certificate")?,
+        ));
     }
     let dir = config.data_dir.join("pki");
     if !PkiPaths::in_dir(&dir).provider_cert.exists() {
-        pki::init(
-            &dir,
-            &PkiOptions::new(&config.provider_name, &config.service_address),
-        )
-        .with_context(|| format!("cannot create the dev PKI in {}", dir.display()))?;
+        return Ok(None);
     }
-    Signer::from_pki_dir(&dir).context("the dev PKI")
+    Ok(Some(Signer::from_pki_dir(&dir).context("the dev PKI")?))
 }
 
 fn tls(config: &Config) -> Result<Arc<rustls::ServerConfig>> {

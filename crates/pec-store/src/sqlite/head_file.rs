@@ -146,22 +146,22 @@ pub(crate) fn scrivi(
         // unsealed one the provider would then refuse: the file lags instead, as allowed.
         return Ok(());
     }
-    let tmp = dir.join(format!("{FILE}.tmp"));
     let testo = testo(head, sigillo).map_err(|reason| StoreError::HeadFileDamaged {
         path: path.clone(),
         reason: format!("cannot seal: {reason}"),
     })?;
+    // A private file of a unique name (0600 whatever the umask), renamed over the old one.
     let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
+        let mut f = tempfile::NamedTempFile::new_in(dir)?;
         f.write_all(testo.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, &path)
+        f.as_file().sync_all()?;
+        f.persist(&path).map(drop).map_err(|e| e.error)
     };
     write().map_err(|e| StoreError::io(&path, e))
 }
 
 /// Whether the file at `path` is a valid sealed head file.
-fn sigillato(path: &Path) -> bool {
+pub(crate) fn sigillato(path: &Path) -> bool {
     fs::read_to_string(path)
         .ok()
         .and_then(|t| analizza(&t))
@@ -178,17 +178,25 @@ pub(crate) struct Registro {
     /// A committed head not written yet (it came within the interval).
     pendente: bool,
     sigillo: Option<Arc<dyn Sigillo>>,
+    /// The data folder's lock, held as long as this may still write.
+    _lock: fs::File,
 }
 
 impl Registro {
     /// `scritto` is what the file holds now.
-    pub(crate) fn new(dir: PathBuf, scritto: LogHead, sigillo: Option<Arc<dyn Sigillo>>) -> Self {
+    pub(crate) fn new(
+        dir: PathBuf,
+        scritto: LogHead,
+        sigillo: Option<Arc<dyn Sigillo>>,
+        lock: fs::File,
+    ) -> Self {
         Self {
             dir,
             scritto,
             quando: None,
             pendente: false,
             sigillo,
+            _lock: lock,
         }
     }
 

@@ -17,7 +17,6 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use super::head_file::{self, Letto, Sigillo};
 use super::rows::hash_col;
 use crate::blob::BlobStore;
-use crate::chain::{hash_evento, GENESI};
 use crate::error::{ChainBreak, ChainBreakReason, StoreError};
 use crate::model::{BlobRef, LogHead};
 
@@ -43,6 +42,32 @@ impl CheckReport {
     }
 }
 
+/// Before anything is created or migrated: a database file gone while `log.head` names
+/// events is refused as it is, not recreated empty first.
+pub(super) fn prima_di_creare(dir: &Path, sigillo: Option<&dyn Sigillo>) -> Result<()> {
+    if dir.join(super::DATABASE_FILE).exists() {
+        return Ok(());
+    }
+    match head_file::leggi(dir, sigillo)? {
+        Letto::Testa(file) if file.seq > 0 => Err(StoreError::LogLost {
+            recorded: file.seq,
+            found: 0,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// SQLite's `quick_check`, before the migrations write anything into a damaged file.
+pub(super) async fn rapido(conn: &mut SqliteConnection) -> Result<()> {
+    let esito: String = sqlx::query_scalar("PRAGMA quick_check(1)")
+        .fetch_one(&mut *conn)
+        .await?;
+    if esito != "ok" {
+        return Err(StoreError::DatabaseDamaged(esito));
+    }
+    Ok(())
+}
+
 /// The checks at open; returns the head the head file holds after them. `schema` is the
 /// version the database had before this open migrated it: a store from before `log.head`
 /// gets its first one; a newer store without it lost it, and is refused.
@@ -52,19 +77,20 @@ pub(super) async fn all_apertura(
     sigillo: Option<&dyn Sigillo>,
     schema: i64,
 ) -> Result<LogHead> {
-    let esito: String = sqlx::query_scalar("PRAGMA quick_check(1)")
-        .fetch_one(&mut *conn)
-        .await?;
-    if esito != "ok" {
-        return Err(StoreError::DatabaseDamaged(esito));
-    }
-    let ultimo = ultima_riga(conn).await?;
+    let ultimo = super::writer::load_head(conn).await?;
+    // The database's own record of its head, written with every event, must be the last row.
     let registrata = testa_registrata(conn).await?;
     if registrata.seq > ultimo.seq {
         return Err(StoreError::LogLost {
             recorded: registrata.seq,
             found: ultimo.seq,
         });
+    }
+    if registrata != ultimo {
+        return Err(StoreError::LogTampered(ChainBreak {
+            seq: ultimo.seq,
+            reason: ChainBreakReason::HeadMismatch,
+        }));
     }
     match head_file::leggi(dir, sigillo)? {
         Letto::Assente => {
@@ -84,7 +110,6 @@ pub(super) async fn all_apertura(
                 });
             }
             // The events committed since the file was written must chain from its head.
-            let mut head = file;
             if file.seq > 0 {
                 let hash = hash_di(conn, file.seq).await?;
                 if hash != Some(file.hash) {
@@ -94,13 +119,7 @@ pub(super) async fn all_apertura(
                     }));
                 }
             }
-            let rows = sqlx::query("SELECT seq, line, hash FROM log WHERE seq > ? ORDER BY seq")
-                .bind(file.seq as i64)
-                .fetch_all(&mut *conn)
-                .await?;
-            for r in &rows {
-                head = collega(head, r)?;
-            }
+            super::log::catena(conn, file).await?;
             Ok(file)
         }
     }
@@ -117,13 +136,17 @@ pub async fn check_folder(dir: &Path, sigillo: Option<&dyn Sigillo>) -> Result<C
         report
             .problemi
             .push(format!("database {} missing", db.display()));
-        if let Ok(Letto::Testa(file)) = head_file::leggi(dir, sigillo) {
-            report.testa_registrata = Some(file.seq);
-            report.problemi.push(format!(
-                "log: {} events recorded in {}, none in the database",
-                file.seq,
-                head_file::FILE
-            ));
+        match head_file::leggi(dir, sigillo) {
+            Ok(Letto::Testa(file)) => {
+                report.testa_registrata = Some(file.seq);
+                report.problemi.push(format!(
+                    "log: {} events recorded in {}, none in the database",
+                    file.seq,
+                    head_file::FILE
+                ));
+            }
+            Ok(Letto::Assente) => {}
+            Err(e) => report.problemi.push(e.to_string()),
         }
         return Ok(report);
     }
@@ -152,6 +175,10 @@ async fn grezzo(db: &Path) -> Result<SqlitePool> {
 /// backup was restored on purpose): only after the whole chain verifies. Returns the head.
 pub async fn adopt_head(dir: &Path, sigillo: Option<&dyn Sigillo>) -> Result<LogHead> {
     let _lock = super::lock_folder(dir).await?;
+    let file = dir.join(head_file::FILE);
+    if sigillo.is_none() && head_file::sigillato(&file) {
+        return Err(StoreError::SealNeeded(file));
+    }
     let pool = grezzo(&dir.join(super::DATABASE_FILE)).await?;
     let head = super::log::verify(&pool).await;
     pool.close().await;
@@ -160,7 +187,20 @@ pub async fn adopt_head(dir: &Path, sigillo: Option<&dyn Sigillo>) -> Result<Log
     Ok(head)
 }
 
-/// The full check, on a consistent snapshot.
+/// Whether the database's schema is one that keeps `log.head` (older ones get it at the
+/// next open).
+async fn con_testa(pool: &SqlitePool) -> bool {
+    sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(version) FROM schema_version")
+        .fetch_one(pool)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|v| v >= super::schema::WITH_LOG_HEAD)
+}
+
+/// The full check: SQLite's checks, the chain against the head file, every body. Each part
+/// reads on its own (the writer may go on in between): the head file is read before the
+/// chain, so a lagging file is never mistaken for lost events.
 pub(super) async fn completo(
     pool: &SqlitePool,
     dir: &Path,
@@ -193,13 +233,22 @@ pub(super) async fn completo(
     drop(conn);
     // The head file first: it only ever lags the database, so read before the chain it
     // cannot name events the chain (read later, while the writer goes on) does not hold.
-    let registrata = head_file::leggi(dir, sigillo);
+    let registrata = match head_file::leggi(dir, sigillo) {
+        Ok(Letto::Testa(file)) => {
+            report.testa_registrata = Some(file.seq);
+            Ok(Some(file))
+        }
+        Ok(Letto::Assente) => Ok(None),
+        Err(e) => {
+            report.problemi.push(e.to_string());
+            Err(())
+        }
+    };
     match super::log::verify(pool).await {
         Ok(head) => {
             report.eventi = head.seq;
             match registrata {
-                Ok(Letto::Testa(file)) => {
-                    report.testa_registrata = Some(file.seq);
+                Ok(Some(file)) => {
                     if file.seq > head.seq {
                         report.problemi.push(format!(
                             "log: {} events recorded in {}, {} in the database",
@@ -220,8 +269,14 @@ pub(super) async fn completo(
                         }
                     }
                 }
-                Ok(Letto::Assente) => {}
-                Err(e) => report.problemi.push(e.to_string()),
+                Ok(None) if head.seq > 0 && con_testa(pool).await => {
+                    report.problemi.push(format!(
+                        "log: {} missing, {} events in the database",
+                        head_file::FILE,
+                        head.seq
+                    ));
+                }
+                Ok(None) | Err(()) => {}
             }
         }
         Err(StoreError::LogTampered(b)) => report.problemi.push(format!(
@@ -249,19 +304,8 @@ async fn corpi(pool: &SqlitePool, blobs: &BlobStore, report: &mut CheckReport) -
                 .push(format!("body {nome}: not a SHA-256 name"));
             continue;
         };
-        let inline: Option<Vec<u8>> = sqlx::query_scalar("SELECT bytes FROM bodies WHERE hash = ?")
-            .bind(&nome)
-            .fetch_optional(pool)
-            .await?;
-        let ok = match inline {
-            Some(bytes) => BlobStore::reference(&bytes) == r,
-            None => {
-                let blobs = blobs.clone();
-                tokio::task::spawn_blocking(move || blobs.get(&r).is_ok())
-                    .await
-                    .unwrap_or(false)
-            }
-        };
+        // Read and hashed as any reader would (on a blocking thread, not the server's).
+        let ok = matches!(super::leggi_corpo(pool, blobs, &r).await, Ok(Some(_)));
         if !ok {
             report
                 .problemi
@@ -269,22 +313,6 @@ async fn corpi(pool: &SqlitePool, blobs: &BlobStore, report: &mut CheckReport) -
         }
     }
     Ok(())
-}
-
-async fn ultima_riga(conn: &mut SqliteConnection) -> Result<LogHead> {
-    let row = sqlx::query("SELECT seq, hash FROM log ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(match row {
-        None => LogHead {
-            seq: 0,
-            hash: GENESI,
-        },
-        Some(r) => LogHead {
-            seq: r.try_get::<i64, _>("seq")? as u64,
-            hash: hash_col(&r, "hash")?,
-        },
-    })
 }
 
 async fn testa_registrata(conn: &mut SqliteConnection) -> Result<LogHead> {
@@ -303,19 +331,4 @@ async fn hash_di(conn: &mut SqliteConnection, seq: u64) -> Result<Option<[u8; 32
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|r| hash_col(&r, "hash")).transpose()
-}
-
-/// The head after row `r`, which must follow `head` in the chain.
-fn collega(head: LogHead, r: &sqlx::sqlite::SqliteRow) -> Result<LogHead> {
-    let seq = r.try_get::<i64, _>("seq")? as u64;
-    let broken = |seq, reason| StoreError::LogTampered(ChainBreak { seq, reason });
-    if seq != head.seq + 1 {
-        return Err(broken(head.seq + 1, ChainBreakReason::Missing));
-    }
-    let line: String = r.try_get("line")?;
-    let hash = hash_evento(&head.hash, line.as_bytes()); // PEC-SPEC §8
-    if hash_col(r, "hash")? != hash {
-        return Err(broken(seq, ChainBreakReason::HashMismatch));
-    }
-    Ok(LogHead { seq, hash })
 }

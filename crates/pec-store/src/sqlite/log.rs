@@ -1,6 +1,6 @@
 //! Reading the legal log: search by index, and verification of the whole chain.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::rows::hash_col;
 use crate::chain::{hash_evento, GENESI};
@@ -51,23 +51,19 @@ pub(super) async fn search(pool: &SqlitePool, q: &LogQuery) -> Result<Vec<LogEnt
         .collect()
 }
 
-/// Walks the chain in one read transaction (a consistent snapshot while the writer appends).
-pub(super) async fn verify(pool: &SqlitePool) -> Result<LogHead> {
-    let mut tx = pool.begin().await?;
+/// Walks the chain from `head` (an event already checked, or the genesis) to its end, a page
+/// at a time; the end.
+pub(super) async fn catena(conn: &mut SqliteConnection, mut head: LogHead) -> Result<LogHead> {
     let broken = |seq, reason| StoreError::LogTampered(ChainBreak { seq, reason });
-    let mut head = LogHead {
-        seq: 0,
-        hash: GENESI,
-    };
     loop {
         let rows =
             sqlx::query("SELECT seq, line, hash FROM log WHERE seq > ? ORDER BY seq LIMIT ?")
                 .bind(head.seq as i64)
                 .bind(PAGE)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut *conn)
                 .await?;
         if rows.is_empty() {
-            break;
+            return Ok(head);
         }
         for r in &rows {
             let seq = r.try_get::<i64, _>("seq")? as u64;
@@ -83,6 +79,20 @@ pub(super) async fn verify(pool: &SqlitePool) -> Result<LogHead> {
             head = LogHead { seq, hash };
         }
     }
+}
+
+/// Walks the chain in one read transaction (a consistent snapshot while the writer appends).
+pub(super) async fn verify(pool: &SqlitePool) -> Result<LogHead> {
+    let mut tx = pool.begin().await?;
+    let broken = |seq, reason| StoreError::LogTampered(ChainBreak { seq, reason });
+    let head = catena(
+        &mut tx,
+        LogHead {
+            seq: 0,
+            hash: GENESI,
+        },
+    )
+    .await?;
     let recorded = sqlx::query("SELECT seq, hash FROM log_head WHERE id = 1")
         .fetch_one(&mut *tx)
         .await?;

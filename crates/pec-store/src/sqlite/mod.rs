@@ -73,8 +73,6 @@ struct Inner {
     watchers: Watchers,
     /// Seals `log.head`, when the store was opened with one.
     sigillo: Option<Arc<dyn Sigillo>>,
-    /// Held for the store's lifetime; dropping it releases the folder.
-    _lock: File,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -102,6 +100,7 @@ impl SqliteStore {
         crate::prepare_data_dir(data_dir)?;
         let lock = lock_folder(data_dir).await?;
         let blobs = BlobStore::open(&data_dir.join("blobs"))?;
+        integrity::prima_di_creare(data_dir, sigillo.as_deref())?;
         let db = data_dir.join(DATABASE_FILE);
         crate::folder_perms::private_file(&db)?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
@@ -112,6 +111,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let mut conn = options.connect().await?;
+        integrity::rapido(&mut conn).await?;
         let schema = schema::migrate(&mut conn).await?;
         let registrato =
             integrity::all_apertura(&mut conn, data_dir, sigillo.as_deref(), schema).await?;
@@ -122,7 +122,10 @@ impl SqliteStore {
             .execute(&mut conn)
             .await?;
         sync_dir(data_dir)?;
-        let registro = head_file::Registro::new(data_dir.to_owned(), registrato, sigillo.clone());
+        // The writer holds the folder lock: it is released after the writer's last write to
+        // log.head, so a store reopened at once never races the one closing.
+        let registro =
+            head_file::Registro::new(data_dir.to_owned(), registrato, sigillo.clone(), lock);
         let writer = Writer::new(conn, registro).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
@@ -140,7 +143,6 @@ impl SqliteStore {
                 blobs,
                 watchers: Watchers::default(),
                 sigillo,
-                _lock: lock,
             }),
         })
     }
@@ -165,7 +167,7 @@ impl SqliteStore {
 
     /// The full integrity check (issue 12, item 5): SQLite's `integrity_check`, the whole log
     /// chain and the head file, every stored body read back and hashed. Reads only; runs
-    /// beside the writer on a consistent snapshot.
+    /// beside the writer (each part reads on its own, the head file before the chain).
     pub async fn check(&self) -> Result<CheckReport> {
         integrity::completo(
             &self.inner.readers,
@@ -388,21 +390,31 @@ impl SqliteStore {
     /// A stored body by its reference: inline first; a body not in `bodies` is a blob file
     /// (large, or stored before the table existed). Either way it must still hash to its name.
     async fn read_body(&self, blob: &BlobRef) -> Result<Option<Vec<u8>>> {
-        let inline: Option<Vec<u8>> = sqlx::query_scalar("SELECT bytes FROM bodies WHERE hash = ?")
-            .bind(blob.hex())
-            .fetch_optional(&self.inner.readers)
-            .await?;
-        let blobs = self.inner.blobs.clone();
-        let blob = *blob;
-        tokio::task::spawn_blocking(move || match inline {
-            Some(bytes) if BlobStore::reference(&bytes) == blob => Ok(Some(bytes)),
-            Some(_) => Err(StoreError::BlobCorrupt(blob.hex())),
-            None if blobs.contains(&blob) => blobs.get(&blob).map(Some),
-            None => Ok(None),
-        })
-        .await
-        .map_err(|_| StoreError::BlobCorrupt(blob.hex()))?
+        leggi_corpo(&self.inner.readers, &self.inner.blobs, blob).await
     }
+}
+
+/// A body, inline or in its file, checked against its hash on a blocking thread; `None` if
+/// it is in neither place, [`StoreError::BlobCorrupt`] if it does not match.
+pub(super) async fn leggi_corpo(
+    pool: &SqlitePool,
+    blobs: &BlobStore,
+    blob: &BlobRef,
+) -> Result<Option<Vec<u8>>> {
+    let inline: Option<Vec<u8>> = sqlx::query_scalar("SELECT bytes FROM bodies WHERE hash = ?")
+        .bind(blob.hex())
+        .fetch_optional(pool)
+        .await?;
+    let blobs = blobs.clone();
+    let blob = *blob;
+    tokio::task::spawn_blocking(move || match inline {
+        Some(bytes) if BlobStore::reference(&bytes) == blob => Ok(Some(bytes)),
+        Some(_) => Err(StoreError::BlobCorrupt(blob.hex())),
+        None if blobs.contains(&blob) => blobs.get(&blob).map(Some),
+        None => Ok(None),
+    })
+    .await
+    .map_err(|_| StoreError::BlobCorrupt(blob.hex()))?
 }
 
 /// Up to this many bytes of inline bodies per batch are hashed in the caller's task; more go

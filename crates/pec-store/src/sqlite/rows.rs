@@ -50,18 +50,14 @@ pub(super) fn mailbox(row: &SqliteRow) -> Result<MailboxInfo> {
 
 pub(super) fn message(row: &SqliteRow) -> Result<MessageMeta> {
     let hex: String = row.try_get("blob")?;
-    let mut sha256 = [0u8; 32];
-    hex::decode_to_slice(&hex, &mut sha256)
-        .map_err(|_| StoreError::CorruptRow(format!("blob name {hex:?}")))?;
+    let blob = BlobRef::from_hex(&hex, u64_col(row, "size")?)
+        .ok_or_else(|| StoreError::CorruptRow(format!("blob name {hex:?}")))?;
     let flags: String = row.try_get("flags")?;
     Ok(MessageMeta {
         folder: row.try_get("folder")?,
         uid: u32_col(row, "uid")?,
         key: row.try_get("key")?,
-        blob: BlobRef {
-            sha256,
-            size: u64_col(row, "size")?,
-        },
+        blob,
         internal_date: from_millis(row.try_get("internal_date")?)?,
         flags: flags.split_whitespace().map(str::to_owned).collect(),
     })

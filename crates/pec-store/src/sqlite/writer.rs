@@ -261,10 +261,12 @@ impl State<'_> {
         match committed {
             Ok(()) => {
                 self.committed = self.head;
-                self.registro.committed(&self.committed, false);
+                // Callers hear first: the head file (a signature and an fsync, at most every
+                // 100 ms) is not on their path.
                 for (reply, result) in results {
                     reply.send(result);
                 }
+                self.registro.committed(&self.committed, false);
             }
             Err(msg) => {
                 let _ = self.exec("ROLLBACK");
@@ -309,7 +311,7 @@ impl State<'_> {
 
 /// The chain head as the last row of the log says (the recorded head is only checked by
 /// `log_verify`).
-async fn load_head(conn: &mut SqliteConnection) -> Result<LogHead, StoreError> {
+pub(super) async fn load_head(conn: &mut SqliteConnection) -> Result<LogHead, StoreError> {
     let row = sqlx::query("SELECT seq, hash FROM log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(conn)
         .await?;
