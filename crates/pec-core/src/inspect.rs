@@ -71,9 +71,13 @@ pub fn inspect(raw: &[u8]) -> Result<Inspection, InspectError> {
 /// Why: the outer headers and any part outside the signed entity are anyone's to write. Taking
 /// the parts from the verifier's own bytes, rather than from a second MIME parse of `raw`,
 /// leaves no room for a message that two parsers split differently (a forged daticert placed
-/// where one parser looks and the other does not).
+/// where one parser looks and the other does not). Of `raw` only the header block is parsed.
 pub fn inspect_firmato(raw: &[u8], firmato: &[u8]) -> Result<Inspection, InspectError> {
-    let esterno = parse(raw)?;
+    if raw.len() > MAX_MESSAGE_SIZE {
+        return Err(InspectError::TooLarge(raw.len()));
+    }
+    let testata = crate::builder::grezzo::sola_testata(raw);
+    let esterno = parse(&testata)?;
     let interno = parse(firmato)?;
     // Whether a notice is about a virus is the signed daticert's `errore` to say: an outer
     // `X-VerificaSicurezza` anyone can add must not turn a notice into another kind.

@@ -225,9 +225,8 @@ pub enum EsitoRicezione {
         /// Log events: busta-ricevuta, presa-in-carico-emessa.
         eventi: Vec<Evento>,
         /// What becomes of the other local RCPT TO, which the envelope does not certify (a
-        /// replay to boxes it was never sent to): an [`EsitoRicezione::Anomalia`] or an
-        /// [`EsitoRicezione::Rifiutata`] for them alone; `None` when there are none.
-        estranei: Option<Box<EsitoRicezione>>,
+        /// replay to boxes it was never sent to); `None` when there are none.
+        estranei: Option<Estranei>,
     },
     /// A valid receipt or notice from another provider, not yet placed: the adapter looks up
     /// the envelope of ours it answers and calls [`smista_ricevuta`] (PEC-SPEC §2.3).
@@ -257,7 +256,7 @@ pub enum EsitoRicezione {
         /// Log events: ricevuta-ricevuta.
         eventi: Vec<Evento>,
         /// What becomes of the other local RCPT TO (see [`EsitoRicezione::Busta`]).
-        estranei: Option<Box<EsitoRicezione>>,
+        estranei: Option<Estranei>,
     },
     /// A busta di anomalia around the received message (PEC-SPEC §4.2): sign it and deliver
     /// it to each of `destinatari`; no receipt.
@@ -291,7 +290,7 @@ pub enum EsitoRicezione {
         /// rilevazione-virus-emessa (one per recipient).
         eventi: Vec<Evento>,
         /// The refusal logged for the other local RCPT TO (see [`EsitoRicezione::Busta`]).
-        estranei: Option<Box<EsitoRicezione>>,
+        estranei: Option<Estranei>,
     },
     /// Refused at SMTP level, nothing stored: ordinary mail under [`Politica::Rifiuta`], or
     /// anything infected but a valid envelope. The SMTP layer answers 5xx with `motivo`
@@ -333,31 +332,62 @@ pub enum Rifiuto {
     Virus(String),
 }
 
-impl EsitoRicezione {
-    /// The log events of the decision, whichever it is, those of
-    /// [`EsitoRicezione::Busta::estranei`] and the like included (none before
-    /// [`smista_ricevuta`] placed a receipt).
-    pub fn eventi(&self) -> Vec<&Evento> {
-        let (proprie, estranei): (&[Evento], _) = match self {
-            EsitoRicezione::Busta {
-                eventi, estranei, ..
-            }
-            | EsitoRicezione::Ricevuta {
-                eventi, estranei, ..
-            }
-            | EsitoRicezione::Infetta {
-                eventi, estranei, ..
-            } => (eventi, estranei.as_deref()),
-            EsitoRicezione::Anomalia { eventi, .. } | EsitoRicezione::Rifiutata { eventi, .. } => {
-                (eventi, None)
-            }
-            EsitoRicezione::RicevutaDaSmistare(_) => (&[], None),
-        };
-        let mut out: Vec<&Evento> = proprie.iter().collect();
-        if let Some(e) = estranei {
-            out.extend(e.eventi());
+/// What the local RCPT TO that a valid message does not certify get: what ordinary mail gets
+/// under the policy, for them alone (issue 12).
+#[derive(Debug, Clone)]
+pub enum Estranei {
+    /// A busta di anomalia around the message, for them: sign it and deliver it to each.
+    Anomalia {
+        /// The anomaly envelope.
+        busta: UnsignedMessage,
+        /// Why (also in the envelope's text).
+        motivo: String,
+        /// Those recipients, without repeats.
+        destinatari: Vec<String>,
+        /// Log events: anomalia-emessa.
+        eventi: Vec<Evento>,
+    },
+    /// Refused for them and logged; their RCPT TO was answered with the certified ones'.
+    Rifiutati {
+        /// Those recipients.
+        destinatari: Vec<String>,
+        /// Why.
+        motivo: String,
+        /// Log events: messaggio-rifiutato.
+        eventi: Vec<Evento>,
+    },
+}
+
+impl Estranei {
+    /// The log events.
+    pub fn eventi(&self) -> &[Evento] {
+        match self {
+            Estranei::Anomalia { eventi, .. } | Estranei::Rifiutati { eventi, .. } => eventi,
         }
-        out
+    }
+
+    /// The recipients it is about.
+    pub fn destinatari(&self) -> &[String] {
+        match self {
+            Estranei::Anomalia { destinatari, .. } | Estranei::Rifiutati { destinatari, .. } => {
+                destinatari
+            }
+        }
+    }
+}
+
+impl EsitoRicezione {
+    /// The log events of the decision (those of its [`Estranei`] apart; none before
+    /// [`smista_ricevuta`] placed a receipt).
+    pub fn eventi(&self) -> &[Evento] {
+        match self {
+            EsitoRicezione::Busta { eventi, .. }
+            | EsitoRicezione::Ricevuta { eventi, .. }
+            | EsitoRicezione::Infetta { eventi, .. }
+            | EsitoRicezione::Anomalia { eventi, .. }
+            | EsitoRicezione::Rifiutata { eventi, .. } => eventi,
+            EsitoRicezione::RicevutaDaSmistare(_) => &[],
+        }
     }
 }
 
@@ -399,21 +429,10 @@ pub struct Contesto<'a> {
 /// Decides on one received message (PEC-SPEC §2.3, incoming point) and builds what it calls
 /// for, with the log events. See the module docs for the table.
 ///
-/// `provider` is ours (signer of the presa in carico and of the anomaly envelope); `data` the
-/// time reference of the reception.
-pub fn punto_ricezione(
-    a: &Arrivo<'_>,
-    provider: &Provider,
-    data: RiferimentoTemporale,
-    ids: &IdRicezione<'_>,
-    politica: Politica,
-) -> Result<EsitoRicezione, RicezioneError> {
-    let c = Contesto {
-        provider,
-        data,
-        ids,
-        politica,
-    };
+/// `c` says who we are (signer of the presa in carico and of the anomaly envelope), the time
+/// reference of the reception, the ids and the policy.
+pub fn punto_ricezione(a: &Arrivo<'_>, c: &Contesto<'_>) -> Result<EsitoRicezione, RicezioneError> {
+    let c = *c;
     let destinatari = locali(a.destinatari)?;
     let classe = match &a.firma {
         Firma::Valida(g) => Some((g, classifica(a.raw, a.firmato, g))),
@@ -425,7 +444,7 @@ pub fn punto_ricezione(
         if let Some((g, Classe::Busta(busta, _))) = classe {
             let (certificati, estranei) = dividi(&busta, destinatari);
             if !certificati.is_empty() {
-                let estranei = per_estranei(a, estranei, &c, Some(virus), NON_CERTIFICATO)?;
+                let estranei = per_estranei(a, estranei, &c, true, NON_CERTIFICATO)?;
                 return infetta(busta, g, &c, certificati, virus, estranei);
             }
         }
@@ -442,7 +461,7 @@ pub fn punto_ricezione(
             if certificati.is_empty() {
                 return non_certificato(a, estranei, &c, NON_CERTIFICATO);
             }
-            let estranei = per_estranei(a, estranei, &c, None, NON_CERTIFICATO)?;
+            let estranei = per_estranei(a, estranei, &c, false, NON_CERTIFICATO)?;
             let consegnata = busta_ricomposta(a.raw, &busta, &servizio);
             presa_in_carico(busta, consegnata, gestore, &c, certificati, estranei)
         }
@@ -521,7 +540,7 @@ pub fn smista_ricevuta(
     let Some(casella) = casella else {
         return non_certificato(a, estranei, c, NON_TITOLARE);
     };
-    let estranei = per_estranei(a, estranei, c, None, NON_TITOLARE)?;
+    let estranei = per_estranei(a, estranei, c, false, NON_TITOLARE)?;
     let dati = DatiMessaggio::da_daticert(&r.daticert);
     let eventi = vec![Evento::di(
         TipoEvento::RicevutaRicevuta {
@@ -561,23 +580,36 @@ fn per_estranei(
     a: &Arrivo<'_>,
     estranei: Vec<String>,
     c: &Contesto<'_>,
-    virus: Option<&str>,
+    infetto: bool,
     perche: &str,
-) -> Result<Option<Box<EsitoRicezione>>, RicezioneError> {
+) -> Result<Option<Estranei>, RicezioneError> {
     if estranei.is_empty() {
         return Ok(None);
     }
     let motivo = format!("{perche}: {}", estranei.join(", "));
-    let esito = match virus {
-        Some(_) => rifiuta(
-            a,
-            c,
-            Rifiuto::Politica,
-            &format!("{motivo} (messaggio infetto)"),
-        ),
-        None => non_certificato(a, estranei, c, &motivo)?,
-    };
-    Ok(Some(Box::new(esito)))
+    Ok(Some(match (infetto, c.politica) {
+        (false, Politica::Anomalia) => {
+            let (busta, motivo, eventi) = anomalia(a, &estranei, c, &motivo)?;
+            Estranei::Anomalia {
+                busta,
+                motivo,
+                destinatari: estranei,
+                eventi,
+            }
+        }
+        (true, _) | (false, Politica::Rifiuta) => {
+            let motivo = match infetto {
+                true => format!("{motivo} (messaggio infetto)"),
+                false => motivo,
+            };
+            let (motivo, eventi) = rifiuto(a, c, &Rifiuto::Politica, &motivo);
+            Estranei::Rifiutati {
+                destinatari: estranei,
+                motivo,
+                eventi,
+            }
+        }
+    }))
 }
 
 /// What mail that is not (or not for these recipients) certified PEC gets, per policy
@@ -603,10 +635,26 @@ fn anomalia_per(
     c: &Contesto<'_>,
     motivo: &str,
 ) -> Result<EsitoRicezione, RicezioneError> {
+    let (busta, motivo, eventi) = anomalia(a, &destinatari, c, motivo)?;
+    Ok(EsitoRicezione::Anomalia {
+        busta,
+        motivo,
+        destinatari,
+        eventi,
+    })
+}
+
+/// The anomaly envelope for `destinatari`, its reason (one line) and its log events.
+fn anomalia(
+    a: &Arrivo<'_>,
+    destinatari: &[String],
+    c: &Contesto<'_>,
+    motivo: &str,
+) -> Result<(UnsignedMessage, String, Vec<Evento>), RicezioneError> {
     if destinatari.is_empty() {
         return Err(RicezioneError::NessunDestinatario);
     }
-    let motivo = riga(motivo);
+    let motivo = riga(motivo, RIGA_MAX);
     let ricevuto = ricevuto(a);
     let e = Emissione {
         provider: c.provider,
@@ -622,19 +670,14 @@ fn anomalia_per(
     let eventi = vec![Evento::di(
         TipoEvento::AnomaliaEmessa {
             motivo: motivo.clone(),
-            caselle: destinatari.clone(),
+            caselle: destinatari.to_vec(),
         },
         c.data,
         &dati,
         &gestore_di(&a.firma),
         vec![generato],
     )];
-    Ok(EsitoRicezione::Anomalia {
-        busta,
-        motivo,
-        destinatari,
-        eventi,
-    })
+    Ok((busta, motivo, eventi))
 }
 
 /// The valid envelope: one presa in carico for every certified local recipient
@@ -645,7 +688,7 @@ fn presa_in_carico(
     gestore: &GestoreMittente,
     c: &Contesto<'_>,
     destinatari: Vec<String>,
-    estranei: Option<Box<EsitoRicezione>>,
+    estranei: Option<Estranei>,
 ) -> Result<EsitoRicezione, RicezioneError> {
     let (presa, eventi) = presa(&busta, gestore, c, &destinatari)?;
     Ok(EsitoRicezione::Busta {
@@ -667,7 +710,7 @@ fn infetta(
     c: &Contesto<'_>,
     destinatari: Vec<String>,
     virus: &str,
-    estranei: Option<Box<EsitoRicezione>>,
+    estranei: Option<Estranei>,
 ) -> Result<EsitoRicezione, RicezioneError> {
     if c.ids.rilevazioni.len() < destinatari.len() {
         return Err(RicezioneError::IdentificativiMancanti {
@@ -772,13 +815,28 @@ fn presa(
 /// A refusal at SMTP level: ordinary mail under [`Politica::Rifiuta`] (`motivo` says why it
 /// is not PEC), or anything infected but a valid envelope.
 fn rifiuta(a: &Arrivo<'_>, c: &Contesto<'_>, perche: Rifiuto, motivo: &str) -> EsitoRicezione {
+    let (motivo, eventi) = rifiuto(a, c, &perche, motivo);
+    EsitoRicezione::Rifiutata {
+        perche,
+        motivo,
+        eventi,
+    }
+}
+
+/// The reason (one ASCII line) and the log events of a refusal.
+fn rifiuto(
+    a: &Arrivo<'_>,
+    c: &Contesto<'_>,
+    perche: &Rifiuto,
+    motivo: &str,
+) -> (String, Vec<Evento>) {
     let (data, ids) = (c.data, c.ids);
-    let motivo = match &perche {
+    let motivo = match perche {
         Rifiuto::Politica => motivo.to_string(),
         Rifiuto::Virus(v) => format!("virus found: {v}"),
     };
     // An SMTP reply is ASCII (RFC 5321 §4.2): anything else becomes '?'.
-    let motivo: String = riga(&motivo)
+    let motivo: String = riga(&motivo, RIGA_MAX)
         .chars()
         .map(|c| if c.is_ascii() { c } else { '?' })
         .collect();
@@ -786,7 +844,7 @@ fn rifiuta(a: &Arrivo<'_>, c: &Contesto<'_>, perche: Rifiuto, motivo: &str) -> E
     let dati = dati_ricevuto(&ricevuto, ids.anomalia);
     let gestore = gestore_di(&a.firma);
     let mut eventi = Vec::new();
-    if let Rifiuto::Virus(v) = &perche {
+    if let Rifiuto::Virus(v) = perche {
         eventi.push(Evento::di(
             TipoEvento::VirusRilevato {
                 punto: "ricezione".into(),
@@ -808,11 +866,7 @@ fn rifiuta(a: &Arrivo<'_>, c: &Contesto<'_>, perche: Rifiuto, motivo: &str) -> E
         &gestore,
         Vec::new(),
     ));
-    EsitoRicezione::Rifiutata {
-        perche,
-        motivo,
-        eventi,
-    }
+    (motivo, eventi)
 }
 
 /// The received message as an [`Originale`] for the anomaly envelope: parsed when possible,
@@ -882,15 +936,19 @@ fn locali(rcpt: &[String]) -> Result<Vec<String>, RicezioneError> {
     Ok(out)
 }
 
+/// Longest reason we write (characters).
+const RIGA_MAX: usize = 300;
+
 /// A reason fit for one text line and an SMTP reply: control characters become spaces
-/// (no CRLF injection from adapter or peer text), runs of spaces collapse, at most 300 chars.
-fn riga(testo: &str) -> String {
+/// (no CRLF injection from adapter or peer text), runs of spaces collapse, at most `max`
+/// characters.
+pub(crate) fn riga(testo: &str, max: usize) -> String {
     let pulito: String = testo
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let mut out = pulito.split_whitespace().collect::<Vec<_>>().join(" ");
-    if let Some((i, _)) = out.char_indices().nth(300) {
+    if let Some((i, _)) = out.char_indices().nth(max) {
         out.truncate(i);
     }
     out

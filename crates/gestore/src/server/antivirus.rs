@@ -162,11 +162,7 @@ impl Gestore {
         let id = self.ids.next(now);
         let m = virus::mancata_consegna(rilevazione, &self.provider, data, &id)
             .context("avviso di mancata consegna per virus")?;
-        let avviso = self
-            .sign_all(vec![m.avviso])
-            .await?
-            .pop()
-            .context("signing returned nothing")?;
+        let avviso = self.sign_one(m.avviso).await?;
         let sender = address(&m.mittente)?;
         batch.push(put(
             &sender,

@@ -141,6 +141,14 @@ impl Gestore {
         Ok(fresh)
     }
 
+    /// Signs one message on the blocking pool.
+    pub async fn sign_one(&self, message: UnsignedMessage) -> Result<Vec<u8>> {
+        self.sign_all(vec![message])
+            .await?
+            .pop()
+            .context("signing returned nothing")
+    }
+
     /// Signs several messages on the blocking pool.
     pub async fn sign_all(&self, messages: Vec<UnsignedMessage>) -> Result<Vec<Vec<u8>>> {
         let signer = self.signer.clone();

@@ -128,6 +128,15 @@ pub struct Controllo {
     pub scadenza: Scadenza,
 }
 
+impl Controllo {
+    /// A check's payload: this header line, and the envelope's daticert.xml after it.
+    pub fn from_payload(payload: &[u8]) -> Result<(Self, &[u8])> {
+        let nl = memchr(payload).context("check payload without header line")?;
+        let head = serde_json::from_slice(&payload[..nl]).context("check payload")?;
+        Ok((head, &payload[nl + 1..]))
+    }
+}
+
 /// Key of the check `s` for one recipient of one envelope.
 pub fn scadenza_key(s: Scadenza, identificativo: &str, recipient: &str) -> String {
     let s = match s {
@@ -443,11 +452,7 @@ impl Gestore {
         };
         let avviso = avviso_mancata_consegna(&e, &dati, &head.recipient, causa, text)
             .context("avviso di mancata consegna")?;
-        let signed = self
-            .sign_all(vec![avviso])
-            .await?
-            .pop()
-            .context("signing returned nothing")?;
+        let signed = self.sign_one(avviso).await?;
         if self.config.is_local(&dati.mittente) {
             let sender = address(&dati.mittente)?;
             batch.push(put(
@@ -484,38 +489,32 @@ impl Gestore {
     }
 
     /// Cancels the checks `which` of one recipient of one of our envelopes, where they are
-    /// still scheduled. Returns whether the envelope's 24 h check exists at all, i.e. whether
-    /// we sent that envelope to that recipient.
+    /// still scheduled.
     pub(super) async fn annulla(
         &self,
         batch: &mut Batch,
         identificativo: &str,
         recipient: &str,
         which: &[Scadenza],
-    ) -> Result<bool> {
-        let mut known = false;
-        for s in [Scadenza::Ore12, Scadenza::Ore24] {
-            let key = scadenza_key(s, identificativo, &recipient.to_ascii_lowercase());
+    ) -> Result<()> {
+        for s in which {
+            let key = scadenza_key(*s, identificativo, &recipient.to_ascii_lowercase());
             let Some(item) = self.store.queue_item(&key).await? else {
                 continue;
             };
-            if s == Scadenza::Ore24 {
-                known = true;
-            }
-            if which.contains(&s) && item.status == pec_store::QueueStatus::Scheduled {
+            if item.status == pec_store::QueueStatus::Scheduled {
                 batch.push(Operation::CompleteQueueItem { key });
             }
         }
-        Ok(known)
+        Ok(())
     }
 
     /// A 12 h / 24 h check came due and was not cancelled: the notice to the sender
     /// (PEC-SPEC §4.9). After the 24 h one we stop trying to relay that envelope.
     pub(super) async fn controlla(&self, item: &QueueItem) -> Result<()> {
-        let nl = memchr(&item.payload).context("check payload without header line")?;
-        let head: Controllo = serde_json::from_slice(&item.payload[..nl])?;
-        let daticert = pec_core::daticert::Daticert::from_xml(&item.payload[nl + 1..])
-            .context("the envelope's daticert")?;
+        let (head, xml) = Controllo::from_payload(&item.payload)?;
+        let daticert =
+            pec_core::daticert::Daticert::from_xml(xml).context("the envelope's daticert")?;
         let dati = DatiMessaggio::da_daticert(&daticert);
         let now = self.clock.now();
         let id = self.ids.next(now);
@@ -527,11 +526,7 @@ impl Gestore {
         let avviso = scadenze::avviso(head.scadenza, &e, &dati, &head.recipient)
             .context("the 12 h / 24 h notice")?;
         let evento = scadenze::evento(head.scadenza, &e, &dati, &head.recipient);
-        let signed = self
-            .sign_all(vec![avviso])
-            .await?
-            .pop()
-            .context("signing returned nothing")?;
+        let signed = self.sign_one(avviso).await?;
         let sender = address(&head.sender)?;
         let mut batch = Batch::new();
         batch.push(put(

@@ -31,7 +31,8 @@ use pec_core::builder::Scadenza;
 use pec_core::consegna::StatoCasella;
 use pec_core::registro::Evento;
 use pec_core::ricezione::{
-    self, Arrivo, Contesto, EsitoRicezione, Firma, GestoreMittente, IdRicezione, Politica, Rifiuto,
+    self, Arrivo, Contesto, EsitoRicezione, Estranei, Firma, GestoreMittente, IdRicezione,
+    Politica, Rifiuto,
 };
 use pec_core::{scadenze, RiferimentoTemporale};
 use pec_smtp::{Backend, Submission, SubmitError};
@@ -183,8 +184,7 @@ impl Gestore {
             ids: &ids,
             politica,
         };
-        let esito = ricezione::punto_ricezione(&arrivo, &self.provider, data, &ids, politica)
-            .context("receiving point")?;
+        let esito = ricezione::punto_ricezione(&arrivo, &contesto).context("receiving point")?;
         let esito = match esito {
             EsitoRicezione::RicevutaDaSmistare(r) => {
                 // Is it about an envelope of ours, and whose? Our 24 h check of each
@@ -208,7 +208,6 @@ impl Gestore {
             }
             other => other,
         };
-        let estranei = self.estranei(&esito).await?;
         match esito {
             EsitoRicezione::Busta {
                 presa_in_carico,
@@ -217,13 +216,10 @@ impl Gestore {
                 consegnata,
                 destinatari,
                 eventi,
+                estranei,
                 ..
             } => {
-                let presa = self
-                    .sign_all(vec![presa_in_carico])
-                    .await?
-                    .pop()
-                    .context("signing returned nothing")?;
+                let presa = self.sign_one(presa_in_carico).await?;
                 let b = Ricevuta {
                     busta: &busta,
                     raw: &consegnata,
@@ -234,7 +230,7 @@ impl Gestore {
                 };
                 self.busta(&b, now).await?;
                 let chiave = format!("busta:{}", b.busta.daticert.dati.identificativo.trim());
-                self.commit_estranei(&estranei, &chiave, arrivo.mail_from, now)
+                self.commit_estranei(estranei, &chiave, arrivo.mail_from, now)
                     .await?;
                 Ok(None)
             }
@@ -246,7 +242,7 @@ impl Gestore {
                 casella,
                 consegnata,
                 eventi,
-                ..
+                estranei,
             } => {
                 let what = format!("{}:{}", kind.name(), digest_of(&riguarda));
                 // Once per receipt: a copy (new outer Message-ID, other bytes) logs nothing.
@@ -273,19 +269,33 @@ impl Gestore {
                     self.announce(&avvisi);
                 }
                 let chiave = format!("ricevuta:{identificativo}:{what}");
-                self.commit_estranei(&estranei, &chiave, arrivo.mail_from, now)
+                self.commit_estranei(estranei, &chiave, arrivo.mail_from, now)
                     .await?;
                 Ok(None)
             }
-            infetta @ EsitoRicezione::Infetta { .. } => {
-                let chiave = match &infetta {
-                    EsitoRicezione::Infetta { busta, .. } => {
-                        format!("infetta:{}", busta.daticert.dati.identificativo.trim())
-                    }
-                    _ => String::new(),
+            EsitoRicezione::Infetta {
+                presa_in_carico,
+                mail_receipt,
+                rilevazioni,
+                busta,
+                destinatari,
+                virus,
+                eventi,
+                estranei,
+            } => {
+                let chiave = format!("infetta:{}", busta.daticert.dati.identificativo.trim());
+                let infetta = EsitoRicezione::Infetta {
+                    presa_in_carico,
+                    mail_receipt,
+                    rilevazioni,
+                    busta,
+                    destinatari,
+                    virus,
+                    eventi,
+                    estranei: None,
                 };
                 self.busta_infetta(infetta, &raw, now).await?;
-                self.commit_estranei(&estranei, &chiave, arrivo.mail_from, now)
+                self.commit_estranei(estranei, &chiave, arrivo.mail_from, now)
                     .await?;
                 Ok(None)
             }
@@ -299,23 +309,14 @@ impl Gestore {
                     "inbound from {} ({}): busta di anomalia: {motivo}",
                     s.mail_from, s.peer
                 ));
-                let signed = self
-                    .sign_all(vec![busta])
-                    .await?
-                    .pop()
-                    .context("signing returned nothing")?;
-                let estranei = Estranei {
-                    anomalia: Some((signed, destinatari.clone())),
-                    eventi,
-                    chi: destinatari,
-                };
                 // The same bytes to the same boxes again are the same arrival: stored and
                 // logged once.
                 let tag = tag_of(&raw);
-                let mut batch = Batch::once(format!("anomalia:{tag}:{}", digest_of(&estranei.chi)));
-                self.estranei_ops(&mut batch, &estranei, &tag, &s.mail_from, now)
+                let chiave = format!("anomalia:{tag}:{}", digest_of(&destinatari));
+                let signed = self.sign_one(busta).await?;
+                let anomalia = Some((signed.as_slice(), destinatari.as_slice()));
+                self.commit_anomalia(chiave, &tag, anomalia, &eventi, &s.mail_from, now)
                     .await?;
-                self.commit_announcing(batch, &[&estranei.eventi]).await?;
                 Ok(None)
             }
             EsitoRicezione::Rifiutata {
@@ -354,87 +355,35 @@ impl Gestore {
         let Some(item) = self.store.queue_item(&key).await? else {
             return Ok(None);
         };
-        let line = item
-            .payload
-            .split(|b| *b == b'\n')
-            .next()
-            .unwrap_or_default();
-        let c: Controllo = serde_json::from_slice(line).context("check payload")?;
-        Ok(Some(c.sender))
+        Ok(Some(Controllo::from_payload(&item.payload)?.0.sender))
     }
 
-    /// What the local RCPT TO that a valid message does not certify get (pec-core's
-    /// `estranei`): the anomaly envelope signed, or only the refusal's log events.
-    async fn estranei(&self, esito: &EsitoRicezione) -> Result<Estranei> {
-        let estranei = match esito {
-            EsitoRicezione::Busta { estranei, .. }
-            | EsitoRicezione::Ricevuta { estranei, .. }
-            | EsitoRicezione::Infetta { estranei, .. } => estranei.as_deref(),
-            _ => None,
-        };
-        Ok(match estranei {
-            Some(EsitoRicezione::Anomalia {
-                busta,
-                motivo,
-                destinatari,
-                eventi,
-            }) => {
-                tracing_line(&format!(
-                    "inbound: {} not certified by the message, busta di anomalia: {motivo}",
-                    destinatari.join(", ")
-                ));
-                let signed = self
-                    .sign_all(vec![busta.clone()])
-                    .await?
-                    .pop()
-                    .context("signing returned nothing")?;
-                Estranei {
-                    anomalia: Some((signed, destinatari.clone())),
-                    eventi: eventi.clone(),
-                    chi: destinatari.clone(),
-                }
-            }
-            Some(other) => {
-                let eventi: Vec<Evento> = other.eventi().into_iter().cloned().collect();
-                if !eventi.is_empty() {
-                    tracing_line("inbound: recipients not certified by the message, refused");
-                }
-                let chi = match other {
-                    EsitoRicezione::Rifiutata { motivo, .. } => vec![motivo.clone()],
-                    _ => Vec::new(),
-                };
-                Estranei {
-                    anomalia: None,
-                    eventi,
-                    chi,
-                }
-            }
-            None => Estranei::default(),
-        })
-    }
-
-    /// Adds to `batch` what [`Gestore::estranei`] decided: the anomaly envelope in each
-    /// existing box, keyed by `tag` (what it wraps), and the log events.
-    pub(super) async fn estranei_ops(
+    /// Stores a signed busta di anomalia in each existing box it names (keyed by `tag`, what
+    /// it wraps) and logs `eventi`, in one batch committed once under `chiave`: a replay
+    /// stores and logs nothing again.
+    async fn commit_anomalia(
         &self,
-        batch: &mut Batch,
-        e: &Estranei,
+        chiave: String,
         tag: &str,
+        anomalia: Option<(&[u8], &[String])>,
+        eventi: &[Evento],
         sender: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
-        if let Some((signed, destinatari)) = &e.anomalia {
+        let mut batch = Batch::once(chiave);
+        if let Some((signed, destinatari)) = anomalia {
             for r in self.existing(destinatari).await? {
                 batch.push(put(
                     &r,
                     "INBOX",
                     format!("box:{r}:anomalia:{tag}"),
-                    signed.clone(),
+                    signed.to_vec(),
                     now,
                 ));
             }
         }
-        log_all(batch, &e.eventi, sender);
+        log_all(&mut batch, eventi, sender);
+        self.commit_announcing(batch, &[eventi]).await?;
         Ok(())
     }
 
@@ -489,23 +438,48 @@ impl Gestore {
         Ok(true)
     }
 
-    /// Commits what the RCPT TO that a valid message does not certify get, once per message
-    /// (`chiave`) and set of such recipients: a replay to the same boxes logs nothing again.
+    /// What the local RCPT TO that a valid message does not certify get (pec-core's
+    /// [`Estranei`]), once per message (`chiave`) and set of such recipients: a replay to the
+    /// same boxes stores and logs nothing again.
     async fn commit_estranei(
         &self,
-        e: &Estranei,
+        e: Option<Estranei>,
         chiave: &str,
         sender: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
-        if e.anomalia.is_none() && e.eventi.is_empty() {
-            return Ok(());
-        }
+        let Some(e) = e else { return Ok(()) };
+        let once = format!("estranei:{chiave}:{}", digest_of(e.destinatari()));
         let tag = tag_of(chiave.as_bytes());
-        let mut batch = Batch::once(format!("estranei:{chiave}:{}", digest_of(&e.chi)));
-        self.estranei_ops(&mut batch, e, &tag, sender, now).await?;
-        self.commit_announcing(batch, &[&e.eventi]).await?;
-        Ok(())
+        match e {
+            Estranei::Anomalia {
+                busta,
+                motivo,
+                destinatari,
+                eventi,
+            } => {
+                tracing_line(&format!(
+                    "inbound: {} not certified by the message, busta di anomalia: {motivo}",
+                    destinatari.join(", ")
+                ));
+                let signed = self.sign_one(busta).await?;
+                let anomalia = Some((signed.as_slice(), destinatari.as_slice()));
+                self.commit_anomalia(once, &tag, anomalia, &eventi, sender, now)
+                    .await
+            }
+            Estranei::Rifiutati {
+                destinatari,
+                eventi,
+                ..
+            } => {
+                tracing_line(&format!(
+                    "inbound: {} not certified by the message, refused",
+                    destinatari.join(", ")
+                ));
+                self.commit_anomalia(once, &tag, None, &eventi, sender, now)
+                    .await
+            }
+        }
     }
 
     /// A valid envelope: presa in carico to the sending provider and delivery to our boxes,
@@ -641,15 +615,4 @@ struct RicevutaNostra<'a> {
     /// The receipt with its outer headers rebuilt from the signed data.
     bytes: Vec<u8>,
     eventi: &'a [Evento],
-}
-
-/// What the local RCPT TO that a valid message does not certify get.
-#[derive(Default)]
-pub(super) struct Estranei {
-    /// The signed busta di anomalia and its boxes, when the policy wraps.
-    anomalia: Option<(Vec<u8>, Vec<String>)>,
-    /// The log events (anomalia-emessa, or messaggio-rifiutato).
-    pub(super) eventi: Vec<Evento>,
-    /// Who they are (the boxes, or the refusal's reason naming them), for the batch key.
-    chi: Vec<String>,
 }

@@ -174,11 +174,7 @@ impl Gestore {
         match esito {
             Esito::Accettato(a) => self.accept_certified(a, &identificativo, now).await,
             Esito::NonAccettato(n) => {
-                let avviso = self
-                    .sign_all(vec![n.avviso])
-                    .await?
-                    .pop()
-                    .context("signing returned nothing")?;
+                let avviso = self.sign_one(n.avviso).await?;
                 let mut batch = Batch::new();
                 let sender = address(&n.mittente)?;
                 let what = match n.motivo {

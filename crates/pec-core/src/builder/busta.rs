@@ -2,14 +2,15 @@
 //! (PEC-SPEC §4.1).
 
 use super::grezzo::Blocco;
-use super::intestazioni::{codifica_oggetto, oggetto_con_prefisso, per_conto_di, tra_parentesi};
+use super::intestazioni;
 use super::{componi, daticert_base, testo, BuildError, DatiMessaggio, Emissione, Originale};
 use crate::daticert::{Destinatario, Errore, Tipo};
 use crate::kind::MessageKind;
 use crate::message::UnsignedMessage;
 
-/// Headers the envelope inherits unchanged from the original, in this order (PEC-SPEC §4.1).
-const EREDITATE: [&str; 4] = ["Return-Path", "Received", "To", "Cc"];
+/// Trace fields the envelope inherits unchanged from the original, first (PEC-SPEC §4.1); To
+/// and Cc follow in [`intestazioni::busta`].
+const TRACCIA: [&str; 2] = ["Return-Path", "Received"];
 
 /// The busta di trasporto of `originale`.
 ///
@@ -27,27 +28,12 @@ pub fn busta_trasporto(
     let blocco = Blocco::leggi(&originale.raw);
 
     let mut h: Vec<(String, String)> = Vec::new();
-    for nome in EREDITATE {
+    for nome in TRACCIA {
         for c in blocco.tutti(nome) {
             h.push((nome.to_string(), c.valore_crlf())); // PEC-SPEC §4.1: inherited unchanged
         }
     }
-    h.push(("Date".into(), e.data.rfc5322())); // PEC-SPEC §4.1: acceptance date
-    let from = per_conto_di(&originale.mittente, &e.provider.indirizzo_servizio);
-    h.push(("From".into(), from)); // PEC-SPEC §3.2
-    let reply_to = match blocco.primo("Reply-To") {
-        Some(c) => c.valore_crlf(), // PEC-SPEC §3.2: original Reply-To unchanged
-        None => originale.mittente.clone(), // PEC-SPEC §3.2: else the original From
-    };
-    h.push(("Reply-To".into(), reply_to));
-    let oggetto = oggetto_con_prefisso(kind, originale.oggetto.as_deref());
-    h.push(("Subject".into(), codifica_oggetto(&oggetto))); // PEC-SPEC §3.5
-    h.push(("Message-ID".into(), tra_parentesi(e.id()))); // PEC-SPEC §3.3
-    if let Some(m) = &originale.msgid {
-        h.push(("X-Riferimento-Message-ID".into(), m.clone())); // PEC-SPEC §3.3
-    }
-    h.push(("X-Trasporto".into(), "posta-certificata".into())); // PEC-SPEC §3.4
-    h.push(("X-TipoRicevuta".into(), dati.tipo_ricevuta.to_string())); // PEC-SPEC §4.1
+    h.extend(intestazioni::busta(e, &blocco, &dati));
 
     let mut daticert = daticert_base(Tipo::PostaCertificata, Errore::Nessuno, e, &dati);
     daticert.dati.ricevuta = Some(dati.tipo_ricevuta.clone()); // PEC-SPEC §5.2

@@ -105,6 +105,15 @@ impl<'a> Blocco<'a> {
     }
 }
 
+/// The header block of `raw` alone, closed by a blank line: what a parser needs to read the
+/// headers of a large message without walking its body.
+pub(crate) fn sola_testata(raw: &[u8]) -> Vec<u8> {
+    let fine = Blocco::leggi(raw).fine;
+    let mut testa = raw[..fine].to_vec();
+    testa.extend_from_slice(b"\r\n\r\n");
+    testa
+}
+
 /// The line starting at `pos` without its line ending, and the offset of the next line.
 fn riga_a(raw: &[u8], pos: usize) -> (&[u8], usize) {
     match raw[pos..].iter().position(|&b| b == b'\n') {

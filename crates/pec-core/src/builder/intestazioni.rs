@@ -1,6 +1,7 @@
 //! Outer headers: subjects (RFC 2047), `From:` forms and the header set of receipts
 //! (PEC-SPEC §3.2–§3.5).
 
+use super::grezzo::Blocco;
 use super::{DatiMessaggio, Emissione};
 use crate::kind::MessageKind;
 use base64::Engine as _;
@@ -70,6 +71,41 @@ fn codifica_parole(testo: &str) -> String {
         resto = dopo;
     }
     parole.join("\r\n ")
+}
+
+/// The headers of a busta di trasporto after the trace fields (PEC-SPEC §3.2–§3.5, §4.1):
+/// `To`/`Cc` of the original unchanged, `Date` of acceptance, `From: "Per conto di: …"`,
+/// `Reply-To` of the original (else its sender), the prefixed `Subject`, `Message-ID` = the
+/// PEC msgid, `X-Riferimento-Message-ID`, `X-Trasporto`, `X-TipoRicevuta`. Written alike when
+/// we build an envelope and when we rebuild the outer block of one received.
+pub(crate) fn busta(
+    e: &Emissione<'_>,
+    originale: &Blocco<'_>,
+    dati: &DatiMessaggio,
+) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = Vec::new();
+    for nome in ["To", "Cc"] {
+        for c in originale.tutti(nome) {
+            h.push((nome.to_string(), c.valore_crlf())); // PEC-SPEC §4.1: inherited unchanged
+        }
+    }
+    h.push(("Date".into(), e.data.rfc5322())); // PEC-SPEC §4.1: acceptance date
+    let from = per_conto_di(&dati.mittente, &e.provider.indirizzo_servizio);
+    h.push(("From".into(), from)); // PEC-SPEC §3.2
+    let reply_to = match originale.primo("Reply-To") {
+        Some(c) => c.valore_crlf(), // PEC-SPEC §3.2: original Reply-To unchanged
+        None => dati.mittente.clone(), // PEC-SPEC §3.2: else the original From
+    };
+    h.push(("Reply-To".into(), reply_to));
+    let oggetto = oggetto_con_prefisso(MessageKind::BustaTrasporto, dati.oggetto.as_deref());
+    h.push(("Subject".into(), codifica_oggetto(&oggetto))); // PEC-SPEC §3.5
+    h.push(("Message-ID".into(), tra_parentesi(e.id()))); // PEC-SPEC §3.3
+    if let Some(m) = &dati.msgid {
+        h.push(("X-Riferimento-Message-ID".into(), m.clone())); // PEC-SPEC §3.3
+    }
+    h.push(("X-Trasporto".into(), "posta-certificata".into())); // PEC-SPEC §3.4
+    h.push(("X-TipoRicevuta".into(), dati.tipo_ricevuta.to_string())); // PEC-SPEC §4.1
+    h
 }
 
 /// The headers every receipt and notice carries, in order (PEC-SPEC §4.3–§4.11):

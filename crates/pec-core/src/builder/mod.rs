@@ -17,7 +17,7 @@
 mod anomalia;
 mod avvisi;
 mod busta;
-mod grezzo;
+pub(crate) mod grezzo;
 mod intestazioni;
 mod mime;
 mod originale;

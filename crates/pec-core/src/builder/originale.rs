@@ -69,8 +69,7 @@ impl Intestatari {
     /// 30 MB original costs no more than its headers.
     pub fn leggi(raw: &[u8]) -> Self {
         let blocco = Blocco::leggi(raw);
-        let mut testa = raw[..blocco.fine].to_vec();
-        testa.extend_from_slice(b"\r\n\r\n");
+        let testa = super::grezzo::sola_testata(raw);
         let Some(msg) = MessageParser::default().parse(&testa) else {
             return Self::default();
         };

@@ -11,9 +11,7 @@
 //! exactly as the received message did.
 
 use super::grezzo::Blocco;
-use super::intestazioni::{
-    self, codifica_oggetto, oggetto_con_prefisso, per_conto_di, tra_parentesi,
-};
+use super::intestazioni;
 use super::{DatiMessaggio, Emissione};
 use crate::consegna::BustaRicevuta;
 use crate::daticert::Daticert;
@@ -53,37 +51,18 @@ pub fn controlla_struttura(raw: &[u8]) -> Result<(), RicomposizioneError> {
 /// service address.
 pub fn busta_ricomposta(raw: &[u8], busta: &BustaRicevuta, servizio: &str) -> Vec<u8> {
     let d = &busta.daticert;
-    let originale = Blocco::leggi(&busta.postacert);
-    let mut h: Vec<(String, String)> = Vec::new();
-    for nome in ["To", "Cc"] {
-        for c in originale.tutti(nome) {
-            h.push((nome.to_string(), c.valore_crlf())); // PEC-SPEC §4.1: inherited
-        }
-    }
-    h.push(("Date".into(), d.dati.data.rfc5322()));
-    h.push((
-        "From".into(),
-        per_conto_di(&d.intestazione.mittente, servizio), // PEC-SPEC §3.2
-    ));
-    let reply_to = match originale.primo("Reply-To") {
-        Some(c) => c.valore_crlf(),
-        None => d.intestazione.mittente.clone(), // PEC-SPEC §3.2
+    let mut dati = DatiMessaggio::da_daticert(d);
+    dati.tipo_ricevuta = busta.tipo_ricevuta.clone();
+    let provider = Provider {
+        nome: d.dati.gestore_emittente.clone(),
+        indirizzo_servizio: servizio.to_string(),
     };
-    h.push(("Reply-To".into(), reply_to));
-    let oggetto = oggetto_con_prefisso(
-        MessageKind::BustaTrasporto,
-        d.intestazione.oggetto.as_deref(),
-    );
-    h.push(("Subject".into(), codifica_oggetto(&oggetto))); // PEC-SPEC §3.5
-    h.push((
-        "Message-ID".into(),
-        tra_parentesi(&d.dati.identificativo), // PEC-SPEC §3.3
-    ));
-    if let Some(m) = &d.dati.msgid {
-        h.push(("X-Riferimento-Message-ID".into(), m.clone()));
-    }
-    h.push(("X-Trasporto".into(), "posta-certificata".into())); // PEC-SPEC §3.4
-    h.push(("X-TipoRicevuta".into(), busta.tipo_ricevuta.to_string()));
+    let e = Emissione {
+        provider: &provider,
+        data: d.dati.data,
+        message_id: &d.dati.identificativo,
+    };
+    let h = intestazioni::busta(&e, &Blocco::leggi(&busta.postacert), &dati);
     ricomponi(raw, &h)
 }
 

@@ -187,7 +187,7 @@ fn dominio_from(ins: &Inspection, gestore: &GestoreMittente) -> Result<String, S
     if !indirizzo_semplice(indirizzo) {
         return Err(format!(
             "intestazione From non valida: {}",
-            riga_breve(from)
+            super::riga(from, 80)
         ));
     }
     if gestore.gestisce(dominio(indirizzo)) {
@@ -207,14 +207,6 @@ fn indirizzo_semplice(a: &str) -> bool {
         Some((l, d)) => !l.is_empty() && !d.is_empty() && !d.contains('@') && a.chars().all(ok),
         None => false,
     }
-}
-
-/// At most 80 characters of a value, on one line, for a reason.
-fn riga_breve(v: &str) -> String {
-    v.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(80)
-        .collect()
 }
 
 /// The daticert values that become our outer headers (sender, recipients, ids) hold no

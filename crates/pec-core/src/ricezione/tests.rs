@@ -141,14 +141,29 @@ fn ricevi_scansionato(
             firma,
             virus,
         },
-        &gestore_b(),
-        quando(5),
-        ids,
-        politica,
+        &Contesto {
+            provider: &gestore_b(),
+            data: quando(5),
+            ids,
+            politica,
+        },
     )
 }
 
 /// The anomaly outcome's reason, envelope and recipients; panics on any other outcome.
+/// The anomaly of the recipients a valid message does not certify.
+fn anomalia_estranei(e: Estranei) -> (String, UnsignedMessage, Vec<String>, Vec<Evento>) {
+    match e {
+        Estranei::Anomalia {
+            busta,
+            motivo,
+            destinatari,
+            eventi,
+        } => (motivo, busta, destinatari, eventi),
+        altro => panic!("expected an anomaly, got {altro:?}"),
+    }
+}
+
 fn anomalia_di(esito: EsitoRicezione) -> (String, UnsignedMessage, Vec<String>, Vec<Evento>) {
     match esito {
         EsitoRicezione::Anomalia {
@@ -406,16 +421,14 @@ fn smista_in_a(
         virus: None,
     };
     let provider = gestore_a();
-    match punto_ricezione(&a, &provider, quando(7), &IDS, politica).unwrap() {
-        EsitoRicezione::RicevutaDaSmistare(r) => {
-            let c = Contesto {
-                provider: &provider,
-                data: quando(7),
-                ids: &IDS,
-                politica,
-            };
-            smista_ricevuta(&a, *r, nostra, &c).unwrap()
-        }
+    let c = Contesto {
+        provider: &provider,
+        data: quando(7),
+        ids: &IDS,
+        politica,
+    };
+    match punto_ricezione(&a, &c).unwrap() {
+        EsitoRicezione::RicevutaDaSmistare(r) => smista_ricevuta(&a, *r, nostra, &c).unwrap(),
         altro => altro,
     }
 }
@@ -1020,14 +1033,7 @@ fn anything_infected_but_a_valid_envelope_is_refused_whatever_the_policy() {
 // Issue 12, item 1: a genuine envelope replayed to boxes it never named.
 
 /// The busta outcome's certified recipients, delivered bytes and strangers' outcome.
-fn busta_di(
-    esito: EsitoRicezione,
-) -> (
-    Vec<String>,
-    Vec<u8>,
-    UnsignedMessage,
-    Option<EsitoRicezione>,
-) {
+fn busta_di(esito: EsitoRicezione) -> (Vec<String>, Vec<u8>, UnsignedMessage, Option<Estranei>) {
     match esito {
         EsitoRicezione::Busta {
             destinatari,
@@ -1035,12 +1041,7 @@ fn busta_di(
             presa_in_carico,
             estranei,
             ..
-        } => (
-            destinatari,
-            consegnata,
-            presa_in_carico,
-            estranei.map(|e| *e),
-        ),
+        } => (destinatari, consegnata, presa_in_carico, estranei),
         altro => panic!("expected a busta, got {altro:?}"),
     }
 }
@@ -1061,7 +1062,7 @@ fn an_envelope_replayed_to_other_boxes_reaches_only_those_it_certifies() {
     let (_, d) = leggi(&presa);
     assert_eq!(d.dati.ricezione, [DESTINATARIO_TO]);
     // The others get what ordinary mail gets: an anomaly envelope, not a certified copy.
-    let (motivo, busta, caselle, eventi) = anomalia_di(estranei.expect("strangers' outcome"));
+    let (motivo, busta, caselle, eventi) = anomalia_estranei(estranei.expect("strangers' outcome"));
     assert_eq!(caselle, [ESTRANEO, ALTRO]);
     assert!(
         motivo.contains("non presente nei dati di certificazione"),
@@ -1128,6 +1129,25 @@ fn a_recipient_only_in_the_daticert_or_only_in_the_original_is_not_certified() {
         matches!(esito, EsitoRicezione::Rifiutata { .. }),
         "{esito:?}"
     );
+    // The reverse: the signed original's To names altro@, the daticert does not.
+    let to = "\r\nTo: Ufficio Acquisti <ufficio.acquisti@pec.cliente.example>\r\n";
+    let testo = String::from_utf8(sample::ORIGINALE.to_vec()).unwrap();
+    assert!(testo.contains(to));
+    let altro = testo.replacen(
+        to,
+        &format!("\r\nTo: {ALTRO}, ufficio.acquisti@pec.cliente.example\r\n"),
+        1,
+    );
+    let o = Originale::parse(altro.as_bytes()).unwrap();
+    assert!(o.to.iter().any(|t| t == ALTRO), "{:?}", o.to);
+    let destinatari = sample::dati(IDENTIFICATIVO).destinatari;
+    assert!(destinatari.iter().all(|d| d.indirizzo != ALTRO));
+    let raw = firma_finta(&busta_trasporto(&e, &o, &destinatari).unwrap());
+    let esito = ricevi(&raw, &[ALTRO], Firma::Valida(indice_a()), Politica::Rifiuta).unwrap();
+    assert!(
+        matches!(esito, EsitoRicezione::Rifiutata { .. }),
+        "{esito:?}"
+    );
 }
 
 #[test]
@@ -1140,6 +1160,8 @@ fn the_delivered_envelope_shows_the_signed_headers_not_the_outer_ones() {
             "\"Per conto di: direttore@pec.example.it\" <posta-certificata@pec.mittente.example>",
         ),
         ("Reply-To", "truffatore@example.com"),
+        ("To", "truffatore@example.com"),
+        ("Cc", "complice@example.com"),
         ("Date", "Mon, 01 Jan 2024 00:00:00 +0000"),
         ("X-TipoRicevuta", "sintetica"),
         ("Disposition-Notification-To", "truffatore@example.com"),
@@ -1171,8 +1193,12 @@ fn the_delivered_envelope_shows_the_signed_headers_not_the_outer_ones() {
     assert_eq!(ins.date.as_deref(), Some(quando(0).rfc5322().as_str()));
     assert_eq!(ins.message_id.as_deref(), Some(IDENTIFICATIVO));
     assert_eq!(ins.tipo_ricevuta.as_deref(), Some("completa"));
+    // To and Cc as the signed original has them.
+    assert_eq!(ins.to, o.to);
+    assert_eq!(ins.cc, o.cc);
     let testo = String::from_utf8_lossy(&consegnata);
     assert!(!testo.contains("truffatore"), "{testo}");
+    assert!(!testo.contains("complice"), "{testo}");
     assert!(!testo.contains("Bonifico"), "{testo}");
     // The signed entity is untouched: the same bytes follow the rebuilt header block.
     assert!(consegnata.ends_with(&raw[raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap()..]));
@@ -1211,10 +1237,12 @@ fn a_daticert_outside_the_signed_entity_is_never_read() {
             firma: Firma::Valida(indice_a()),
             virus: None,
         },
-        &gestore_b(),
-        quando(5),
-        &IDS,
-        Politica::Rifiuta,
+        &Contesto {
+            provider: &gestore_b(),
+            data: quando(5),
+            ids: &IDS,
+            politica: Politica::Rifiuta,
+        },
     )
     .unwrap();
     assert!(
@@ -1256,10 +1284,15 @@ fn an_infected_envelope_replayed_to_other_boxes_answers_only_the_certified_ones(
     assert_eq!(rilevazioni.len(), 1);
     let estranei = estranei.expect("strangers' outcome");
     // Refused for them, logged once as such: the virus itself is logged with the quarantine.
-    let EsitoRicezione::Rifiutata { perche, eventi, .. } = *estranei else {
+    let Estranei::Rifiutati {
+        destinatari,
+        eventi,
+        ..
+    } = estranei
+    else {
         panic!("expected a refusal for the strangers");
     };
-    assert_eq!(perche, Rifiuto::Politica);
+    assert_eq!(destinatari, [ESTRANEO]);
     let nomi: Vec<_> = eventi.iter().map(|e| e.evento.nome()).collect();
     assert_eq!(nomi, ["messaggio-rifiutato"]);
 }
@@ -1268,7 +1301,12 @@ fn an_infected_envelope_replayed_to_other_boxes_answers_only_the_certified_ones(
 
 #[test]
 fn a_receipt_replayed_to_other_boxes_is_stored_only_in_the_senders() {
-    let raw = firma_finta(&consegna_di_b());
+    // Its outer To rewritten too: the stored copy is addressed from the signed data.
+    let raw = firma_finta(&con_intestazione(
+        consegna_di_b(),
+        "To",
+        Some("truffatore@example.com"),
+    ));
     let altro = "giulia@pec.example.it";
     let esito = smista_in_a(
         &raw,
@@ -1296,7 +1334,7 @@ fn a_receipt_replayed_to_other_boxes_is_stored_only_in_the_senders() {
             caselle: vec![MITTENTE.into()],
         }
     );
-    let (_, _, caselle, _) = anomalia_di(*estranei.expect("strangers' outcome"));
+    let (_, _, caselle, _) = anomalia_estranei(estranei.expect("strangers' outcome"));
     assert_eq!(caselle, [altro]);
     // What the sender's box gets: the receipt, headers from its daticert.
     let ins = inspect(&consegnata).unwrap();

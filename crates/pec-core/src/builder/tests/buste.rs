@@ -1,6 +1,7 @@
 //! Busta di trasporto (PEC-SPEC §4.1) and busta di anomalia (§4.2).
 
 use super::*;
+use crate::builder::mime::contiene;
 use crate::daticert::{TipoDestinatario, TipoRicevuta};
 
 fn busta(o: &Originale) -> UnsignedMessage {
@@ -285,8 +286,4 @@ fn anomalia_of_a_message_without_id_uses_its_own() {
         Some(format!("<{PROPRIO}>").as_str())
     );
     assert_eq!(u.header("Subject"), Some("ANOMALIA MESSAGGIO: "));
-}
-
-fn contiene(pagliaio: &[u8], ago: &[u8]) -> bool {
-    pagliaio.windows(ago.len()).any(|w| w == ago)
 }
