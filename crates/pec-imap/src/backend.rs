@@ -108,9 +108,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Checks a login from the client at `peer`; `Ok(Some(box))` names the box the session may
     /// read. Takes about the same time whether or not the box exists; the password must never
     /// be logged. The address lets the backend count failures across connections and
-    /// protocols; a throttled client gets [`BackendError::Temporary`].
+    /// protocols; a throttled client gets [`BackendError::Temporary`]. `service` (`imap` or
+    /// `pop3`) names the protocol in the backend's log lines.
     fn authenticate(
         &self,
+        service: &'static str,
         user: &str,
         password: &str,
         peer: IpAddr,
@@ -201,7 +203,7 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<CopyResult, BackendError>> + Send;
 
     /// Removes these messages for good (the session decides which: `\Deleted` ones, for
-    /// EXPUNGE; the moved ones, for MOVE; DELE'd ones at POP3 QUIT). Returns the UIDs removed.
+    /// EXPUNGE; DELE'd ones at POP3 QUIT). Returns the UIDs removed.
     fn expunge(
         &self,
         mailbox: &str,

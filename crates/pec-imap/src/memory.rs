@@ -186,6 +186,7 @@ fn apply(op: FlagOp, current: &[String], flags: &[String]) -> Vec<String> {
 impl Backend for MemoryBackend {
     async fn authenticate(
         &self,
+        _service: &'static str,
         user: &str,
         password: &str,
         _peer: std::net::IpAddr,

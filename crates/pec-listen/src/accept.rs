@@ -9,25 +9,29 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::gate::{Gate, Refused};
+use tokio::io::AsyncWriteExt as _;
+
+use crate::gate::Gate;
+
+/// How long a refused client gets to take its one line.
+const REFUSAL_WRITE: Duration = Duration::from_secs(5);
 
 /// Accepts on `listener` until `shutdown` turns `true` (or its sender is dropped). Each
 /// connection the gate admits runs `serve(socket, peer, shutdown)` on its own task, holding
-/// its place until the task ends; the others run `refuse(socket, why)` (a short reply, then
-/// close). Returns after the last task ended.
+/// its place until the task ends; the others get `busy` (the protocol's "try later" line, for
+/// a plain-text listener; `None` under implicit TLS, where no plain line can be read), written
+/// within a few seconds, and are closed. Returns after the last task ended.
 ///
 /// Out of file descriptors (or any accept error) it backs off briefly instead of spinning.
-pub async fn accept_loop<S, SF, R, RF>(
+pub async fn accept_loop<S, SF>(
     listener: TcpListener,
     gate: Gate,
     mut shutdown: watch::Receiver<bool>,
     serve: S,
-    refuse: R,
+    busy: Option<&'static [u8]>,
 ) where
     S: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> SF,
     SF: Future<Output = ()> + Send + 'static,
-    R: Fn(TcpStream, Refused) -> RF,
-    RF: Future<Output = ()> + Send + 'static,
 {
     let mut sessions = JoinSet::new();
     let session_shutdown = shutdown.clone();
@@ -52,8 +56,8 @@ pub async fn accept_loop<S, SF, R, RF>(
                             session.await;
                         });
                     }
-                    Err(why) => {
-                        sessions.spawn(refuse(socket, why));
+                    Err(_) => {
+                        sessions.spawn(refuse(socket, busy));
                     }
                 }
             }
@@ -61,4 +65,12 @@ pub async fn accept_loop<S, SF, R, RF>(
     }
     drop(listener);
     while sessions.join_next().await.is_some() {}
+}
+
+/// Tells a refused client why (when it can read a plain line), then closes.
+async fn refuse(mut socket: TcpStream, busy: Option<&'static [u8]>) {
+    if let Some(line) = busy {
+        let _ = tokio::time::timeout(REFUSAL_WRITE, socket.write_all(line)).await;
+    }
+    let _ = tokio::time::timeout(REFUSAL_WRITE, socket.shutdown()).await;
 }

@@ -65,9 +65,16 @@ impl Gate {
         }
     }
 
-    /// The caps.
-    pub fn limits(&self) -> ConnectionLimits {
-        self.limits
+    /// The gate of `listener`, named `what` and its address in log lines.
+    pub fn for_listener(
+        what: &str,
+        listener: &tokio::net::TcpListener,
+        limits: ConnectionLimits,
+    ) -> Self {
+        match listener.local_addr() {
+            Ok(a) => Self::new(format!("{what} {a}"), limits),
+            Err(_) => Self::new(what, limits),
+        }
     }
 
     /// Admits a connection from `ip` (counted as its [`crate::cliente`]), or says why not

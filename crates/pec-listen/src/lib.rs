@@ -11,7 +11,8 @@
 //! - [`fd`]: the open-files limit raised to what the system allows, and the budget the
 //!   listeners' caps must fit in;
 //! - [`Throttle`]: failed logins counted per box and per address across every protocol, with
-//!   temporary blocks and a fail2ban-style line for each failure.
+//!   temporary blocks and a fail2ban-style line for each failure;
+//! - [`LoginDeadline`]: how long a connection may go on without logging in.
 //!
 //! It does not speak any protocol, and it reads no clock of its own where a rule depends on
 //! time: [`Throttle`] takes the instant of each attempt, so its rules are tested without
@@ -22,11 +23,13 @@
 #![deny(missing_docs)]
 
 mod accept;
+mod deadline;
 pub mod fd;
 mod gate;
 mod throttle;
 
 pub use accept::accept_loop;
+pub use deadline::LoginDeadline;
 pub use gate::{ConnectionLimits, Gate, Permit, Refused};
 pub use throttle::{Tentativo, Throttle, ThrottleLimits, CHIAVE_MAX};
 

@@ -121,6 +121,10 @@ struct State {
     boxes: HashMap<String, Record>,
     /// Clients each box logged in from, with when.
     known: HashMap<String, Vec<(IpAddr, Instant)>>,
+    /// `known` is pruned when it grows past this (at least [`MAX_RECORDS`]): twice what
+    /// the last pruning left, so a provider with more active boxes than that does not walk
+    /// the whole map at every login.
+    known_soglia: usize,
 }
 
 /// Above this many records per map, stale ones are dropped.
@@ -145,8 +149,10 @@ pub struct Throttle {
 #[must_use]
 pub struct Tentativo<'a> {
     throttle: &'a Throttle,
-    service: String,
+    service: &'static str,
     user: String,
+    /// `user` as counted ([`chiave`]).
+    key: String,
     ip: IpAddr,
     finito: bool,
 }
@@ -165,7 +171,7 @@ impl Throttle {
     /// ends.
     pub fn begin(
         &self,
-        service: &str,
+        service: &'static str,
         user: &str,
         ip: IpAddr,
         now: Instant,
@@ -217,8 +223,9 @@ impl Throttle {
         pota(&mut s, now, &l);
         Ok(Tentativo {
             throttle: self,
-            service: service.to_string(),
+            service,
             user: user.to_string(),
+            key,
             ip,
             finito: false,
         })
@@ -241,7 +248,7 @@ impl Tentativo<'_> {
         self.finito = true;
         let t = self.throttle;
         let l = t.limits;
-        let key = chiave(&self.user);
+        let key = std::mem::take(&mut self.key);
         let mut s = t.state.lock().unwrap_or_else(|e| e.into_inner());
         t.fine(&mut s, self.ip, &key);
         eprintln!(
@@ -275,7 +282,7 @@ impl Tentativo<'_> {
     pub fn succeeded(mut self, now: Instant) {
         self.finito = true;
         let t = self.throttle;
-        let key = chiave(&self.user);
+        let key = std::mem::take(&mut self.key);
         let mut s = t.state.lock().unwrap_or_else(|e| e.into_inner());
         t.fine(&mut s, self.ip, &key);
         let list = s.known.entry(key).or_default();
@@ -284,9 +291,10 @@ impl Tentativo<'_> {
         if list.len() > KNOWN_PER_BOX {
             list.remove(0);
         }
-        if s.known.len() > MAX_RECORDS {
+        if s.known.len() > s.known_soglia.max(MAX_RECORDS) {
             s.known
                 .retain(|_, l| l.iter().any(|(_, at)| now.duration_since(*at) < KNOWN_FOR));
+            s.known_soglia = 2 * s.known.len();
         }
     }
 }
@@ -294,13 +302,12 @@ impl Tentativo<'_> {
 impl Drop for Tentativo<'_> {
     fn drop(&mut self) {
         if !self.finito {
-            let key = chiave(&self.user);
             let mut s = self
                 .throttle
                 .state
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            self.throttle.fine(&mut s, self.ip, &key);
+            self.throttle.fine(&mut s, self.ip, &self.key);
         }
     }
 }

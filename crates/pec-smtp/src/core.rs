@@ -230,7 +230,7 @@ pub(crate) struct Session<S, B> {
     pub out: Vec<u8>,
     pub shutdown: watch::Receiver<bool>,
     /// On submission, when the client must have logged in by ([`Limits::login_timeout`]).
-    pub login_deadline: tokio::time::Instant,
+    pub login_deadline: pec_listen::LoginDeadline,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
@@ -240,9 +240,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         ctx: Arc<SessionContext<B>>,
         is_tls: bool,
         shutdown: watch::Receiver<bool>,
+        login_deadline: pec_listen::LoginDeadline,
     ) -> Self {
         let max_line = ctx.config.limits.max_line_length;
-        let ctx_login_timeout = ctx.config.limits.login_timeout;
         Session {
             stream,
             ctx,
@@ -253,7 +253,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             line: LineBuffer::new(max_line),
             out: Vec::with_capacity(256),
             shutdown,
-            login_deadline: tokio::time::Instant::now() + ctx_login_timeout,
+            login_deadline,
         }
     }
 

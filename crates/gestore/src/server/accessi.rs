@@ -29,7 +29,7 @@ impl Gestore {
     /// Checks a login for `service` (`smtp`, `imap`, `pop3`) from `peer`.
     pub(super) async fn accedi(
         &self,
-        service: &str,
+        service: &'static str,
         user: &str,
         password: &str,
         peer: IpAddr,

@@ -53,12 +53,12 @@ fn unexpected(o: Outcome) -> BackendError {
 impl Backend for Gestore {
     async fn authenticate(
         &self,
+        service: &'static str,
         user: &str,
         password: &str,
         peer: std::net::IpAddr,
     ) -> Result<Option<String>, BackendError> {
-        // IMAP and POP3 share this backend, and one name in the log lines.
-        match self.accedi("imap-pop3", user, password, peer).await {
+        match self.accedi(service, user, password, peer).await {
             Accesso::Consentito(mailbox) => Ok(Some(mailbox)),
             Accesso::Rifiutato => Ok(None),
             Accesso::Bloccato(wait) => Err(BackendError::Temporary(format!(

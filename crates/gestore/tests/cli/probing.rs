@@ -524,6 +524,17 @@ if proto == 'smtp':
             print('NO closed'); break
         except smtplib.SMTPException as e:
             print('NO', e)
+elif proto == 'pop3':
+    import poplib
+    class P(poplib.POP3_SSL):
+        def _create_socket(self, timeout):
+            raw = socket.create_connection((self.host, self.port), timeout, source_address=(src, 0))
+            return self.context.wrap_socket(raw, server_hostname=self.host)
+    for pw in sys.argv[5:]:
+        try:
+            c = P('127.0.0.1', port, context=ctx); c.user(user); c.pass_(pw); print('OK'); c.quit()
+        except poplib.error_proto as e:
+            print('NO', e)
 else:
     class C(imaplib.IMAP4_SSL):
         def _create_socket(self, timeout):
@@ -665,7 +676,7 @@ fn password_guessing_is_blocked_across_protocols_and_logged() {
     p.extra = "[limits]\nlogin_failures = 3\n".into();
     p.write_config();
     p.start();
-    let (smtp, imap) = (p.submission, p.imaps);
+    let (smtp, imap, pop3) = (p.submission, p.imaps, p.pop3s);
     // Giulia logs in from home once: that address stays known to her box.
     assert_eq!(
         login("imap", "127.0.0.9", imap, &addr("giulia"), &["pw-giulia"]),
@@ -684,6 +695,8 @@ fn password_guessing_is_blocked_across_protocols_and_logged() {
     );
     let r = login("smtp", "127.0.0.2", smtp, &addr("mario"), &["pw-mario"]);
     assert!(r[0].starts_with("NO") && r[0].contains("454"), "{r:?}");
+    let r = login("pop3", "127.0.0.2", pop3, &addr("mario"), &["pw-mario"]);
+    assert!(r[0].starts_with("NO") && r[0].contains("SYS/TEMP"), "{r:?}");
     // Others are not affected.
     assert_eq!(
         login("smtp", "127.0.0.3", smtp, &addr("mario"), &["pw-mario"]),
@@ -691,8 +704,12 @@ fn password_guessing_is_blocked_across_protocols_and_logged() {
     );
 
     // Guesses at one box spread over addresses block it to new addresses, not to its owner.
-    for src in ["127.0.0.4", "127.0.0.5", "127.0.0.6"] {
-        let r = login("imap", src, imap, &addr("giulia"), &["sbagliata"]);
+    for (proto, src, port) in [
+        ("imap", "127.0.0.4", imap),
+        ("smtp", "127.0.0.5", smtp),
+        ("pop3", "127.0.0.6", pop3),
+    ] {
+        let r = login(proto, src, port, &addr("giulia"), &["sbagliata"]);
         assert!(r[0].starts_with("NO"), "{r:?}");
     }
     let r = login("imap", "127.0.0.7", imap, &addr("giulia"), &["pw-giulia"]);
@@ -709,9 +726,15 @@ fn password_guessing_is_blocked_across_protocols_and_logged() {
         failed[0].contains("service=smtp ip=127.0.0.2 user=mario@"),
         "{failed:?}"
     );
-    assert!(failed
-        .iter()
-        .any(|l| l.contains("service=imap-pop3 ip=127.0.0.4 user=giulia@")));
+    for line in [
+        "service=imap ip=127.0.0.4 user=giulia@",
+        "service=pop3 ip=127.0.0.6 user=giulia@",
+    ] {
+        assert!(
+            failed.iter().any(|l| l.contains(line)),
+            "{line}: {failed:?}"
+        );
+    }
     assert!(!p.errors("auth blocked").is_empty());
 }
 

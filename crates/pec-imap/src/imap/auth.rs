@@ -120,7 +120,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         match self
             .ctx
             .backend
-            .authenticate(user, password, self.peer)
+            .authenticate("imap", user, password, self.peer)
             .await
         {
             Ok(Some(mailbox)) => {

@@ -142,15 +142,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         let all = self.write_timeout + std::time::Duration::from_secs((total / (32 * 1024)) as u64);
         let deadline = tokio::time::Instant::now() + all;
+        // Each write waits at most the write timeout, and never past the whole deadline.
+        let limit = |write_timeout| deadline.min(tokio::time::Instant::now() + write_timeout);
         for part in parts {
             for chunk in part.chunks(RAW_CHUNK) {
-                if tokio::time::Instant::now() >= deadline {
-                    return Err(Error::WriteTimeout);
-                }
-                self.write(chunk).await?;
+                tokio::time::timeout_at(limit(self.write_timeout), self.stream.write_all(chunk))
+                    .await
+                    .map_err(|_| Error::WriteTimeout)??;
             }
         }
-        tokio::time::timeout(self.write_timeout, self.stream.flush())
+        tokio::time::timeout_at(limit(self.write_timeout), self.stream.flush())
             .await
             .map_err(|_| Error::WriteTimeout)??;
         Ok(())

@@ -207,13 +207,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         let Ok(items) = Vec1::try_from(items) else {
             return Ok(());
         };
-        let data = Data::Fetch { seq, items };
-        let encoded = ResponseCodec::default()
-            .encode(&Response::Data(data.clone()))
-            .dump();
+        let response = Response::Data(Data::Fetch { seq, items });
+        let encoded = ResponseCodec::default().encode(&response).dump();
         let Some(head) = encoded.strip_suffix(EMPTY_LITERAL_AT_END) else {
             // Not the shape expected: send it the ordinary way, with the bytes inside.
-            let Data::Fetch { seq, items } = data else {
+            let Response::Data(Data::Fetch { seq, items }) = response else {
                 return Ok(());
             };
             let mut items: Vec<_> = items.into_iter().collect();

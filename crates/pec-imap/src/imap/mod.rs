@@ -30,7 +30,7 @@ mod view;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -181,10 +181,9 @@ pub async fn serve_imap<B: Backend>(
             let _ = serve_stream(socket, peer.ip(), ctx, stop).await;
         }
     };
-    pec_listen::accept_loop(listener, gate, shutdown, serve, move |s, _| {
-        refuse_busy(s, mode)
-    })
-    .await;
+    let busy: &[u8] = b"* BYE Too many connections, try later\r\n";
+    let busy = (mode == TlsMode::StartTls).then_some(busy);
+    pec_listen::accept_loop(listener, gate, shutdown, serve, busy).await;
     Ok(())
 }
 
@@ -195,27 +194,14 @@ pub(crate) fn gate(
     max_connections: usize,
     max_per_ip: usize,
 ) -> pec_listen::Gate {
-    let label = match listener.local_addr() {
-        Ok(a) => format!("{what} {a}"),
-        Err(_) => what.to_string(),
-    };
-    pec_listen::Gate::new(
-        label,
+    pec_listen::Gate::for_listener(
+        what,
+        listener,
         pec_listen::ConnectionLimits {
             max_connections,
             max_per_ip,
         },
     )
-}
-
-/// Over the connection limit: a plain-text client learns why, then the socket closes.
-async fn refuse_busy<S: AsyncWrite + Unpin>(mut socket: S, mode: TlsMode) {
-    if mode == TlsMode::StartTls {
-        let _ = socket
-            .write_all(b"* BYE Too many connections, try later\r\n")
-            .await;
-    }
-    let _ = socket.shutdown().await;
 }
 
 /// One connection: implicit TLS, or plain text with an optional STARTTLS upgrade.
@@ -231,28 +217,33 @@ where
 {
     let handshake = ctx.config.limits.tls_handshake_timeout;
     // One login deadline for the whole connection, STARTTLS or not.
-    let deadline = tokio::time::Instant::now() + ctx.config.limits.login_timeout;
+    let deadline = pec_listen::LoginDeadline::after(ctx.config.limits.login_timeout);
     match ctx.config.mode {
         TlsMode::Implicit => {
             let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                 .await
                 .map_err(|_| Error::HandshakeTimeout)??;
-            Session::new(tls, peer, ctx, true, shutdown, true)
-                .with_login_deadline(deadline)
+            Session::new(tls, peer, ctx, true, shutdown, true, deadline)
                 .run()
                 .await?;
         }
         TlsMode::StartTls => {
-            let session = Session::new(stream, peer, ctx.clone(), false, shutdown.clone(), true)
-                .with_login_deadline(deadline);
+            let session = Session::new(
+                stream,
+                peer,
+                ctx.clone(),
+                false,
+                shutdown.clone(),
+                true,
+                deadline,
+            );
             if let Exit::StartTls(stream) = session.run().await? {
                 let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                     .await
                     .map_err(|_| Error::HandshakeTimeout)??;
                 // RFC 3501 §6.2.1: no new greeting; bytes pipelined after STARTTLS were
                 // dropped with the plain-text session.
-                Session::new(tls, peer, ctx, true, shutdown, false)
-                    .with_login_deadline(deadline)
+                Session::new(tls, peer, ctx, true, shutdown, false, deadline)
                     .run()
                     .await?;
             }

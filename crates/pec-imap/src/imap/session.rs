@@ -39,7 +39,7 @@ pub(super) struct Session<S, B> {
     /// The client's address: logins are counted by it (issue 12).
     pub(super) peer: std::net::IpAddr,
     /// The client must have logged in by then ([`super::ImapLimits::login_timeout`]).
-    login_deadline: tokio::time::Instant,
+    login_deadline: pec_listen::LoginDeadline,
     pub(super) ctx: Arc<Context<B>>,
     pub(super) tls: bool,
     shutdown: watch::Receiver<bool>,
@@ -63,6 +63,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         tls: bool,
         shutdown: watch::Receiver<bool>,
         greet: bool,
+        login_deadline: pec_listen::LoginDeadline,
     ) -> Self {
         let caps = capabilities(tls, ctx.config.mode, false);
         let greeting = Greeting {
@@ -71,7 +72,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             text: text(&format!("{} IMAP4rev1 ready", ctx.config.hostname)),
         };
         let conn = Conn::new(stream, &ctx.config.limits, greeting, greet);
-        let login_deadline = tokio::time::Instant::now() + ctx.config.limits.login_timeout;
         Session {
             conn,
             peer,
@@ -93,15 +93,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         self.shutdown.clone()
     }
 
-    /// The connection's login deadline (it outlives a STARTTLS).
-    pub(super) fn with_login_deadline(mut self, deadline: tokio::time::Instant) -> Self {
-        self.login_deadline = deadline;
-        self
-    }
-
     pub(super) async fn run(mut self) -> Result<Exit<S>, Error> {
         loop {
-            if self.user.is_none() && tokio::time::Instant::now() >= self.login_deadline {
+            if self.user.is_none() && self.login_deadline.expired() {
                 // Checked every turn: a client that keeps commands coming never logs in either.
                 self.conn.status(bye("Login timeout"));
                 let _ = self.conn.flush().await;
@@ -167,9 +161,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         // Issue 12: until it logs in, a client holds its place for the login timeout at most.
         let limits = &self.ctx.config.limits;
         let timeout = match self.user {
-            None => limits
-                .idle_timeout
-                .min(self.login_deadline - tokio::time::Instant::now()),
+            None => self.login_deadline.cap(limits.idle_timeout),
             Some(_) => limits.idle_timeout,
         };
         let woke = tokio::select! {

@@ -130,7 +130,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
     /// Checks the credentials and, on success, opens the maildrop.
     async fn login(&mut self, user: &str, password: &Secret) -> Flow {
         let peer = self.peer;
-        let mailbox = match self.ctx.backend.authenticate(user, &password.0, peer).await {
+        let mailbox = match self
+            .ctx
+            .backend
+            .authenticate("pop3", user, &password.0, peer)
+            .await
+        {
             Ok(Some(mailbox)) => mailbox,
             Ok(None) => return self.login_failed().await,
             Err(_) => {

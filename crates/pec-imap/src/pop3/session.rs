@@ -66,7 +66,7 @@ pub(super) struct Session<S, B> {
     /// The client's address: logins are counted by it (issue 12).
     pub peer: std::net::IpAddr,
     /// The client must have logged in by then ([`Pop3Limits::login_timeout`]).
-    pub login_deadline: tokio::time::Instant,
+    login_deadline: pec_listen::LoginDeadline,
     pub ctx: Arc<Context<B>>,
     pub is_tls: bool,
     pub state: State,
@@ -85,8 +85,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         ctx: Arc<Context<B>>,
         is_tls: bool,
         shutdown: watch::Receiver<bool>,
+        login_deadline: pec_listen::LoginDeadline,
     ) -> Self {
-        let login_deadline = tokio::time::Instant::now() + ctx.config.limits.login_timeout;
         Session {
             stream,
             peer,
@@ -179,18 +179,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
                 self.state,
                 State::Authorization { .. } | State::SaslResponse
             );
-            if logging_in && tokio::time::Instant::now() >= self.login_deadline {
+            if logging_in && self.login_deadline.expired() {
                 // Checked before every line, buffered or not.
                 return Ok(Input::Idle);
             }
             // Issue 12: until it logs in, a client holds its place for the login timeout at
             // most.
-            let idle = match self.state {
-                State::Authorization { .. } | State::SaslResponse => self
-                    .limits()
-                    .idle_timeout
-                    .min(self.login_deadline - tokio::time::Instant::now()),
-                _ => self.limits().idle_timeout,
+            let idle = match logging_in {
+                true => self.login_deadline.cap(self.limits().idle_timeout),
+                false => self.limits().idle_timeout,
             };
             if let Some(pos) = self.rbuf.iter().position(|&b| b == b'\n') {
                 if pos + 1 > max_line {

@@ -6,9 +6,8 @@
 //! hits the write timeout), and [`serve_pop3`] returns once every session is gone.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -16,7 +15,6 @@ use tokio_rustls::TlsAcceptor;
 use crate::backend::Backend;
 use crate::TlsMode;
 
-use super::codes::SYS_TEMP;
 use super::config::Pop3Config;
 use super::error::Pop3Error;
 use super::session::{Context, Exit, Session};
@@ -52,21 +50,10 @@ pub async fn serve_pop3<B: Backend>(
             let _ = serve_connection(socket, peer.ip(), ctx, stop).await;
         }
     };
-    pec_listen::accept_loop(listener, gate, shutdown, serve, move |s, _| {
-        refuse_busy(s, mode)
-    })
-    .await;
+    let busy: &[u8] = b"-ERR [SYS/TEMP] too many connections, try later\r\n";
+    let busy = (mode == TlsMode::StartTls).then_some(busy);
+    pec_listen::accept_loop(listener, gate, shutdown, serve, busy).await;
     Ok(())
-}
-
-/// Over the connection limit: tell a plain-text client why, then close.
-async fn refuse_busy<S: AsyncWrite + Unpin>(mut socket: S, mode: TlsMode) {
-    if mode == TlsMode::StartTls {
-        let line = format!("-ERR {SYS_TEMP} too many connections, try later\r\n");
-        let _ =
-            tokio::time::timeout(Duration::from_secs(5), socket.write_all(line.as_bytes())).await;
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(5), socket.shutdown()).await;
 }
 
 /// One connection: implicit TLS, or greeting + optional STLS, then the dialogue.
@@ -82,26 +69,24 @@ where
 {
     let handshake = ctx.config.limits.tls_handshake_timeout;
     // One login deadline for the whole connection, STLS or not.
-    let deadline = tokio::time::Instant::now() + ctx.config.limits.login_timeout;
+    let deadline = pec_listen::LoginDeadline::after(ctx.config.limits.login_timeout);
     match ctx.config.mode {
         TlsMode::Implicit => {
             let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                 .await
                 .map_err(|_| Pop3Error::HandshakeTimeout)??;
-            let mut session = Session::new(tls, peer, ctx, true, shutdown);
-            session.login_deadline = deadline;
+            let session = Session::new(tls, peer, ctx, true, shutdown, deadline);
             session.greet_and_run().await?;
         }
         TlsMode::StartTls => {
-            let mut session = Session::new(stream, peer, ctx.clone(), false, shutdown.clone());
-            session.login_deadline = deadline;
+            let session =
+                Session::new(stream, peer, ctx.clone(), false, shutdown.clone(), deadline);
             if let Exit::StartTls(stream) = session.greet_and_run().await? {
                 let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                     .await
                     .map_err(|_| Pop3Error::HandshakeTimeout)??;
                 // RFC 2595 §4: no new greeting; the session starts over in AUTHORIZATION.
-                let mut session = Session::new(tls, peer, ctx, true, shutdown);
-                session.login_deadline = deadline;
+                let session = Session::new(tls, peer, ctx, true, shutdown, deadline);
                 session.run().await?;
             }
         }

@@ -168,6 +168,37 @@ async fn a_client_that_never_logs_in_is_closed_at_the_login_timeout() {
 }
 
 #[tokio::test]
+async fn a_client_that_keeps_sending_commands_is_closed_at_the_login_timeout_too() {
+    let limits = ImapLimits {
+        login_timeout: Duration::from_millis(300),
+        ..test_limits()
+    };
+    let server = TestServer::start(TlsMode::Implicit, limits).await;
+    let mut chatty = server.client().await;
+    let started = std::time::Instant::now();
+    let mut bye = None;
+    'turns: for n in 0..30 {
+        chatty.send(format!("n{n} NOOP\r\n").as_bytes()).await;
+        loop {
+            let Some(l) = chatty.try_line().await else {
+                break 'turns;
+            };
+            if l.starts_with("* BYE") {
+                bye = Some(l);
+                break 'turns;
+            }
+            if l.starts_with(&format!("n{n} ")) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bye = bye.expect("a BYE at the login deadline");
+    assert!(bye.starts_with("* BYE Login timeout"), "{bye}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
 async fn one_address_cannot_take_every_place() {
     let limits = ImapLimits {
         max_connections: 100,

@@ -85,23 +85,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             );
             return;
         }
-        if has_bare_cr_or_lf(&message) {
-            self.reply(
-                C554_TRANSACTION_FAILED,
-                E560_MEDIA,
-                "Bare CR or LF in message, use CRLF line ends",
-            );
-            return;
-        }
-        if longest_line(&message) > MAX_LINE {
-            // RFC 5321 §4.5.3.1.6: a line is at most 1,000 octets with its CRLF. Relaying a
-            // longer one would break at the next hop, or be folded there, breaking signatures.
-            self.reply(
-                C554_TRANSACTION_FAILED,
-                E560_MEDIA,
-                "Line longer than 998 octets in message (RFC 5321 4.5.3.1.6)",
-            );
-            return;
+        match difetto(&message) {
+            Some(Difetto::FineRigaNuda) => {
+                self.reply(
+                    C554_TRANSACTION_FAILED,
+                    E560_MEDIA,
+                    "Bare CR or LF in message, use CRLF line ends",
+                );
+                return;
+            }
+            Some(Difetto::RigaLunga) => {
+                // RFC 5321 §4.5.3.1.6: a line is at most 1,000 octets with its CRLF. Relaying
+                // a longer one would break at the next hop, or be folded there, breaking
+                // signatures.
+                self.reply(
+                    C554_TRANSACTION_FAILED,
+                    E560_MEDIA,
+                    "Line longer than 998 octets in message (RFC 5321 4.5.3.1.6)",
+                );
+                return;
+            }
+            None => {}
         }
         let submission = Submission {
             authenticated: self.data.authenticated.clone().unwrap_or_default(),
@@ -126,46 +130,66 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
 /// The longest text line RFC 5321 §4.5.3.1.6 allows, without its CRLF.
 const MAX_LINE: usize = 998;
 
-/// The length of the longest line of `message`, line ends excluded.
-fn longest_line(message: &[u8]) -> usize {
-    message
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l).len())
-        .max()
-        .unwrap_or(0)
+/// What is wrong with a message's line structure.
+#[derive(Debug, PartialEq, Eq)]
+enum Difetto {
+    /// A CR not followed by LF, or an LF not preceded by CR.
+    FineRigaNuda,
+    /// A line longer than [`MAX_LINE`].
+    RigaLunga,
 }
 
-/// True when a CR is not followed by LF or an LF is not preceded by CR.
-fn has_bare_cr_or_lf(message: &[u8]) -> bool {
-    let mut prev = 0u8;
-    for (i, &b) in message.iter().enumerate() {
-        match b {
-            b'\n' if prev != b'\r' => return true,
-            b'\r' if message.get(i + 1) != Some(&b'\n') => return true,
-            _ => {}
+/// The first fault of `message`'s lines, in one pass over its line ends.
+fn difetto(message: &[u8]) -> Option<Difetto> {
+    let mut inizio = 0;
+    for p in memchr::memchr2_iter(b'\r', b'\n', message) {
+        if message[p] == b'\r' {
+            if message.get(p + 1) != Some(&b'\n') {
+                return Some(Difetto::FineRigaNuda);
+            }
+            if p - inizio > MAX_LINE {
+                return Some(Difetto::RigaLunga);
+            }
+        } else {
+            if p == 0 || message[p - 1] != b'\r' {
+                return Some(Difetto::FineRigaNuda);
+            }
+            inizio = p + 1;
         }
-        prev = b;
     }
-    false
+    (message.len() - inizio > MAX_LINE).then_some(Difetto::RigaLunga)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{has_bare_cr_or_lf, longest_line};
+    use super::{difetto, Difetto, MAX_LINE};
 
     #[test]
     fn line_lengths() {
-        assert_eq!(longest_line(b"ab\r\nabcd\r\n"), 4);
-        assert_eq!(longest_line(&[b'x'; 999]), 999);
-        assert_eq!(longest_line(b""), 0);
+        let riga = |n: usize| [vec![b'x'; n], b"\r\n".to_vec()].concat();
+        assert_eq!(difetto(b"ab\r\nabcd\r\n"), None);
+        assert_eq!(difetto(&riga(MAX_LINE)), None);
+        assert_eq!(difetto(&riga(MAX_LINE + 1)), Some(Difetto::RigaLunga));
+        assert_eq!(
+            difetto(&[b"a\r\n".as_slice(), &riga(MAX_LINE + 1)].concat()),
+            Some(Difetto::RigaLunga)
+        );
+        assert_eq!(difetto(&[b'x'; 999]), Some(Difetto::RigaLunga));
+        assert_eq!(difetto(&[b'x'; 998]), None);
+        assert_eq!(difetto(b""), None);
     }
 
     #[test]
     fn bare_line_ends() {
-        assert!(!has_bare_cr_or_lf(b"a\r\nb\r\n"));
-        assert!(has_bare_cr_or_lf(b"a\nb\r\n"));
-        assert!(has_bare_cr_or_lf(b"a\rb\r\n"));
-        assert!(has_bare_cr_or_lf(b"a\r\n\n"));
-        assert!(has_bare_cr_or_lf(b"a\r"));
+        assert_eq!(difetto(b"a\r\nb\r\n"), None);
+        for nudo in [
+            b"a\nb\r\n".as_slice(),
+            b"a\rb\r\n",
+            b"a\r\n\n",
+            b"a\r",
+            b"\n",
+        ] {
+            assert_eq!(difetto(nudo), Some(Difetto::FineRigaNuda), "{nudo:?}");
+        }
     }
 }

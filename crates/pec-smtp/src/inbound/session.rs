@@ -45,7 +45,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             self.flush_in_time().await?;
             let in_data = matches!(self.state, State::Data(_));
             let logging_in = !self.is_inbound() && self.data.authenticated.is_none();
-            if logging_in && tokio::time::Instant::now() >= self.login_deadline {
+            if logging_in && self.login_deadline.expired() {
                 // Checked every turn, not only when the client goes quiet: one that keeps
                 // commands coming never logs in either.
                 self.reply(
@@ -60,9 +60,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             } else if logging_in {
                 // Issue 12: a silent (or chatty) client that never logs in holds its place
                 // for the login timeout at most.
-                self.limits()
-                    .command_timeout
-                    .min(self.login_deadline - tokio::time::Instant::now())
+                self.login_deadline.cap(self.limits().command_timeout)
             } else {
                 self.limits().command_timeout
             };

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use pec_listen::{ConnectionLimits, Gate};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -67,40 +67,25 @@ async fn serve<B: Backend>(
     } else {
         "smtp submission"
     };
-    let label = match listener.local_addr() {
-        Ok(a) => format!("{role} {a}"),
-        Err(_) => role.to_string(),
-    };
-    let gate = Gate::new(
-        label,
+    let gate = Gate::for_listener(
+        role,
+        &listener,
         ConnectionLimits {
             max_connections: limits.max_connections,
             max_per_ip: limits.max_connections_per_ip,
         },
     );
-    let mode = ctx.config.mode;
+    // Over the caps, a plain-text client is told why before the socket closes.
+    let busy: &[u8] = b"421 4.7.0 Too many connections, try later\r\n";
+    let busy = (ctx.config.mode == TlsMode::StartTls).then_some(busy);
     let serve = |socket, peer, stop| {
         let ctx = ctx.clone();
         async move {
             let _ = serve_stream(socket, peer, ctx, stop).await;
         }
     };
-    pec_listen::accept_loop(listener, gate, shutdown, serve, move |s, _| {
-        refuse_busy(s, mode)
-    })
-    .await;
+    pec_listen::accept_loop(listener, gate, shutdown, serve, busy).await;
     Ok(())
-}
-
-/// Over the connection limit: tell a plain-text client why, then close.
-async fn refuse_busy<S: AsyncWrite + Unpin>(mut socket: S, mode: TlsMode) {
-    if mode == TlsMode::StartTls {
-        let line = format!(
-            "{C421_SERVICE_UNAVAILABLE} {E470_SECURITY} Too many connections, try later\r\n"
-        );
-        let _ = socket.write_all(line.as_bytes()).await;
-    }
-    let _ = socket.shutdown().await;
 }
 
 /// Serves one connection on any stream (a TCP socket, or an in-memory duplex in tests):
@@ -117,26 +102,24 @@ where
 {
     let handshake = ctx.config.limits.tls_handshake_timeout;
     // One login deadline for the whole connection, STARTTLS or not.
-    let deadline = tokio::time::Instant::now() + ctx.config.limits.login_timeout;
+    let deadline = pec_listen::LoginDeadline::after(ctx.config.limits.login_timeout);
     match ctx.config.mode {
         TlsMode::Implicit => {
             let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                 .await
                 .map_err(|_| Error::HandshakeTimeout)??;
-            let mut session = Session::new(tls, peer, ctx, true, shutdown);
-            session.login_deadline = deadline;
+            let session = Session::new(tls, peer, ctx, true, shutdown, deadline);
             session.greet_and_run().await?;
         }
         TlsMode::StartTls => {
-            let mut session = Session::new(stream, peer, ctx.clone(), false, shutdown.clone());
-            session.login_deadline = deadline;
+            let session =
+                Session::new(stream, peer, ctx.clone(), false, shutdown.clone(), deadline);
             if let Exit::StartTls(stream) = session.greet_and_run().await? {
                 let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
                     .await
                     .map_err(|_| Error::HandshakeTimeout)??;
                 // RFC 3207 §4.2: everything learnt before TLS is forgotten; no new greeting.
-                let mut session = Session::new(tls, peer, ctx, true, shutdown);
-                session.login_deadline = deadline;
+                let session = Session::new(tls, peer, ctx, true, shutdown, deadline);
                 session.run().await?;
             }
         }

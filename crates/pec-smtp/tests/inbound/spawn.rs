@@ -134,6 +134,46 @@ async fn one_address_cannot_take_every_place() {
     a2.cmd("NOOP", 250).await;
 }
 
+/// The deadline is the connection's: STARTTLS does not restart it, and a client that keeps
+/// commands coming is closed at it too.
+#[tokio::test]
+async fn the_login_deadline_outlives_starttls_and_busy_clients() {
+    let limits = Limits {
+        login_timeout: Duration::from_millis(1000),
+        ..test_limits()
+    };
+    let server = TestServer::start(TlsMode::StartTls, limits).await;
+    let mut c = server.connect().await;
+    c.greeting().await;
+    c.cmd("EHLO client.test", 250).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    c.starttls().await;
+    let upgraded = std::time::Instant::now();
+    let mut closed = None;
+    for _ in 0..30 {
+        c.send(b"NOOP\r\n").await;
+        match c.try_read_reply().await {
+            Some(r) if r.code == 250 => {}
+            Some(r) => {
+                assert_eq!(r.code, 421, "{r:?}");
+                closed = Some(upgraded.elapsed());
+                break;
+            }
+            None => {
+                closed = Some(upgraded.elapsed());
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let closed = closed.expect("closed at the login deadline");
+    // Restarted at STARTTLS, it would have let the client go on for a whole second more.
+    assert!(
+        closed < Duration::from_millis(700),
+        "closed {closed:?} after STARTTLS"
+    );
+}
+
 #[tokio::test]
 async fn a_client_that_never_logs_in_is_closed_at_the_login_timeout() {
     let limits = Limits {
