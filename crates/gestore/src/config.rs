@@ -338,9 +338,10 @@ pub struct RawLimits {
     pub login_failures: u32,
     /// Minutes such a block lasts. Default 15.
     pub login_block_minutes: u64,
-    /// MiB of message bodies one IMAP listener may hold at once for FETCH replies not yet
-    /// taken by their clients (each costs its size until read); a session waits for its
-    /// share, and one whose client stops reading is dropped after a minute. Default 256.
+    /// MiB of message bodies one IMAP or POP3 listener may hold at once for FETCH or RETR
+    /// replies not yet taken by their clients (each costs its size until read, one box at
+    /// most a quarter); a session waits for its share, and one whose client stops reading is
+    /// dropped after a minute. Default 256.
     pub imap_fetch_memory_mb: usize,
 }
 
@@ -674,7 +675,7 @@ max_connections_per_ip = 50    # per listener and client address (IMAP: twice th
 login_timeout_seconds = 60     # to log in, after connecting
 login_failures = 10            # from one address, or on one box, within 15 minutes...
 login_block_minutes = 15       # ...block further logins this long (fail2ban-style log lines)
-imap_fetch_memory_mb = 256     # message bodies an IMAP listener holds for clients at once
+imap_fetch_memory_mb = 256     # message bodies an IMAP or POP3 listener holds for clients at once
 
 [index]
 # The providers' index (IGPEC) as LDIF, re-read when it changes; without it only our own

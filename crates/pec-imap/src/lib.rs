@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+mod budget;
 pub mod imap;
 pub mod memory;
 pub mod pop3;

@@ -326,6 +326,7 @@ pub async fn start(config: Config) -> Result<Running> {
                         max_connections: caps.max_connections,
                         max_connections_per_ip: caps.per_ip,
                         login_timeout: caps.login_timeout,
+                        retr_memory: fetch_memory,
                         ..Default::default()
                     },
                 };

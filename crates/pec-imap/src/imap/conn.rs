@@ -140,8 +140,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Conn<S> {
         // However slowly it reads, a client holds its share of the fetch memory for a bounded
         // time: the write timeout, plus the message at 32 KiB/s.
         let total: usize = parts.iter().map(|p| p.len()).sum();
-        let all = self.write_timeout + std::time::Duration::from_secs((total / (32 * 1024)) as u64);
-        let deadline = tokio::time::Instant::now() + all;
+        let deadline = crate::budget::write_deadline(self.write_timeout, total);
         // Each write waits at most the write timeout, and never past the whole deadline.
         let limit = |write_timeout| deadline.min(tokio::time::Instant::now() + write_timeout);
         for part in parts {

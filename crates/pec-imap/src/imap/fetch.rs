@@ -23,8 +23,6 @@ use super::session::{bad, no, ok, Session};
 use super::view::{fetch_flags, seq};
 use super::Error;
 use crate::backend::{Backend, FlagOp, MessageEntry};
-use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
     pub(super) async fn fetch(
@@ -96,7 +94,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             let _share = if needs_bytes {
                 let streamed = whole.is_some_and(|i| whole_message(&names[i]));
                 let costo = entry.size.saturating_mul(if streamed { 1 } else { 3 });
-                match self.fetch_share(&user, costo).await {
+                let mut stop = self.shutdown_signal();
+                match self.ctx.budget.share(&user, costo, &mut stop).await {
                     Some(share) => Some(share),
                     None => {
                         return Ok(no(
@@ -148,49 +147,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             self.conn.flush().await?;
         }
         Ok(ok(tag, None, "FETCH completed"))
-    }
-
-    /// Waits (at most [`FETCH_WAIT`], and not past shutdown) for `bytes` of the listener's
-    /// fetch memory, taken from `user`'s quarter of it first; `None` if it did not come.
-    /// A message larger than a quarter is charged a quarter: one box never holds more than
-    /// that of the budget, so a client that never reads its large fetches cannot make every
-    /// other box wait (the cost: four boxes may stream their largest messages at once).
-    async fn fetch_share(
-        &mut self,
-        user: &str,
-        bytes: u64,
-    ) -> Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
-        let most = (self.ctx.config.limits.fetch_memory / 1024).max(4);
-        let per_box = most / 4;
-        let kib = usize::try_from(bytes / 1024 + 1).unwrap_or(usize::MAX);
-        let n = u32::try_from(kib.min(per_box)).unwrap_or(u32::MAX);
-        let box_budget = {
-            let mut budgets = self
-                .ctx
-                .box_budgets
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            // Boxes no session holds are forgotten once there are many (a semaphore a
-            // session still holds stays, so a box never has two).
-            if budgets.len() > 10_000 {
-                budgets.retain(|_, s| Arc::strong_count(s) > 1);
-            }
-            budgets
-                .entry(user.to_string())
-                .or_insert_with(|| Arc::new(Semaphore::new(per_box)))
-                .clone()
-        };
-        let global = self.ctx.fetch_budget.clone();
-        let both = async move {
-            let mine = box_budget.acquire_many_owned(n).await.ok()?;
-            let all = global.acquire_many_owned(n).await.ok()?;
-            Some((mine, all))
-        };
-        let shutdown = &mut self.shutdown_signal();
-        tokio::select! {
-            got = tokio::time::timeout(FETCH_WAIT, both) => got.ok().flatten(),
-            _ = shutdown.wait_for(|&stop| stop) => None,
-        }
     }
 
     /// One FETCH response whose last item is the whole message: the other items are encoded
@@ -273,9 +229,6 @@ impl IntoStaticName for MessageDataItemName<'_> {
         self.into_static()
     }
 }
-
-/// Longest wait for a share of the fetch memory before the FETCH is answered NO.
-const FETCH_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How an empty literal ends a FETCH response that has it as its last item.
 const EMPTY_LITERAL_AT_END: &[u8] = b"{0}\r\n)\r\n";

@@ -137,11 +137,8 @@ impl Default for ImapConfig {
 /// What every session of one listener shares.
 pub(crate) struct Context<B> {
     pub(crate) config: ImapConfig,
-    /// [`ImapLimits::fetch_memory`], in KiB permits.
-    pub(crate) fetch_budget: Arc<tokio::sync::Semaphore>,
-    /// Each box's share of it: a quarter, so one user's clients cannot hold it all.
-    pub(crate) box_budgets:
-        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// [`ImapLimits::fetch_memory`], a quarter of it per box.
+    pub(crate) budget: crate::budget::Budget,
     pub(crate) tls: tokio_rustls::TlsAcceptor,
     pub(crate) backend: Arc<B>,
 }
@@ -165,13 +162,10 @@ pub async fn serve_imap<B: Backend>(
         config.limits.max_connections_per_ip,
     );
     let mode = config.mode;
-    let fetch_budget = Arc::new(tokio::sync::Semaphore::new(
-        (config.limits.fetch_memory / 1024).max(1),
-    ));
+    let budget = crate::budget::Budget::new(config.limits.fetch_memory);
     let ctx = Arc::new(Context {
         config,
-        fetch_budget,
-        box_budgets: Default::default(),
+        budget,
         tls: tokio_rustls::TlsAcceptor::from(tls),
         backend,
     });

@@ -43,6 +43,10 @@ pub struct Pop3Limits {
     pub failed_login_delay: Duration,
     /// Failed logins after which the connection is closed. Default 3.
     pub max_failed_logins: u32,
+    /// Message bytes the listener holds for RETR and TOP at once, a quarter of it per box
+    /// (issue 12): clients that ask for messages and never read them cannot exhaust memory.
+    /// Default 256 MiB.
+    pub retr_memory: usize,
 }
 
 impl Default for Pop3Limits {
@@ -57,6 +61,7 @@ impl Default for Pop3Limits {
             tls_handshake_timeout: Duration::from_secs(30),
             failed_login_delay: Duration::from_secs(2),
             max_failed_logins: 3,
+            retr_memory: 256 << 20,
         }
     }
 }

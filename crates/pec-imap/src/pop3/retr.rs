@@ -20,12 +20,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         let State::Transaction(maildrop) = &self.state else {
             return Ok(Flow::Continue);
         };
-        let (uid, mailbox) = match maildrop.get(n) {
-            Ok(slot) => (slot.uid, maildrop.mailbox.clone()),
+        let (uid, size, mailbox) = match maildrop.get(n) {
+            Ok(slot) => (slot.uid, slot.size, maildrop.mailbox.clone()),
             Err(no) => {
                 self.err(no.text());
                 return Ok(Flow::Continue);
             }
+        };
+        // Issue 12: a share of the listener's memory for the message, held until the client
+        // has taken it (at most the write timeout plus the message at 32 KiB/s).
+        let mut stop = self.shutdown.clone();
+        let Some(_share) = self.ctx.budget.share(&mailbox, size, &mut stop).await else {
+            self.err(&format!("{SYS_TEMP} server busy, try later"));
+            return Ok(Flow::Continue);
         };
         let bytes = match self.ctx.backend.fetch(&mailbox, INBOX, uid).await {
             Ok(Some(bytes)) => bytes,
@@ -47,16 +54,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
             Some(_) => self.ok("top of message follows"),
         }
         self.flush().await?;
+        let deadline = crate::budget::write_deadline(self.limits().write_timeout, body.len());
         let mut stuffer = DotStuffer::new();
         let mut out = Vec::with_capacity(WRITE_CHUNK + WRITE_CHUNK / 2);
         for chunk in body.chunks(WRITE_CHUNK) {
             out.clear();
             stuffer.push(chunk, &mut out);
-            self.write_timed(&out).await?;
+            self.write_until(&out, Some(deadline)).await?;
         }
         out.clear();
         stuffer.finish(&mut out);
-        self.write_timed(&out).await?;
+        self.write_until(&out, Some(deadline)).await?;
         self.flush_stream().await?;
         if top.is_none() {
             // Best effort: an IMAP client then shows it read; failing this must not fail RETR.

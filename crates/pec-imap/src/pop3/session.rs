@@ -21,6 +21,8 @@ pub(super) struct Context<B> {
     pub config: Pop3Config,
     pub tls: TlsAcceptor,
     pub backend: Arc<B>,
+    /// [`Pop3Limits::retr_memory`], a quarter of it per box.
+    pub budget: crate::budget::Budget,
 }
 
 /// The RFC 1939 §3 states, named by what the session waits for.
@@ -75,7 +77,7 @@ pub(super) struct Session<S, B> {
     /// Replies waiting to be written (at most a CAPA or a LIST of the maildrop).
     pub wbuf: Vec<u8>,
     pub failed_logins: u32,
-    shutdown: watch::Receiver<bool>,
+    pub(super) shutdown: watch::Receiver<bool>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
@@ -297,9 +299,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
 
     /// Writes `bytes` in chunks, each under the write timeout.
     pub async fn write_timed(&mut self, bytes: &[u8]) -> Result<(), Pop3Error> {
+        self.write_until(bytes, None).await
+    }
+
+    /// [`Session::write_timed`], and never past `deadline` (a whole message's).
+    pub(super) async fn write_until(
+        &mut self,
+        bytes: &[u8],
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<(), Pop3Error> {
         let limit = self.limits().write_timeout;
         for chunk in bytes.chunks(WRITE_CHUNK) {
-            tokio::time::timeout(limit, self.stream.write_all(chunk))
+            let mut until = tokio::time::Instant::now() + limit;
+            if let Some(d) = deadline {
+                until = until.min(d);
+            }
+            tokio::time::timeout_at(until, self.stream.write_all(chunk))
                 .await
                 .map_err(|_| Pop3Error::WriteTimeout)??;
         }

@@ -39,10 +39,12 @@ pub async fn serve_pop3<B: Backend>(
         limits.max_connections_per_ip,
     );
     let mode = config.mode;
+    let budget = crate::budget::Budget::new(config.limits.retr_memory);
     let ctx = Arc::new(Context {
         config,
         tls: TlsAcceptor::from(tls),
         backend,
+        budget,
     });
     let serve = |socket, peer: std::net::SocketAddr, stop| {
         let ctx = ctx.clone();

@@ -81,3 +81,53 @@ async fn message_removed_by_another_session_answers_err() {
     assert_eq!(server.inbox().await.len(), 1);
     server.stop().await;
 }
+
+/// Issue 12: a RETR holds a share of the listener's memory until its client has taken the
+/// message; a client that never reads keeps its own box waiting, not the other boxes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_reads_holds_its_boxs_share_only() {
+    use crate::util::{Client, OTHER_PASSWORD, OTHER_USER, PASSWORD};
+    use std::time::Duration;
+    let limits = pec_imap::Pop3Limits {
+        retr_memory: 256 << 10,
+        ..test_limits()
+    };
+    let server = TestServer::start(TlsMode::Implicit, limits).await;
+    // Larger than the socket buffers can swallow, so the server's writes block.
+    let riga = [vec![b'x'; 998], b"\r\n".to_vec()].concat();
+    let big = [b"Subject: grande\r\n\r\n".to_vec(), riga.repeat(12_000)].concat();
+    server
+        .backend
+        .deliver(USER, "INBOX", &big)
+        .expect("deliver");
+    server
+        .backend
+        .deliver(OTHER_USER, "INBOX", &big)
+        .expect("deliver");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let mut stuck = Client::over(tcp, TlsMode::Implicit).await;
+    stuck.login(USER, PASSWORD).await;
+    stuck.send(b"RETR 3\r\n").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The same box waits for its share...
+    let mut same = server.client().await;
+    same.login(USER, PASSWORD).await;
+    same.send(b"RETR 3\r\n").await;
+    let waited = tokio::time::timeout(Duration::from_millis(800), same.read_line()).await;
+    assert!(
+        waited.is_err(),
+        "a second RETR of the same box got {waited:?}"
+    );
+    // ...another box does not.
+    let mut other = server.client().await;
+    other.login(OTHER_USER, OTHER_PASSWORD).await;
+    assert_eq!(other.multi("RETR 1").await, big);
+    // Once the stuck client is gone, the waiting one is served.
+    drop(stuck);
+    let line = same.read_line().await.expect("reply");
+    assert!(line.starts_with("+OK"), "{line}");
+    assert_eq!(same.read_body().await, big);
+    server.stop().await;
+}

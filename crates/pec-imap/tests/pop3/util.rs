@@ -178,6 +178,11 @@ impl Client {
     /// Connects and reads the greeting, without STLS.
     pub async fn connect_plain(addr: SocketAddr, mode: TlsMode) -> Self {
         let tcp = TcpStream::connect(addr).await.expect("connect");
+        Self::over(tcp, mode).await
+    }
+
+    /// [`Client::connect_plain`] on a socket the test connected itself.
+    pub async fn over(tcp: TcpStream, mode: TlsMode) -> Self {
         let mut c = Client {
             stream: Some(Box::new(tcp)),
             rbuf: Vec::new(),
