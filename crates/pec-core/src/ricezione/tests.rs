@@ -66,15 +66,22 @@ const IDS: IdRicezione<'static> = IdRicezione {
     rilevazioni: &[],
 };
 
-fn busta_di_a() -> UnsignedMessage {
+/// A's envelope (msgid [`IDENTIFICATIVO`]) of `o` for `destinatari`.
+fn busta_di_a_con(o: &Originale, destinatari: &[crate::daticert::Destinatario]) -> UnsignedMessage {
     let a = gestore_a();
     let e = Emissione {
         provider: &a,
         data: quando(0),
         message_id: IDENTIFICATIVO,
     };
-    let o = sample::originale();
-    busta_trasporto(&e, &o, &sample::dati(IDENTIFICATIVO).destinatari).unwrap()
+    busta_trasporto(&e, o, destinatari).unwrap()
+}
+
+fn busta_di_a() -> UnsignedMessage {
+    busta_di_a_con(
+        &sample::originale(),
+        &sample::dati(IDENTIFICATIVO).destinatari,
+    )
 }
 
 /// Another box of the recipients' provider that A's envelope also certifies (in `To:`).
@@ -84,12 +91,6 @@ const ESTRANEO: &str = "estraneo@pec.cliente.example";
 
 /// A's envelope for an original whose `To:` names [`DESTINATARIO_TO`] and [`ALTRO`].
 fn busta_di_a_per_due() -> UnsignedMessage {
-    let a = gestore_a();
-    let e = Emissione {
-        provider: &a,
-        data: quando(0),
-        message_id: IDENTIFICATIVO,
-    };
     let raw = String::from_utf8(sample::ORIGINALE.to_vec())
         .unwrap()
         .replacen(
@@ -99,8 +100,7 @@ fn busta_di_a_per_due() -> UnsignedMessage {
         );
     let o = Originale::parse(raw.as_bytes()).unwrap();
     assert_eq!(o.to, [DESTINATARIO_TO, ALTRO]);
-    let destinatari = o.destinatari(|_| TipoDestinatario::Certificato);
-    busta_trasporto(&e, &o, &destinatari).unwrap()
+    busta_di_a_con(&o, &o.destinatari(|_| TipoDestinatario::Certificato))
 }
 
 /// A header replaced (or removed with `None`) in a built message.
@@ -618,16 +618,10 @@ fn an_outer_verifica_sicurezza_does_not_make_a_notice_about_a_virus() {
 
 #[test]
 fn control_characters_in_header_bound_daticert_values_are_an_anomaly() {
-    let a = gestore_a();
-    let e = Emissione {
-        provider: &a,
-        data: quando(0),
-        message_id: IDENTIFICATIVO,
-    };
     let o = sample::originale();
     let mut destinatari = sample::dati(IDENTIFICATIVO).destinatari;
     destinatari[0].indirizzo = format!("{DESTINATARIO_TO}\r\n\r\nFinto corpo");
-    let raw = firma_finta(&busta_trasporto(&e, &o, &destinatari).unwrap());
+    let raw = firma_finta(&busta_di_a_con(&o, &destinatari));
     let (motivo, ..) = anomalia_di(
         ricevi(
             &raw,
@@ -642,16 +636,10 @@ fn control_characters_in_header_bound_daticert_values_are_an_anomaly() {
 
 #[test]
 fn a_recipient_the_sender_classed_esterno_is_not_certified() {
-    let a = gestore_a();
-    let e = Emissione {
-        provider: &a,
-        data: quando(0),
-        message_id: IDENTIFICATIVO,
-    };
     let o = sample::originale();
     let mut destinatari = sample::dati(IDENTIFICATIVO).destinatari;
     destinatari[0].tipo = TipoDestinatario::Esterno;
-    let raw = firma_finta(&busta_trasporto(&e, &o, &destinatari).unwrap());
+    let raw = firma_finta(&busta_di_a_con(&o, &destinatari));
     let esito = ricevi(
         &raw,
         &[DESTINATARIO_TO],
@@ -1111,19 +1099,13 @@ fn an_envelope_replayed_only_to_other_boxes_is_an_anomaly_or_refused() {
 #[test]
 fn a_recipient_only_in_the_daticert_or_only_in_the_original_is_not_certified() {
     // The daticert names altro@ but the signed original's To/Cc does not, and the reverse.
-    let a = gestore_a();
-    let e = Emissione {
-        provider: &a,
-        data: quando(0),
-        message_id: IDENTIFICATIVO,
-    };
     let o = sample::originale();
     let mut destinatari = sample::dati(IDENTIFICATIVO).destinatari;
     destinatari.push(crate::daticert::Destinatario {
         indirizzo: ALTRO.into(),
         tipo: TipoDestinatario::Certificato,
     });
-    let raw = firma_finta(&busta_trasporto(&e, &o, &destinatari).unwrap());
+    let raw = firma_finta(&busta_di_a_con(&o, &destinatari));
     let esito = ricevi(&raw, &[ALTRO], Firma::Valida(indice_a()), Politica::Rifiuta).unwrap();
     assert!(
         matches!(esito, EsitoRicezione::Rifiutata { .. }),
@@ -1142,7 +1124,7 @@ fn a_recipient_only_in_the_daticert_or_only_in_the_original_is_not_certified() {
     assert!(o.to.iter().any(|t| t == ALTRO), "{:?}", o.to);
     let destinatari = sample::dati(IDENTIFICATIVO).destinatari;
     assert!(destinatari.iter().all(|d| d.indirizzo != ALTRO));
-    let raw = firma_finta(&busta_trasporto(&e, &o, &destinatari).unwrap());
+    let raw = firma_finta(&busta_di_a_con(&o, &destinatari));
     let esito = ricevi(&raw, &[ALTRO], Firma::Valida(indice_a()), Politica::Rifiuta).unwrap();
     assert!(
         matches!(esito, EsitoRicezione::Rifiutata { .. }),
@@ -1217,13 +1199,7 @@ fn a_daticert_outside_the_signed_entity_is_never_read() {
                 .into_bytes(),
         )
         .unwrap();
-        let a = gestore_a();
-        let e = Emissione {
-            provider: &a,
-            data: quando(0),
-            message_id: IDENTIFICATIVO,
-        };
-        busta_trasporto(&e, &o, &o.destinatari(|_| TipoDestinatario::Certificato)).unwrap()
+        busta_di_a_con(&o, &o.destinatari(|_| TipoDestinatario::Certificato))
     };
     let raw = firma_finta(&falsa);
     // The verifier vouches for the genuine entity only.
