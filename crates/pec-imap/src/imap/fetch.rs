@@ -57,12 +57,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {
         let folder = view.folder.clone();
         let indices = view.resolve(&set, uid);
         let needs_bytes = names.iter().any(needs_bytes);
-        let needs_meta = names.iter().any(|n| {
-            matches!(
-                n,
-                MessageDataItemName::InternalDate | MessageDataItemName::Rfc822Size
-            )
-        });
+        // The view keeps each size; only INTERNALDATE needs a fresh snapshot.
+        let needs_meta = names
+            .iter()
+            .any(|n| matches!(n, MessageDataItemName::InternalDate));
         let sets_seen = !view.read_only && names.iter().any(sets_seen);
         let newly_seen = if sets_seen {
             self.mark_seen(&user, &folder, &indices).await

@@ -111,17 +111,14 @@ fn depth(key: &SearchKey<'_>, d: usize) -> usize {
     }
 }
 
-/// Keys on size or INTERNALDATE, which the view does not keep.
+/// Keys on INTERNALDATE, which the view does not keep (it keeps sizes).
 fn needs_meta(key: &SearchKey<'_>) -> bool {
     match key {
         SearchKey::And(keys) => keys.as_ref().iter().any(needs_meta),
         SearchKey::Not(k) => needs_meta(k),
         SearchKey::Or(a, b) => needs_meta(a) || needs_meta(b),
-        SearchKey::Larger(_)
-        | SearchKey::Smaller(_)
-        | SearchKey::Before(_)
-        | SearchKey::On(_)
-        | SearchKey::Since(_) => true,
+        // Sizes are in the view; dates are not.
+        SearchKey::Before(_) | SearchKey::On(_) | SearchKey::Since(_) => true,
         _ => false,
     }
 }
