@@ -7,7 +7,73 @@
 //! a short reason in Italian. Whatever the remote server said is quoted after it, on one line
 //! and shortened, for the sender's helpdesk: it is the peer's text, in whatever language.
 
-use crate::builder::CausaMancataConsegna;
+use crate::builder::{
+    avviso_mancata_consegna, BuildError, CausaMancataConsegna, DatiMessaggio, Emissione, Scadenza,
+};
+use crate::registro::{Evento, TipoEvento};
+use crate::UnsignedMessage;
+use chrono::{DateTime, Duration, Utc};
+
+/// How long the relay keeps trying an envelope or a receipt after acceptance (PEC-SPEC §2.3:
+/// 24 h maximum idleness; the 24 h notice tells the sender).
+pub const TENTATIVI_PER: Duration = Duration::hours(24);
+
+/// What the sender side does after a send failed for now (4xx, peer down, timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DopoErrore {
+    /// Try again later (with backoff).
+    Riprova,
+    /// Stop: [`TENTATIVI_PER`] passed since acceptance.
+    Abbandona,
+}
+
+/// Whether a temporary failure at `ora` of a message accepted at `accettato` is retried.
+pub fn dopo_errore_temporaneo(accettato: DateTime<Utc>, ora: DateTime<Utc>) -> DopoErrore {
+    if ora - accettato < TENTATIVI_PER {
+        DopoErrore::Riprova
+    } else {
+        DopoErrore::Abbandona
+    }
+}
+
+/// The sender side's answer to an envelope another provider's side refused for good.
+#[derive(Debug)]
+pub struct Rifiutata {
+    /// The avviso di mancata consegna to the original sender (PEC-SPEC §4.8), to sign.
+    pub avviso: UnsignedMessage,
+    /// Its log event.
+    pub evento: Evento,
+    /// The recipient's 12 h / 24 h checks it cancels: the transaction is closed.
+    pub annullate: &'static [Scadenza],
+}
+
+/// Decides [`Rifiutata`] for `rifiuto` of our envelope `dati` to `destinatario`, with the
+/// notice's Message-ID and time in `e`.
+pub fn rifiutata(
+    rifiuto: &RifiutoRemoto,
+    e: &Emissione<'_>,
+    dati: &DatiMessaggio,
+    destinatario: &str,
+) -> Result<Rifiutata, BuildError> {
+    let (causa, testo) = mancata_consegna(rifiuto, &e.provider.nome);
+    let avviso = avviso_mancata_consegna(e, dati, destinatario, causa, &testo)?;
+    let evento = Evento::di(
+        TipoEvento::MancataConsegnaEmessa {
+            errore: causa.errore(),
+            errore_esteso: testo,
+            destinatario: destinatario.to_string(),
+        },
+        e.data,
+        dati,
+        &e.provider.nome,
+        vec![crate::builder::senza_parentesi(e.message_id).to_string()],
+    );
+    Ok(Rifiutata {
+        avviso,
+        evento,
+        annullate: &[Scadenza::Ore12, Scadenza::Ore24],
+    })
+}
 
 /// Why a domain cannot be reached at all (no route, before any SMTP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +186,52 @@ mod tests {
     use super::*;
 
     const G: &str = "Gestore di Prova S.p.A.";
+
+    #[test]
+    fn temporary_failures_are_retried_for_24_hours_from_acceptance() {
+        let t = crate::prova::adesso().utc();
+        assert_eq!(dopo_errore_temporaneo(t, t), DopoErrore::Riprova);
+        let quasi = t + Duration::hours(24) - Duration::milliseconds(1);
+        assert_eq!(dopo_errore_temporaneo(t, quasi), DopoErrore::Riprova);
+        let oltre = t + Duration::hours(24);
+        assert_eq!(dopo_errore_temporaneo(t, oltre), DopoErrore::Abbandona);
+    }
+
+    #[test]
+    fn a_refusal_for_good_is_a_signed_notice_its_event_and_both_checks_cancelled() {
+        let provider = crate::prova::provider();
+        let e = Emissione {
+            provider: &provider,
+            data: crate::prova::adesso(),
+            message_id: "<avviso.1@pec.example.test>",
+        };
+        let dati = crate::builder::sample::dati("opec.1@pec.example.test");
+        let r = RifiutoRemoto::Risposta {
+            codice: 550,
+            enhanced: Some("5.1.1".into()),
+            testo: "unknown".into(),
+        };
+        let out = rifiutata(&r, &e, &dati, "x@pec.altro.test").unwrap();
+        assert_eq!(out.annullate, &[Scadenza::Ore12, Scadenza::Ore24]);
+        match &out.evento.evento {
+            TipoEvento::MancataConsegnaEmessa {
+                errore,
+                destinatario,
+                errore_esteso,
+            } => {
+                assert_eq!(*errore, crate::daticert::Errore::NoDest);
+                assert_eq!(destinatario, "x@pec.altro.test");
+                assert!(errore_esteso.starts_with("5.1.1 - "), "{errore_esteso}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            out.evento.generati,
+            vec!["avviso.1@pec.example.test".to_string()]
+        );
+        let letto = crate::inspect::inspect(&crate::prova::firma_finta(&out.avviso)).unwrap();
+        assert_eq!(letto.kind, crate::MessageKind::MancataConsegna);
+    }
 
     #[test]
     fn unreachable_domains_are_no_dominio_in_italian() {

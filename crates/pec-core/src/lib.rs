@@ -13,6 +13,8 @@
 pub mod accesso;
 pub mod breve;
 pub mod builder;
+// One key type for every idempotent effect, in the format the store has always held.
+pub mod chiave;
 pub mod consegna;
 pub mod daticert;
 // The relay's permanent failures as the sender's avviso di mancata consegna reads them
@@ -20,6 +22,8 @@ pub mod daticert;
 pub mod inoltro;
 pub mod inspect;
 pub mod kind;
+// Queue items, typed and serialised in one place.
+pub mod lavoro;
 pub mod message;
 #[cfg(test)]
 mod prova;

@@ -1,12 +1,12 @@
 //! The 12 h / 24 h rules of PEC-SPEC §4.9 as data: when each check is due, which incoming
-//! receipt cancels which check, and whether a notice is due when its check fires.
+//! receipt cancels which check, and the notice a check that fires sends.
 //!
 //! The sender's provider tracks every **certified** remote recipient of an accepted message
 //! from the moment the envelope was dispatched (the acceptance time). Two checks are scheduled
 //! ([`scadenze`]); each incoming receipt about that recipient cancels some of them
-//! ([`annullate`]); when a check fires, [`dovuto`] decides from what arrived
-//! ([`Tracciamento`]) and [`avviso`] builds the notice. A timer is a row in the store with a
-//! due time, never a sleeping task: tests jump a virtual clock (STYLE §3).
+//! ([`annullate`]) in the same transaction that files the receipt, so a check that fires is
+//! due, and [`avviso`] builds its notice. A timer is a row in the store with a due time, never
+//! a sleeping task: tests jump a virtual clock (STYLE §3).
 //!
 //! The table of PEC-SPEC §4.9, per recipient:
 //!
@@ -80,43 +80,6 @@ pub fn annullate(kind: MessageKind) -> &'static [Scadenza] {
         | MancataConsegnaVirus => &[Scadenza::Ore12, Scadenza::Ore24], // §4.9 rows 4, 5
         RilevazioneVirus => &[Scadenza::Ore12, Scadenza::Ore24], // UNCONFIRMED, module docs
         _ => &[],
-    }
-}
-
-/// What arrived about one recipient, as time elapsed since dispatch. Keeps the earliest.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tracciamento {
-    /// When the presa in carico arrived (PEC-SPEC §4.6).
-    pub presa_in_carico: Option<Duration>,
-    /// When the avvenuta consegna or an errore-consegna arrived (PEC-SPEC §4.7, §4.8), or a
-    /// rilevazione virus (see the module docs).
-    pub consegna: Option<Duration>,
-}
-
-impl Tracciamento {
-    /// Records a receipt of `kind` that arrived `trascorso` after dispatch; kinds that do not
-    /// bear on the timers are ignored. An earlier arrival is never overwritten.
-    pub fn registra(&mut self, kind: MessageKind, trascorso: Duration) {
-        let campo = match kind {
-            MessageKind::PresaInCarico => &mut self.presa_in_carico,
-            k if annullate(k).contains(&Scadenza::Ore24) => &mut self.consegna,
-            _ => return,
-        };
-        *campo = Some(campo.map_or(trascorso, |t| t.min(trascorso)));
-    }
-}
-
-/// Whether the notice of check `s` is due when that check fires (PEC-SPEC §4.9): the 12 h
-/// notice iff neither a presa in carico nor a consegna arrived before 12 h; the 24 h notice
-/// iff no consegna or errore-consegna arrived before the 24 h check.
-///
-/// Use it when a check fires even if the timer was cancelled, e.g. after a restart that lost
-/// a cancellation: it decides from the facts alone.
-pub fn dovuto(s: Scadenza, t: &Tracciamento) -> bool {
-    let prima = |arrivo: Option<Duration>| arrivo.is_some_and(|a| a < s.ritardo());
-    match s {
-        Scadenza::Ore12 => !prima(t.presa_in_carico) && !prima(t.consegna), // §4.9 rows 1, 4
-        Scadenza::Ore24 => !prima(t.consegna), // PEC-SPEC §4.9 rows 4, 5
     }
 }
 

@@ -53,7 +53,8 @@ pub enum CausaMancataConsegna {
 }
 
 impl CausaMancataConsegna {
-    fn errore(self) -> Errore {
+    /// The daticert `errore` of this cause.
+    pub fn errore(self) -> Errore {
         match self {
             CausaMancataConsegna::NoDest => Errore::NoDest,
             CausaMancataConsegna::NoDominio => Errore::NoDominio,

@@ -17,42 +17,26 @@ fn ore(h: i64) -> Duration {
 }
 
 /// The notices emitted for one recipient, given the receipts that arrive (kind, time since
-/// dispatch), computed three ways that must agree:
-/// 1. timers only: a check emits iff [`annullate`] did not cancel it before it fired;
-/// 2. facts only: a check emits iff [`dovuto`] says so from the receipts arrived before it;
-/// 3. both, as the sender side runs: a check emits iff not cancelled **and** due.
+/// dispatch), as the sender side runs: a check emits iff [`annullate`] did not cancel it
+/// before it fired (the cancellation is committed with the receipt that causes it).
 ///
 /// Events at the same instant as a check are processed after it ("before" is strict).
-fn simula(arrivi: &[(MessageKind, Duration)]) -> [Vec<Scadenza>; 3] {
-    let mut esiti: [Vec<Scadenza>; 3] = Default::default();
+fn simula(arrivi: &[(MessageKind, Duration)]) -> Vec<Scadenza> {
+    let mut esiti = Vec::new();
     for (s, quando) in scadenze(inviato()) {
-        let prima: Vec<_> = arrivi
+        let annullata = arrivi
             .iter()
             .filter(|(_, t)| inviato() + *t < quando)
-            .collect();
-        let annullata = prima.iter().any(|(k, _)| annullate(*k).contains(&s));
-        let mut t = Tracciamento::default();
-        for (k, trascorso) in &prima {
-            t.registra(*k, *trascorso);
-        }
+            .any(|(k, _)| annullate(*k).contains(&s));
         if !annullata {
-            esiti[0].push(s);
-        }
-        if dovuto(s, &t) {
-            esiti[1].push(s);
-        }
-        if !annullata && dovuto(s, &t) {
-            esiti[2].push(s);
+            esiti.push(s);
         }
     }
     esiti
 }
 
 fn verifica(nome: &str, arrivi: &[(MessageKind, Duration)], attesi: &[Scadenza]) {
-    let [timer, fatti, entrambi] = simula(arrivi);
-    assert_eq!(timer, attesi, "{nome}: timers and annullate");
-    assert_eq!(fatti, attesi, "{nome}: dovuto");
-    assert_eq!(entrambi, attesi, "{nome}: both");
+    assert_eq!(simula(arrivi), attesi, "{nome}: timers and annullate");
 }
 
 use MessageKind::*;
@@ -107,17 +91,6 @@ fn a_receipt_exactly_at_12h_is_too_late() {
         &[Ore12, Ore24],
     );
     verifica("consegna at 12 h", &[(ConsegnaCompleta, ore(12))], &[Ore12]);
-    let t = Tracciamento {
-        presa_in_carico: Some(ore(12)),
-        consegna: None,
-    };
-    assert!(dovuto(Ore12, &t));
-    let t = Tracciamento {
-        presa_in_carico: Some(ore(12) - Duration::seconds(1)),
-        consegna: None,
-    };
-    assert!(!dovuto(Ore12, &t));
-    assert!(dovuto(Ore24, &t));
 }
 
 #[test]
@@ -170,22 +143,6 @@ fn what_each_receipt_cancels() {
     ] {
         assert!(annullate(k).is_empty(), "{k}");
     }
-}
-
-#[test]
-fn tracking_keeps_the_earliest_arrival() {
-    let mut t = Tracciamento::default();
-    t.registra(ConsegnaCompleta, ore(5));
-    t.registra(MancataConsegna, ore(3));
-    t.registra(ConsegnaBreve, ore(7));
-    t.registra(Accettazione, ore(1));
-    assert_eq!(
-        t,
-        Tracciamento {
-            presa_in_carico: None,
-            consegna: Some(ore(3)),
-        }
-    );
 }
 
 #[test]
