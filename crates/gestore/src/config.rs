@@ -110,19 +110,7 @@ impl Default for RawAntivirus {
 }
 
 /// The validated `[antivirus]`, when scanning is on.
-#[derive(Debug, Clone)]
-pub struct Antivirus {
-    /// Unix socket path or `host:port`.
-    pub clamd: String,
-    /// Scan deadline.
-    pub timeout: std::time::Duration,
-    /// Scan at the access point.
-    pub access: bool,
-    /// Scan at the receiving point.
-    pub receiving: bool,
-    /// Quarantine retention in months (≥ 30).
-    pub quarantine_months: u32,
-}
+pub use pec_provider::Antivirus;
 
 /// The validated LDAP sync of the index.
 #[derive(Debug, Clone)]
@@ -205,31 +193,7 @@ pub enum OrdinaryMail {
     Refuse,
 }
 
-/// One static relay route.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    /// Host name (also the TLS server name) or IP address.
-    pub host: String,
-    /// Port.
-    pub port: u16,
-}
-
-/// The validated `[relay]`.
-#[derive(Debug, Clone)]
-pub struct RelayConfig {
-    /// Destination domain (lower case) → route.
-    pub routes: std::collections::BTreeMap<String, Route>,
-    /// MX lookups for other domains.
-    pub mx: bool,
-    /// Port of MX hosts.
-    pub mx_port: u16,
-    /// Name servers for MX lookups and MX host addresses; empty = the system resolver.
-    pub dns: Vec<SocketAddr>,
-    /// Extra TLS roots.
-    pub tls_roots: Vec<PathBuf>,
-    /// Connect and reply timeout.
-    pub timeout: std::time::Duration,
-}
+pub use pec_smtp::relay::{RelayConfig, Route};
 
 /// `[provider]`.
 #[derive(Debug, Deserialize)]
@@ -618,6 +582,40 @@ impl Config {
             ordinary_mail,
             adjustable_clock: raw.dev.adjustable_clock,
         })
+    }
+
+    /// The settings pec-provider's points run on.
+    pub fn impostazioni(&self) -> pec_provider::Impostazioni {
+        let l = &self.limits;
+        pec_provider::Impostazioni {
+            domini: self.domains.clone(),
+            servizio: self.service_address.clone(),
+            limiti: pec_core::accesso::Limiti {
+                max_destinatari: l.max_recipients,
+                max_dimensione: l.max_total_size,
+            },
+            politica: match self.ordinary_mail {
+                OrdinaryMail::Anomaly => pec_core::ricezione::Politica::Anomalia,
+                OrdinaryMail::Refuse => pec_core::ricezione::Politica::Rifiuta,
+            },
+            antivirus: self.antivirus.clone(),
+            relay: self.relay.clone(),
+            helo: self
+                .tls_hostnames
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "localhost".into()),
+            indice: pec_provider::FonteIndice {
+                file: self.index_file.clone(),
+                trust_anchors: self.trust_anchors.clone(),
+            },
+            accessi: pec_listen::ThrottleLimits {
+                per_ip: l.login_failures,
+                per_box: l.login_failures,
+                window: std::time::Duration::from_secs(15 * 60),
+                block: std::time::Duration::from_secs(l.login_block_minutes.saturating_mul(60)),
+            },
+        }
     }
 
     /// Whether `address` is in one of our PEC domains.

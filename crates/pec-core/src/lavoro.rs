@@ -58,7 +58,7 @@ pub struct Spedizione {
     /// own log events (same message data), so a send is logged without parsing the envelope
     /// again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub modello: Option<Evento>,
+    pub modello: Option<Box<Evento>>,
 }
 
 /// A 12 h / 24 h check of one certified recipient.

@@ -9,10 +9,10 @@
 
 use crate::client::Session;
 use crate::config::Config;
-use crate::server::{self, address};
+use crate::server;
 use anyhow::{Context, Result};
+use pec_provider::comune::indirizzo as address;
 use pec_store::Store;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -189,8 +189,8 @@ mod peer {
 
 async fn bench(config: Config, args: &Args, clients: usize, remote: Option<String>) -> Result<()> {
     let running = server::start(config).await?;
-    running.gestore.trail.store(false, Ordering::Relaxed);
-    let store = &running.gestore.store;
+    running.gestore.registro().traccia(false);
+    let store = running.gestore.store();
     let smtp = running.submission.context("no submission listener")?;
     let dest = match &remote {
         Some(r) => r.clone(),
@@ -205,7 +205,7 @@ async fn bench(config: Config, args: &Args, clients: usize, remote: Option<Strin
             .add_mailbox(&address(&format!("s{c}@{DOMAIN}"))?, &format!("pw-{c}"), 0)
             .await?;
     }
-    let ceiling = signing_ceiling(&running.gestore.signer)?;
+    let ceiling = signing_ceiling(running.gestore.firma().signer())?;
     let signatures = if remote.is_some() {
         SIGNATURES_WITH_PEER
     } else {
@@ -257,9 +257,9 @@ async fn bench(config: Config, args: &Args, clients: usize, remote: Option<Strin
     let g = running.gestore.clone();
     let done = move || {
         if remote.is_some() {
-            g.closed_remote.load(Ordering::Relaxed)
+            g.contatori().chiusi_remoti()
         } else {
-            g.delivered.load(Ordering::Relaxed)
+            g.contatori().consegne()
         }
     };
     let deadline = Instant::now() + Duration::from_secs(600);

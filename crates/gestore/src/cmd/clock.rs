@@ -4,8 +4,8 @@
 
 use crate::config::Config;
 use crate::server::admin::{Reply, Request};
-use crate::server::clock::parse_duration;
 use anyhow::{bail, Result};
+use pec_provider::clock::parse_duration;
 use std::path::PathBuf;
 
 /// `gestore clock …`.

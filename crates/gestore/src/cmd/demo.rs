@@ -8,10 +8,11 @@
 
 use crate::client;
 use crate::config::Config;
-use crate::server::{self, address, Running};
+use crate::server::{self, Running};
 use anyhow::{bail, Context, Result};
 use pec_core::inspect::{self, Inspection};
 use pec_core::MessageKind;
+use pec_provider::comune::indirizzo as address;
 use pec_store::{Address, Store};
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -246,10 +247,7 @@ pub fn run(args: &Args) -> Result<()> {
 async fn start(config: Config) -> Result<Running> {
     let running = server::start(config).await?;
     // The demo prints messages as they arrive instead of the operator's event trail.
-    running
-        .gestore
-        .trail
-        .store(false, std::sync::atomic::Ordering::Relaxed);
+    running.gestore.registro().traccia(false);
     Ok(running)
 }
 
@@ -260,7 +258,7 @@ async fn demo(args: &Args, a: &Running, b: &Running) -> Result<()> {
     let boxes_b = make_boxes(b, &B).await?;
     describe(&A, a, &boxes_a)?;
     describe(&B, b, &boxes_b)?;
-    let index = a.gestore.config.index_file.clone().unwrap_or_default();
+    let index = a.config.index_file.clone().unwrap_or_default();
     let port = |r: &Running| r.inbound.map(|s| s.port()).unwrap_or_default();
     println!(
         "the providers know each other from {} and relay with STARTTLS, each trusting the \
@@ -307,7 +305,7 @@ async fn demo(args: &Args, a: &Running, b: &Running) -> Result<()> {
 
 /// The provider's demo boxes with fresh passwords (made on first run, reset on later ones).
 async fn make_boxes(running: &Running, p: &Demo) -> Result<Vec<(Address, String)>> {
-    let store = &running.gestore.store;
+    let store = &running.gestore.store();
     let mut boxes = Vec::new();
     for name in p.boxes {
         let a = p.address(name)?;
@@ -328,7 +326,7 @@ fn describe(p: &Demo, running: &Running, boxes: &[(Address, String)]) -> Result<
         "{} ({}), data {}",
         p.name,
         p.domain,
-        running.gestore.config.data_dir.display()
+        running.config.data_dir.display()
     );
     let listeners = [
         ("submission", running.submission, "STARTTLS"),
@@ -522,7 +520,7 @@ impl<'a> Watch<'a> {
     /// Marks what the watched boxes hold already as seen.
     async fn skip_existing(&mut self) -> Result<()> {
         for (running, a) in &self.boxes {
-            for m in running.gestore.store.list_messages(a, "INBOX").await? {
+            for m in running.gestore.store().list_messages(a, "INBOX").await? {
                 self.seen.insert((a.clone(), m.uid));
             }
         }
@@ -533,7 +531,7 @@ impl<'a> Watch<'a> {
     async fn poll(&mut self) -> Result<()> {
         let width = self.boxes.iter().map(|(_, a)| a.as_str().len()).max();
         for (running, a) in &self.boxes {
-            let store = &running.gestore.store;
+            let store = &running.gestore.store();
             for m in store.list_messages(a, "INBOX").await? {
                 if !self.seen.insert((a.clone(), m.uid)) {
                     continue;

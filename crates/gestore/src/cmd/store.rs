@@ -9,8 +9,8 @@
 
 use crate::config::Config;
 use crate::server::admin::{Reply, Request};
-use crate::server::sigillo::SigilloFirma;
 use anyhow::{bail, Result};
+use pec_provider::sigillo::SigilloFirma;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -5,9 +5,9 @@
 //!
 //! Protocol: one JSON [`Request`] line, one JSON [`Reply`] line.
 
-use super::clock::Clock;
 use crate::config::Config;
 use anyhow::{Context, Result};
+use pec_provider::clock::Clock;
 use pec_store::{Address, LogQuery, SqliteStore, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -1,9 +1,14 @@
 //! Starting and stopping a provider: store, signer, TLS, listeners and the delivery worker.
 
-use super::sigillo::SigilloFirma;
-use super::{delivery, Gestore};
+use super::imap::Boxes;
+use super::smtp::{Arrivi, Invii};
 use crate::config::Config;
 use anyhow::{Context, Result};
+use pec_provider::clock::Clock;
+use pec_provider::comune::segnala;
+use pec_provider::indice::Directory;
+use pec_provider::sigillo::SigilloFirma;
+use pec_provider::Gestore;
 use pec_smime::pki::{self, PkiOptions, PkiPaths};
 use pec_smime::Signer;
 use pec_smtp::{Limits, SubmissionConfig, TlsMode};
@@ -16,8 +21,10 @@ use tokio::task::JoinSet;
 
 /// A provider that is running.
 pub struct Running {
-    /// The provider's shared state (the demo and the bench reach the store through it).
+    /// The provider's points (the demo and the bench reach the store through it).
     pub gestore: Arc<Gestore>,
+    /// Its configuration.
+    pub config: Arc<Config>,
     /// The STARTTLS submission listener's address, when enabled.
     pub submission: Option<SocketAddr>,
     /// The implicit-TLS submission listener's address, when enabled.
@@ -42,7 +49,7 @@ impl Running {
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
-        self.gestore.store.close().await;
+        self.gestore.store().close().await;
     }
 }
 
@@ -81,21 +88,6 @@ fn tls(config: &Config) -> Result<Arc<rustls::ServerConfig>> {
         None => pec_smtp::dev_tls(&config.data_dir.join("tls"), &config.tls_hostnames)
             .context("the dev TLS certificate"),
     }
-}
-
-/// The service box (PEC-SPEC §2.1: presa in carico and rilevazione virus from other providers
-/// arrive there), made on first start with a random password the operator can change with
-/// `gestore mailbox passwd`.
-async fn service_box(g: &Gestore) -> Result<()> {
-    use pec_store::Store;
-    let address = super::address(&g.config.service_address)?;
-    if g.store.mailbox(&address).await?.is_none() {
-        let mut secret = [0u8; 18];
-        getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random: {e}"))?;
-        let password: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-        g.store.add_mailbox(&address, &password, 0).await?;
-    }
-    Ok(())
 }
 
 fn ldap_source(ldap: &crate::config::LdapSync) -> pec_directory::ldap::LdapSource {
@@ -139,23 +131,23 @@ async fn first_ldap_copy(config: &Config) -> Result<()> {
 /// Syncs the index from LDAP into its local copy now and then every `ldap.every`; the file
 /// watcher (`refresh_index`) applies it. A failed sync keeps the last good copy.
 async fn sync_ldap(
-    g: Arc<Gestore>,
+    directory: Arc<Directory>,
     ldap: crate::config::LdapSync,
     file: std::path::PathBuf,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut source =
-        pec_directory::ldap::IndiceLdap::with_last_good(ldap_source(&ldap), g.directory.indice())
+        pec_directory::ldap::IndiceLdap::with_last_good(ldap_source(&ldap), directory.indice())
             .with_local_copy(&file);
     loop {
         match source.sync().await {
-            Ok(true) => super::submit::tracing_line(&format!(
+            Ok(true) => segnala(&format!(
                 "index: synced from {} into {}",
                 ldap.url,
                 file.display()
             )),
             Ok(false) => {}
-            Err(e) => super::submit::tracing_line(&format!(
+            Err(e) => segnala(&format!(
                 "index: sync from {} failed, the last good copy stays in force: {e}",
                 ldap.url
             )),
@@ -164,21 +156,6 @@ async fn sync_ldap(
             _ = stop.changed() => return,
             _ = tokio::time::sleep(ldap.every) => {}
         }
-    }
-}
-
-/// How often the index file is checked for changes.
-const INDEX_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Re-reads the providers' index when its file changes, until shutdown.
-async fn refresh_index(g: Arc<Gestore>, mut stop: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = tokio::time::sleep(INDEX_REFRESH) => {}
-        }
-        let g = g.clone();
-        let _ = tokio::task::spawn_blocking(move || g.directory.refresh()).await;
     }
 }
 
@@ -255,8 +232,13 @@ pub async fn start(config: Config) -> Result<Running> {
     let (store, signer) = open_with_signer(&config).await?;
     first_ldap_copy(&config).await?;
     let tls = tls(&config)?;
-    let gestore = Gestore::new(config.clone(), store, signer)?;
-    service_box(&gestore).await?;
+    let clock = Arc::new(if config.adjustable_clock {
+        Clock::adjustable(&config.data_dir)?
+    } else {
+        Clock::system()
+    });
+    let gestore = Arc::new(Gestore::new(&config.impostazioni(), store, signer, clock)?);
+    gestore.caselle().crea_servizio().await?;
     let (shutdown, stop) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let caps = Caps::of(&config);
@@ -291,7 +273,11 @@ pub async fn start(config: Config) -> Result<Running> {
             mode,
             limits: limits.clone(),
         };
-        let (tls, backend, stop) = (tls.clone(), gestore.clone(), stop.clone());
+        let backend = Arc::new(Invii {
+            accesso: gestore.accesso(),
+            caselle: gestore.caselle(),
+        });
+        let (tls, stop) = (tls.clone(), stop.clone());
         tasks.spawn(async move {
             if let Err(e) = pec_smtp::serve_submission(listener, tls, cfg, backend, stop).await {
                 eprintln!("gestore: listener {addr}: {e}");
@@ -314,7 +300,8 @@ pub async fn start(config: Config) -> Result<Running> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         access[i] = Some(listener.local_addr()?);
-        let (tls, backend, stop) = (tls.clone(), gestore.clone(), stop.clone());
+        let backend = Arc::new(Boxes(gestore.caselle()));
+        let (tls, stop) = (tls.clone(), stop.clone());
         let hostname = hostname.clone();
         let fetch_memory = config.limits.imap_fetch_memory_mb.saturating_mul(1 << 20);
         tasks.spawn(async move {
@@ -366,7 +353,7 @@ pub async fn start(config: Config) -> Result<Running> {
             hostname: hostname.clone(),
             limits: limits.clone(),
         };
-        let backend = Arc::new(super::ricezione::Ricezione(gestore.clone()));
+        let backend = Arc::new(Arrivi(gestore.ricezione()));
         let (tls, stop) = (tls.clone(), stop.clone());
         tasks.spawn(async move {
             if let Err(e) = pec_smtp::serve_inbound(listener, tls, cfg, backend, stop).await {
@@ -374,14 +361,13 @@ pub async fn start(config: Config) -> Result<Running> {
             }
         });
     }
-    let (store, admin_config, admin_stop) = (gestore.store.clone(), config.clone(), stop.clone());
-    let (clock, work) = (gestore.clock.clone(), gestore.work.clone());
+    let (store, admin_config, admin_stop) = (gestore.store().clone(), config.clone(), stop.clone());
+    let (clock, work) = (gestore.clock(), gestore.lavoro());
     tasks.spawn(async move {
         if let Err(e) = super::admin::serve(store, admin_config, clock, work, admin_stop).await {
             eprintln!("gestore: admin socket: {e:#}");
         }
     });
-    tasks.spawn(refresh_index(gestore.clone(), stop.clone()));
     if let Some(av) = &config.antivirus {
         println!(
             "antivirus clamd {} within {} s (access point: {}, receiving point: {})",
@@ -396,12 +382,12 @@ pub async fn start(config: Config) -> Result<Running> {
         );
     }
     if let (Some(ldap), Some(file)) = (config.ldap.clone(), config.index_file.clone()) {
-        tasks.spawn(sync_ldap(gestore.clone(), ldap, file, stop.clone()));
+        tasks.spawn(sync_ldap(gestore.indice(), ldap, file, stop.clone()));
     }
-    tasks.spawn(super::quarantena::run(gestore.clone(), stop.clone()));
-    tasks.spawn(delivery::run(gestore.clone(), stop));
+    gestore.avvia(&mut tasks, &stop);
     Ok(Running {
         gestore,
+        config,
         submission: bound[0],
         submissions: bound[1],
         imap: access[0],

@@ -17,12 +17,18 @@
 //!   (PEC-SPEC §9.2, the *breve* receipt hashes depend on them);
 //! - after any [`RelayError`] the connection is dead: later calls return [`RelayError::Dead`].
 //!
-//! Not done here: MX lookup and the choice of addresses (the caller's), the retry schedule and
+//! [`Relay`] (`pool.rs`) puts it together for one message to one recipient: the route
+//! (`route.rs`: static routes, MX in preference order, implicit MX), the TLS trust, and
+//! connections kept open per host.
+//!
+//! Not done here: the retry schedule and
 //! the 24-hour idleness limit (pec-core's timers), DSN, SMTPUTF8, BDAT/CHUNKING, client
 //! certificates, DANE/MTA-STS.
 
 mod dot;
+mod pool;
 mod reply;
+mod route;
 mod transaction;
 
 use std::net::SocketAddr;
@@ -35,8 +41,10 @@ use tokio::net::TcpStream;
 
 use crate::codes::{C220_SERVICE_READY, C250_OK, C500_SYNTAX_ERROR, C502_NOT_IMPLEMENTED};
 pub use crate::error::{RelayError, Stage};
+pub use pool::{Relay, RelaySetupError, Sent};
 use reply::{Reply, Wire};
 pub use reply::{MAX_REPLY_LINE, MAX_REPLY_LINES};
+pub use route::{Hop, RelayConfig, Route, RouteError, Router, Unreachable};
 
 /// Whether and how the session is encrypted.
 ///

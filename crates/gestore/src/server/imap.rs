@@ -2,14 +2,14 @@
 //! `pec_store`. Every call names the box the session logged in as, so a client can only reach
 //! its own folders; the bytes come back exactly as the delivery point stored them.
 
-use super::accessi::Accesso;
-use super::Gestore;
 use chrono::{DateTime, Utc};
 use pec_imap::{
     AppendResult, Backend, BackendError, CopyResult, FlagOp, FolderSnapshot, FolderStatus,
     MessageEntry,
 };
+use pec_provider::caselle::{Accesso, Caselle};
 use pec_store::{Address, Batch, NewMessage, Operation, Outcome, Store, StoreError};
+use std::sync::Arc;
 
 /// What a client is told when the store refuses or fails.
 fn refused(e: StoreError) -> BackendError {
@@ -30,11 +30,26 @@ fn boxed(mailbox: &str) -> Result<Address, BackendError> {
     Address::parse(mailbox).map_err(|_| BackendError::Refused("no such box".into()))
 }
 
-impl Gestore {
+/// The IMAP and POP3 listeners' backend.
+pub struct Boxes(pub Arc<Caselle>);
+
+impl Boxes {
+    fn store(&self) -> &pec_store::SqliteStore {
+        self.0.store()
+    }
+
+    /// Refuses a change to a folder mail clients may only read (the quarantine).
+    fn sola_lettura(&self, mailbox: &str, folder: &str) -> Result<(), BackendError> {
+        match self.0.sola_lettura(mailbox, folder) {
+            Some(why) => Err(BackendError::Refused(why)),
+            None => Ok(()),
+        }
+    }
+
     /// Commits one operation and returns its outcome.
     async fn one(&self, op: Operation) -> Result<Outcome, BackendError> {
         let receipt = self
-            .store
+            .store()
             .commit(Batch::new().with(op))
             .await
             .map_err(refused)?;
@@ -50,7 +65,7 @@ fn unexpected(o: Outcome) -> BackendError {
     BackendError::Temporary(format!("unexpected outcome {o:?}"))
 }
 
-impl Backend for Gestore {
+impl Backend for Boxes {
     async fn authenticate(
         &self,
         service: &'static str,
@@ -58,7 +73,7 @@ impl Backend for Gestore {
         password: &str,
         peer: std::net::IpAddr,
     ) -> Result<Option<String>, BackendError> {
-        match self.accedi(service, user, password, peer).await {
+        match self.0.accedi(service, user, password, peer).await {
             Accesso::Consentito(mailbox) => Ok(Some(mailbox)),
             Accesso::Rifiutato => Ok(None),
             Accesso::Bloccato(wait) => Err(BackendError::Temporary(format!(
@@ -71,7 +86,7 @@ impl Backend for Gestore {
 
     async fn list_folders(&self, mailbox: &str) -> Result<Vec<FolderStatus>, BackendError> {
         let address = boxed(mailbox)?;
-        let folders = self.store.folders(&address).await.map_err(refused)?;
+        let folders = self.store().folders(&address).await.map_err(refused)?;
         Ok(folders
             .into_iter()
             .map(|f| FolderStatus {
@@ -138,7 +153,7 @@ impl Backend for Gestore {
     async fn snapshot(&self, mailbox: &str, folder: &str) -> Result<FolderSnapshot, BackendError> {
         let address = boxed(mailbox)?;
         let s = self
-            .store
+            .store()
             .snapshot(&address, folder)
             .await
             .map_err(refused)?
@@ -167,7 +182,7 @@ impl Backend for Gestore {
     ) -> Result<Option<Vec<u8>>, BackendError> {
         let address = boxed(mailbox)?;
         Ok(self
-            .store
+            .store()
             .fetch_message(&address, folder, uid)
             .await
             .map_err(refused)?
@@ -285,7 +300,7 @@ impl Backend for Gestore {
         let address = boxed(mailbox)?;
         // APPEND to a folder that does not exist is NO [TRYCREATE], not an implicit CREATE.
         if self
-            .store
+            .store()
             .folder(&address, folder)
             .await
             .map_err(refused)?
@@ -310,7 +325,7 @@ impl Backend for Gestore {
 
     fn watch(&self, mailbox: &str) -> tokio::sync::watch::Receiver<u64> {
         match Address::parse(mailbox) {
-            Ok(address) => self.store.watch(&address),
+            Ok(address) => self.store().watch(&address),
             Err(_) => tokio::sync::watch::channel(0).1,
         }
     }

@@ -1,3 +1,6 @@
+//! Mailbox management as the protocol front ends need it: logins, the service box, and the
+//! rules on what a mail client may change.
+//!
 //! Logins, one rule for SMTP submission, IMAP and POP3 (and the web later): the password is
 //! checked only if [`pec_listen::Throttle`] lets the attempt through, and every failure is
 //! counted per client address and per box across protocols (issue 12, item 7). Each failure
@@ -8,13 +11,16 @@
 //! gestore: auth blocked service=smtp ip=192.0.2.7 user=… reason=too-many-failures-address retry-after=840s
 //! ```
 
-use super::Gestore;
-use pec_store::Store;
+use crate::comune::indirizzo;
+use crate::quarantena::Quarantena;
+use anyhow::Result;
+use pec_store::{SqliteStore, Store};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The outcome of a login attempt.
-pub(super) enum Accesso {
+pub enum Accesso {
     /// The box the client may use.
     Consentito(String),
     /// Wrong user or password.
@@ -25,9 +31,56 @@ pub(super) enum Accesso {
     Indisponibile(String),
 }
 
-impl Gestore {
+/// The boxes, as mail clients reach them.
+pub struct Caselle {
+    store: SqliteStore,
+    accessi: pec_listen::Throttle,
+    quarantena: Arc<Quarantena>,
+    servizio: String,
+}
+
+impl Caselle {
+    pub(crate) fn new(
+        store: SqliteStore,
+        limiti: pec_listen::ThrottleLimits,
+        quarantena: Arc<Quarantena>,
+        servizio: &str,
+    ) -> Self {
+        Self {
+            store,
+            accessi: pec_listen::Throttle::new(limiti),
+            quarantena,
+            servizio: servizio.to_string(),
+        }
+    }
+
+    /// The store behind the boxes, for the folder and message operations of IMAP and POP3.
+    pub fn store(&self) -> &SqliteStore {
+        &self.store
+    }
+
+    /// `Some(why)` when a mail client of `mailbox` may not change `folder` (the quarantine
+    /// is read-only): the client gets a NO with that text.
+    pub fn sola_lettura(&self, mailbox: &str, folder: &str) -> Option<String> {
+        self.quarantena.sola_lettura(mailbox, folder)
+    }
+
+    /// The service box (PEC-SPEC §2.1: presa in carico and rilevazione virus from other
+    /// providers arrive there), made on first start with a random password the operator
+    /// can change with `gestore mailbox passwd`.
+    pub async fn crea_servizio(&self) -> Result<()> {
+        let address = indirizzo(&self.servizio)?;
+        if self.store.mailbox(&address).await?.is_none() {
+            let mut secret = [0u8; 18];
+            getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+            let password: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+            self.store.add_mailbox(&address, &password, 0).await?;
+        }
+        Ok(())
+    }
+
     /// Checks a login for `service` (`smtp`, `imap`, `pop3`) from `peer`.
-    pub(super) async fn accedi(
+    pub async fn accedi(
         &self,
         service: &'static str,
         user: &str,
@@ -64,14 +117,3 @@ impl Gestore {
 
 /// How long a blocked attempt waits before it is answered.
 const RIFIUTO: Duration = Duration::from_secs(1);
-
-/// The throttle's numbers from `[limits]`.
-pub(super) fn limiti(config: &crate::config::Config) -> pec_listen::ThrottleLimits {
-    let l = &config.limits;
-    pec_listen::ThrottleLimits {
-        per_ip: l.login_failures,
-        per_box: l.login_failures,
-        window: Duration::from_secs(15 * 60),
-        block: Duration::from_secs(l.login_block_minutes.saturating_mul(60)),
-    }
-}

@@ -7,8 +7,10 @@
 //! index lists are pinned (each is an anchor of its own), plus the CAs of
 //! `[index] trust_anchors` (AgID's in production).
 
-use crate::config::Config;
+use crate::comune::{segnala, Domini};
+use crate::impostazioni::FonteIndice;
 use anyhow::{Context, Result};
+use pec_core::daticert::TipoDestinatario;
 use pec_directory::{Indice, IndiceFile};
 use pec_smime::{TrustStore, Verifier};
 use std::sync::{Arc, Mutex, RwLock};
@@ -23,16 +25,16 @@ pub struct Directory {
 impl Directory {
     /// Loads the configured index (an empty one when none is configured). A configured file
     /// that does not load at start is an error: there is no last good copy yet.
-    pub fn open(config: &Config) -> Result<Self> {
+    pub fn open(fonte: &FonteIndice) -> Result<Self> {
         let mut anchors = TrustStore::new();
-        for path in &config.trust_anchors {
+        for path in &fonte.trust_anchors {
             let pem = std::fs::read(path)
                 .with_context(|| format!("cannot read trust anchor {}", path.display()))?;
             anchors
                 .add_bytes(&pem)
                 .with_context(|| format!("{}: not a certificate", path.display()))?;
         }
-        let file = match &config.index_file {
+        let file = match &fonte.file {
             Some(path) => Some(
                 IndiceFile::open(path)
                     .with_context(|| format!("the providers' index {}", path.display()))?,
@@ -44,7 +46,7 @@ impl Directory {
             .map(IndiceFile::indice)
             .unwrap_or_else(|| Arc::new(Indice::from_gestori([])));
         for w in indice.warnings() {
-            super::submit::tracing_line(&format!("index: {w}"));
+            segnala(&format!("index: {w}"));
         }
         let trust = Arc::new(Verifier::new(trust_of(&anchors, &indice)));
         Ok(Directory {
@@ -52,6 +54,16 @@ impl Directory {
             anchors,
             current: RwLock::new((indice, trust)),
         })
+    }
+
+    /// certificato for our own PEC domains and those of the providers' index; esterno
+    /// otherwise (PEC-SPEC §7.3).
+    pub fn classifica(&self, domini: &Domini, address: &str) -> TipoDestinatario {
+        if domini.locale(address) || self.indice().is_certificato(address) {
+            TipoDestinatario::Certificato
+        } else {
+            TipoDestinatario::Esterno
+        }
     }
 
     /// The index in force.
@@ -85,9 +97,9 @@ impl Directory {
             Ok(true) => {
                 let indice = file.indice();
                 for w in indice.warnings() {
-                    super::submit::tracing_line(&format!("index: {w}"));
+                    segnala(&format!("index: {w}"));
                 }
-                super::submit::tracing_line(&format!(
+                segnala(&format!(
                     "index: {} reloaded, {} providers",
                     file.path().display(),
                     indice.gestori().len()
@@ -98,11 +110,26 @@ impl Directory {
                     Err(poisoned) => *poisoned.into_inner() = (indice, trust),
                 }
             }
-            Err(e) => super::submit::tracing_line(&format!(
+            Err(e) => segnala(&format!(
                 "index: {} not reloaded, the previous copy stays in force: {e}",
                 file.path().display()
             )),
         }
+    }
+}
+
+/// How often the index file is checked for changes.
+const INDEX_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Re-reads the providers' index when its file changes, until shutdown.
+pub(crate) async fn aggiorna(d: Arc<Directory>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(INDEX_REFRESH) => {}
+        }
+        let d = d.clone();
+        let _ = tokio::task::spawn_blocking(move || d.refresh()).await;
     }
 }
 
@@ -112,7 +139,7 @@ fn trust_of(anchors: &TrustStore, indice: &Indice) -> TrustStore {
     for g in indice.gestori() {
         for der in g.certificati() {
             if let Err(e) = trust.add_bytes(der) {
-                super::submit::tracing_line(&format!(
+                segnala(&format!(
                     "index: a certificate of {} is unreadable: {e}",
                     g.nome()
                 ));

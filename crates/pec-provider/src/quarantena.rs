@@ -15,12 +15,12 @@
 //! * **Removed after**: [`run`] checks at start, every hour, and whenever the (adjustable)
 //!   clock jumps; it expunges what is past its date and logs one line.
 
-use super::submit::{put, tracing_line};
-use super::{address, Gestore};
+use crate::clock::Clock;
+use crate::comune::{deposita, indirizzo, segnala};
 use anyhow::{Context, Result};
-use pec_core::virus::{fine_conservazione, CONSERVAZIONE_MESI};
-use pec_imap::BackendError;
-use pec_store::{Batch, Operation, Store};
+use pec_core::chiave::{self, Chiave};
+use pec_core::virus::fine_conservazione;
+use pec_store::{Address, Batch, Operation, SqliteStore, Store};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -30,56 +30,55 @@ pub const QUARANTENA: &str = "Quarantena";
 /// How often the purge looks for messages past their retention.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
-impl Gestore {
-    /// Months the quarantine keeps a message.
-    fn mesi_quarantena(&self) -> u32 {
-        self.config
-            .antivirus
-            .as_ref()
-            .map_or(CONSERVAZIONE_MESI, |a| a.quarantine_months)
+/// The quarantine: the service box's folder of infected messages and its retention.
+pub struct Quarantena {
+    store: SqliteStore,
+    clock: Arc<Clock>,
+    servizio: Address,
+    mesi: u32,
+}
+
+impl Quarantena {
+    /// The quarantine of the service box `servizio`, keeping messages `mesi` months.
+    pub(crate) fn new(
+        store: SqliteStore,
+        clock: Arc<Clock>,
+        servizio: &str,
+        mesi: u32,
+    ) -> Result<Self> {
+        Ok(Self {
+            store,
+            clock,
+            servizio: indirizzo(servizio)?,
+            mesi,
+        })
     }
 
     /// The quarantine copy of an infected message (see the module docs).
-    pub(super) fn quarantena(
-        &self,
-        bytes: &[u8],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Operation> {
-        use sha2::Digest;
-        let service = address(&self.config.service_address)?;
-        let hash: String = sha2::Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok(put(
-            &service,
-            QUARANTENA,
-            format!("quarantena:{hash}"),
-            bytes.to_vec(),
-            now,
-        ))
+    pub(crate) fn operazione(&self, bytes: &[u8], now: chrono::DateTime<chrono::Utc>) -> Operation {
+        let chiave = Chiave::Quarantena(chiave::sha256(bytes));
+        deposita(&self.servizio, QUARANTENA, chiave, bytes.to_vec(), now)
     }
 
-    /// `Err` when an IMAP client would change the quarantine (module docs): `mailbox` is the
-    /// session's box, `folder` the folder it names.
-    pub(super) fn sola_lettura(&self, mailbox: &str, folder: &str) -> Result<(), BackendError> {
-        if folder == QUARANTENA && mailbox.eq_ignore_ascii_case(&self.config.service_address) {
-            return Err(BackendError::Refused(format!(
+    /// `Some(why)` when a mail client of `mailbox` would change `folder` and that folder is
+    /// the quarantine (module docs): the client gets a NO with that text.
+    pub fn sola_lettura(&self, mailbox: &str, folder: &str) -> Option<String> {
+        (folder == QUARANTENA && mailbox.eq_ignore_ascii_case(self.servizio.as_str())).then(|| {
+            format!(
                 "the quarantine is read-only: infected messages are kept {} months \
                  (DPR 68/2005 art. 12)",
-                self.mesi_quarantena()
-            )));
-        }
-        Ok(())
+                self.mesi
+            )
+        })
     }
 
     /// Removes the quarantined messages past their retention; returns how many.
-    pub(super) async fn purga_quarantena(&self) -> Result<usize> {
-        let service = address(&self.config.service_address)?;
+    pub async fn purga(&self) -> Result<usize> {
+        let service = self.servizio.clone();
         let Some(snapshot) = self.store.snapshot(&service, QUARANTENA).await? else {
             return Ok(0); // no quarantine yet
         };
-        let (now, mesi) = (self.clock.now(), self.mesi_quarantena());
+        let (now, mesi) = (self.clock.now(), self.mesi);
         let scaduti: Vec<u32> = snapshot
             .messages
             .iter()
@@ -95,7 +94,7 @@ impl Gestore {
             uids: scaduti.clone(),
         });
         self.store.commit(batch).await.context("quarantine purge")?;
-        tracing_line(&format!(
+        segnala(&format!(
             "quarantine: {} message(s) kept {mesi} months removed",
             scaduti.len()
         ));
@@ -105,11 +104,11 @@ impl Gestore {
 
 /// Purges the quarantine at start, every [`PURGE_EVERY`] and when the clock jumps, until
 /// shutdown. A failed purge is logged and tried again at the next turn.
-pub(super) async fn run(g: Arc<Gestore>, mut stop: watch::Receiver<bool>) {
-    let mut moves = g.clock.moves();
+pub(crate) async fn run(q: Arc<Quarantena>, mut stop: watch::Receiver<bool>) {
+    let mut moves = q.clock.moves();
     loop {
-        if let Err(e) = g.purga_quarantena().await {
-            tracing_line(&format!("quarantine purge failed: {e:#}"));
+        if let Err(e) = q.purga().await {
+            segnala(&format!("quarantine purge failed: {e:#}"));
         }
         tokio::select! {
             _ = stop.changed() => return,

@@ -10,13 +10,49 @@
 //! from those servers only (no hosts file), which is how the tests point us at a private
 //! dnsmasq. Static routes always resolve through the system.
 
-use crate::config::RelayConfig;
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::{Resolver, TokioResolver};
-use pec_core::inoltro::DominioIrraggiungibile;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// One static relay route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Host name (also the TLS server name) or IP address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+/// How to reach other domains: `[relay]` of the configuration.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Destination domain (lower case) → route.
+    pub routes: std::collections::BTreeMap<String, Route>,
+    /// MX lookups for other domains.
+    pub mx: bool,
+    /// Port of MX hosts.
+    pub mx_port: u16,
+    /// Name servers for MX lookups and MX host addresses; empty = the system resolver.
+    pub dns: Vec<SocketAddr>,
+    /// Extra TLS roots.
+    pub tls_roots: Vec<PathBuf>,
+    /// Connect and reply timeout.
+    pub timeout: std::time::Duration,
+}
+
+/// Why a domain cannot be reached at all (no route, before any SMTP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreachable {
+    /// The domain does not exist (NXDOMAIN).
+    NoSuchDomain,
+    /// The domain says it accepts no mail (null MX, RFC 7505).
+    NullMx,
+    /// We have no route to it and do not look MX records up.
+    NoRoute,
+}
 
 /// One host to try, with its addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +68,7 @@ pub struct Hop {
 pub enum RouteError {
     /// The domain cannot receive mail, now or later.
     #[error("{0:?}")]
-    Permanent(DominioIrraggiungibile),
+    Permanent(Unreachable),
     /// Ask again later.
     #[error("{0}")]
     Temporary(String),
@@ -53,9 +89,9 @@ impl Router {
             match Resolver::builder_tokio() {
                 Ok(b) => Some(b.build()),
                 Err(e) => {
-                    super::submit::tracing_line(&format!(
-                        "relay: system DNS configuration unreadable ({e}); using defaults"
-                    ));
+                    eprintln!(
+                        "gestore: relay: system DNS configuration unreadable ({e}); using defaults"
+                    );
                     Some(
                         Resolver::builder_with_config(
                             Default::default(),
@@ -83,9 +119,7 @@ impl Router {
         }
         let Some(resolver) = &self.resolver else {
             // No route in relay.routes and MX lookups are off.
-            return Err(RouteError::Permanent(
-                DominioIrraggiungibile::NessunPercorso,
-            ));
+            return Err(RouteError::Permanent(Unreachable::NoRoute));
         };
         let port = self.config.mx_port;
         let fqdn = format!("{domain}.");
@@ -99,14 +133,14 @@ impl Router {
                 .collect(),
             Err(e) if e.is_no_records_found() => {
                 if e.is_nx_domain() {
-                    return Err(RouteError::Permanent(DominioIrraggiungibile::Inesistente));
+                    return Err(RouteError::Permanent(Unreachable::NoSuchDomain));
                 }
                 Vec::new()
             }
             Err(e) => return Err(RouteError::Temporary(format!("MX lookup of {domain}: {e}"))),
         };
         if hosts.len() == 1 && hosts[0].1.is_empty() {
-            return Err(RouteError::Permanent(DominioIrraggiungibile::NessunaPosta));
+            return Err(RouteError::Permanent(Unreachable::NullMx));
         }
         hosts.sort();
         if hosts.is_empty() {
@@ -195,7 +229,6 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, RouteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Route;
 
     fn config(mx: bool) -> RelayConfig {
         let mut routes = std::collections::BTreeMap::new();
@@ -365,13 +398,13 @@ mod dns {
         let r = router(d.addr);
         match r.hops("inesistente.test").await {
             Err(RouteError::Permanent(e)) => {
-                assert_eq!(e, DominioIrraggiungibile::Inesistente)
+                assert_eq!(e, Unreachable::NoSuchDomain)
             }
             other => panic!("{other:?}"),
         }
         match r.hops("nomail.test").await {
             Err(RouteError::Permanent(e)) => {
-                assert_eq!(e, DominioIrraggiungibile::NessunaPosta)
+                assert_eq!(e, Unreachable::NullMx)
             }
             other => panic!("{other:?}"),
         }
