@@ -1,5 +1,6 @@
 //! `gestore`: the binary. It parses the command line and wires the libraries; it holds no
-//! PEC rule of its own (those live in `pec-core`, signatures in `pec-smime`).
+//! PEC rule of its own (those live in `pec-core`, the pipeline in `pec-provider`, signatures
+//! in `pec-smime`).
 
 mod client;
 mod cmd;
@@ -14,8 +15,35 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "gestore", version, about, long_about = None)]
 struct Cli {
+    /// How diagnostics are written on standard error: `text` lines, or one JSON object per
+    /// line for a log collector. The legal log is separate: it is data in the store.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Diagnostics through `tracing` on standard error, at `info` unless `GESTORE_LOG` says
+/// otherwise (an `EnvFilter` such as `warn` or `pec_provider=debug`). Spans carry the
+/// session's peer and the PEC msgid of what is being handled.
+fn diagnostics(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("GESTORE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+    };
 }
 
 #[derive(Subcommand)]
@@ -65,6 +93,7 @@ fn main() -> ExitCode {
     bound_allocator();
     private_files();
     let cli = Cli::parse();
+    diagnostics(cli.log_format);
     let result = match cli.command {
         Command::Pki {
             command: PkiCommand::Init(args),

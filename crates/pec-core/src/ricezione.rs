@@ -389,6 +389,19 @@ impl EsitoRicezione {
             EsitoRicezione::RicevutaDaSmistare(_) => &[],
         }
     }
+
+    /// The PEC msgid the arrival is about, when it certifies one: the envelope's, or the one
+    /// a receipt answers (for diagnostics; anomalies and refusals have none).
+    pub fn identificativo(&self) -> Option<&str> {
+        match self {
+            EsitoRicezione::Busta { busta, .. } | EsitoRicezione::Infetta { busta, .. } => {
+                Some(busta.daticert.dati.identificativo.trim())
+            }
+            EsitoRicezione::Ricevuta { identificativo, .. } => Some(identificativo),
+            EsitoRicezione::RicevutaDaSmistare(r) => Some(&r.identificativo),
+            EsitoRicezione::Anomalia { .. } | EsitoRicezione::Rifiutata { .. } => None,
+        }
+    }
 }
 
 /// Why the incoming point could not decide. Never the remote side's fault: hostile input gives

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use tokio::io::AsyncWriteExt as _;
+use tracing::Instrument as _;
 
 use crate::gate::Gate;
 
@@ -50,11 +51,16 @@ pub async fn accept_loop<S, SF>(
                 let _ = socket.set_nodelay(true);
                 match gate.admit(peer.ip()) {
                     Ok(permit) => {
+                        // Everything a session logs carries its listener and client.
+                        let span = tracing::info_span!("session", listener = %gate.label(), %peer);
                         let session = serve(socket, peer, session_shutdown.clone());
-                        sessions.spawn(async move {
-                            let _permit = permit;
-                            session.await;
-                        });
+                        sessions.spawn(
+                            async move {
+                                let _permit = permit;
+                                session.await;
+                            }
+                            .instrument(span),
+                        );
                     }
                     Err(_) => {
                         sessions.spawn(refuse(socket, busy));

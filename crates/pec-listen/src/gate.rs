@@ -65,6 +65,11 @@ impl Gate {
         }
     }
 
+    /// The listener's name, as its log lines give it.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     /// The gate of `listener`, named `what` and its address in log lines.
     pub fn for_listener(
         what: &str,
@@ -140,8 +145,8 @@ impl Gate {
                 self.limits.max_per_ip
             ),
         };
-        eprintln!(
-            "gestore: {}: connection from {ip} refused: {what}; {refused} refused since the last line",
+        tracing::warn!(
+            "{}: connection from {ip} refused: {what}; {refused} refused since the last line",
             self.label
         );
     }

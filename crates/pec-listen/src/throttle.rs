@@ -206,8 +206,9 @@ impl Throttle {
                 _ => s.boxes.get_mut(&key).is_some_and(|r| r.da_annotare(now)),
             };
             if annota {
-                eprintln!(
-                    "gestore: auth blocked service={service} ip={ip} user={} reason=too-many-failures-{why} retry-after={}s",
+                tracing::warn!(
+                    target: "gestore::auth",
+                    "auth blocked service={service} ip={ip} user={} reason=too-many-failures-{why} retry-after={}s",
                     riga(user),
                     wait.as_secs().max(1)
                 );
@@ -251,15 +252,17 @@ impl Tentativo<'_> {
         let key = std::mem::take(&mut self.key);
         let mut s = t.state.lock().unwrap_or_else(|e| e.into_inner());
         t.fine(&mut s, self.ip, &key);
-        eprintln!(
-            "gestore: auth failed service={} ip={} user={}",
+        tracing::warn!(
+            target: "gestore::auth",
+            "auth failed service={} ip={} user={}",
             self.service,
             self.ip,
             riga(&self.user)
         );
         if s.ip.entry(self.ip).or_default().fail(now, l.per_ip, &l) {
-            eprintln!(
-                "gestore: auth block ip={} for {}s: {} failures within {}s",
+            tracing::warn!(
+                target: "gestore::auth",
+                "auth block ip={} for {}s: {} failures within {}s",
                 self.ip,
                 l.block.as_secs(),
                 l.per_ip,
@@ -267,8 +270,9 @@ impl Tentativo<'_> {
             );
         }
         if s.boxes.entry(key).or_default().fail(now, l.per_box, &l) {
-            eprintln!(
-                "gestore: auth block user={} for {}s to unknown addresses: {} failures within {}s",
+            tracing::warn!(
+                target: "gestore::auth",
+                "auth block user={} for {}s to unknown addresses: {} failures within {}s",
                 riga(&self.user),
                 l.block.as_secs(),
                 l.per_box,

@@ -29,6 +29,7 @@ use pec_core::{Provider, RiferimentoTemporale};
 use pec_store::Batch;
 use std::sync::Arc;
 use tokio::sync::Notify;
+use tracing::Instrument as _;
 
 /// A submission from an authenticated box.
 #[derive(Debug)]
@@ -127,6 +128,22 @@ impl PuntoAccesso {
         let now = self.clock.now();
         let data = RiferimentoTemporale::from_utc(now);
         let identificativo = self.ids.next(now);
+        let span = tracing::info_span!("accesso", casella = %s.casella, msgid = %identificativo);
+        self.decidi_e_registra(s, virus, now, data, &identificativo)
+            .instrument(span)
+            .await
+    }
+
+    /// [`PuntoAccesso::invia`] once the msgid is drawn.
+    async fn decidi_e_registra(
+        &self,
+        s: Invio,
+        virus: Option<String>,
+        now: DateTime<Utc>,
+        data: RiferimentoTemporale,
+        identificativo: &str,
+    ) -> Result<()> {
+        let identificativo = identificativo.to_string();
         let ricevuta = self.ids.next(now);
         let ids = Identificativi {
             identificativo: &identificativo,

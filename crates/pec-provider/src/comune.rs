@@ -227,8 +227,3 @@ pub fn registra(batch: &mut Batch, eventi: &[Evento], sender: &str) {
         }));
     }
 }
-
-/// One operator-facing line on standard error.
-pub fn segnala(line: &str) {
-    eprintln!("gestore: {}", line.replace(['\n', '\r'], " "));
-}

@@ -7,7 +7,7 @@
 //! index lists are pinned (each is an anchor of its own), plus the CAs of
 //! `[index] trust_anchors` (AgID's in production).
 
-use crate::comune::{segnala, Domini};
+use crate::comune::Domini;
 use crate::impostazioni::FonteIndice;
 use anyhow::{Context, Result};
 use pec_core::daticert::TipoDestinatario;
@@ -46,7 +46,7 @@ impl Directory {
             .map(IndiceFile::indice)
             .unwrap_or_else(|| Arc::new(Indice::from_gestori([])));
         for w in indice.warnings() {
-            segnala(&format!("index: {w}"));
+            tracing::info!("index: {w}");
         }
         let trust = Arc::new(Verifier::new(trust_of(&anchors, &indice)));
         Ok(Directory {
@@ -97,23 +97,23 @@ impl Directory {
             Ok(true) => {
                 let indice = file.indice();
                 for w in indice.warnings() {
-                    segnala(&format!("index: {w}"));
+                    tracing::info!("index: {w}");
                 }
-                segnala(&format!(
+                tracing::info!(
                     "index: {} reloaded, {} providers",
                     file.path().display(),
                     indice.gestori().len()
-                ));
+                );
                 let trust = Arc::new(Verifier::new(trust_of(&self.anchors, &indice)));
                 match self.current.write() {
                     Ok(mut g) => *g = (indice, trust),
                     Err(poisoned) => *poisoned.into_inner() = (indice, trust),
                 }
             }
-            Err(e) => segnala(&format!(
+            Err(e) => tracing::warn!(
                 "index: {} not reloaded, the previous copy stays in force: {e}",
                 file.path().display()
-            )),
+            ),
         }
     }
 }
@@ -139,10 +139,7 @@ fn trust_of(anchors: &TrustStore, indice: &Indice) -> TrustStore {
     for g in indice.gestori() {
         for der in g.certificati() {
             if let Err(e) = trust.add_bytes(der) {
-                segnala(&format!(
-                    "index: a certificate of {} is unreadable: {e}",
-                    g.nome()
-                ));
+                tracing::warn!("index: a certificate of {} is unreadable: {e}", g.nome());
             }
         }
     }

@@ -15,7 +15,7 @@
 //! (and its own presa in carico from the peer, which the rules allow: "one or more").
 
 use crate::clock::Clock;
-use crate::comune::{deposita, indirizzo, registra, segnala, Domini, Firmatario, Parti, Registro};
+use crate::comune::{deposita, indirizzo, registra, Domini, Firmatario, Parti, Registro};
 use crate::ids::Ids;
 use crate::indice::Directory;
 use crate::scadenze::Scadenze;
@@ -119,7 +119,7 @@ impl Inoltro {
                 if inoltro::dopo_errore_temporaneo(accepted, now) == DopoErrore::Riprova {
                     anyhow::bail!("{reason}");
                 }
-                segnala(&format!("{chiave}: given up after 24 h: {reason}"));
+                tracing::warn!("{chiave}: given up after 24 h: {reason}");
                 if head.busta {
                     let evento = TipoEvento::InoltroFallito {
                         destinatario: head.destinatario.clone(),
@@ -150,7 +150,7 @@ impl Inoltro {
             }
             None => {}
             Some(rifiuto) => {
-                segnala(&format!("{chiave}: refused for good: {rifiuto:?}"));
+                tracing::warn!("{chiave}: refused for good: {rifiuto:?}");
                 if head.busta {
                     self.rifiutata(&mut batch, head, bytes, &rifiuto, now)
                         .await?;

@@ -4,7 +4,6 @@
 //! error is recorded on the item, which is tried again with backoff.
 
 use crate::clock::Clock;
-use crate::comune::segnala;
 use crate::consegna::PuntoConsegna;
 use crate::inoltro::Inoltro;
 use crate::scadenze::Scadenze;
@@ -14,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 /// How long a claimed item stays ours; after that a crashed worker's item is claimed again.
 const LEASE: Duration = Duration::from_secs(60);
@@ -80,7 +80,7 @@ impl Lavoratore {
                             });
                         }
                     }
-                    Err(e) => segnala(&format!("queue: {e}")),
+                    Err(e) => tracing::error!("queue: {e}"),
                 }
             }
             if claimed == 0 || claimed == free {
@@ -95,10 +95,32 @@ impl Lavoratore {
         while steps.join_next().await.is_some() {}
     }
 
-    /// One queue item; errors are recorded on the item and retried with backoff.
+    /// One queue item, in a span naming it and its PEC msgid; errors are recorded on the
+    /// item and retried with backoff.
     async fn step(&self, item: QueueItem) {
+        let lavoro = Lavoro::leggi(&item.kind, &item.payload);
+        let msgid = match &lavoro {
+            Ok(Lavoro::Consegna { recapito, .. }) => recapito.identificativo.as_str(),
+            Ok(Lavoro::Inoltro { spedizione, .. }) => spedizione.identificativo.as_str(),
+            Ok(Lavoro::Controllo { controllo, .. }) => controllo.identificativo.as_str(),
+            Err(_) => "",
+        };
+        let span = tracing::info_span!(
+            "lavoro",
+            tipo = %item.kind,
+            %msgid,
+            attempt = item.attempts
+        );
+        self.passo(&item, lavoro).instrument(span).await
+    }
+
+    async fn passo(
+        &self,
+        item: &QueueItem,
+        lavoro: Result<Lavoro<'_>, pec_core::lavoro::LavoroIlleggibile>,
+    ) {
         let key = item.key.as_str();
-        let outcome = match Lavoro::leggi(&item.kind, &item.payload) {
+        let outcome = match lavoro {
             Ok(Lavoro::Consegna { recapito, busta }) => {
                 self.consegna.esegui(key, &recapito, busta).await
             }
@@ -114,7 +136,7 @@ impl Lavoratore {
         };
         if let Err(e) = outcome {
             let error = format!("{e:#}");
-            segnala(&format!("{key}: attempt {} failed: {error}", item.attempts));
+            tracing::warn!("{key}: attempt {} failed: {error}", item.attempts);
             let op = if item.attempts >= MAX_ATTEMPTS {
                 Operation::FailQueueItem {
                     key: key.to_string(),
@@ -128,7 +150,7 @@ impl Lavoratore {
                 }
             };
             if let Err(e) = self.store.commit(Batch::new().with(op)).await {
-                segnala(&format!("{key}: cannot reschedule: {e}"));
+                tracing::warn!("{key}: cannot reschedule: {e}");
             }
         }
     }

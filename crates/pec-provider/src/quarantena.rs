@@ -16,7 +16,7 @@
 //!   clock jumps; it expunges what is past its date and logs one line.
 
 use crate::clock::Clock;
-use crate::comune::{deposita, indirizzo, segnala};
+use crate::comune::{deposita, indirizzo};
 use anyhow::{Context, Result};
 use pec_core::chiave::{self, Chiave};
 use pec_core::virus::fine_conservazione;
@@ -94,10 +94,10 @@ impl Quarantena {
             uids: scaduti.clone(),
         });
         self.store.commit(batch).await.context("quarantine purge")?;
-        segnala(&format!(
+        tracing::info!(
             "quarantine: {} message(s) kept {mesi} months removed",
             scaduti.len()
-        ));
+        );
         Ok(scaduti.len())
     }
 }
@@ -108,7 +108,7 @@ pub(crate) async fn run(q: Arc<Quarantena>, mut stop: watch::Receiver<bool>) {
     let mut moves = q.clock.moves();
     loop {
         if let Err(e) = q.purga().await {
-            segnala(&format!("quarantine purge failed: {e:#}"));
+            tracing::warn!("quarantine purge failed: {e:#}");
         }
         tokio::select! {
             _ = stop.changed() => return,

@@ -26,7 +26,7 @@ mod firma;
 mod virus;
 
 use crate::clock::Clock;
-use crate::comune::{registra, segnala, Contatori, Domini, Firmatario, Parti, Registro};
+use crate::comune::{registra, Contatori, Domini, Firmatario, Parti, Registro};
 use crate::consegna::PuntoConsegna;
 use crate::ids::Ids;
 use crate::indice::Directory;
@@ -42,6 +42,7 @@ use pec_core::{scadenze, Provider, RiferimentoTemporale};
 use pec_store::{Batch, SqliteStore};
 use std::sync::Arc;
 use tokio::sync::Notify;
+use tracing::Instrument as _;
 
 /// A message as the inbound SMTP listener received it.
 #[derive(Debug)]
@@ -123,6 +124,15 @@ impl PuntoRicezione {
     /// Receives one message; `Some(refusal)` when it is refused. `Err` is temporary (4xx):
     /// nothing was stored.
     pub async fn ricevi(&self, s: Messaggio) -> Result<Option<RifiutoSmtp>> {
+        let span = tracing::info_span!(
+            "ricezione",
+            mail_from = %s.mail_from,
+            msgid = tracing::field::Empty
+        );
+        self.ricevi_in(s).instrument(span).await
+    }
+
+    async fn ricevi_in(&self, s: Messaggio) -> Result<Option<RifiutoSmtp>> {
         let now = self.clock.now();
         let data = RiferimentoTemporale::from_utc(now);
         // Scanned first: a scanner that gives no verdict stores nothing (4xx).
@@ -135,10 +145,7 @@ impl PuntoRicezione {
                 .context("signature check")?
         };
         if let Some(problema) = firma.problema() {
-            segnala(&format!(
-                "inbound from {} ({}): {problema}",
-                s.mail_from, s.peer
-            ));
+            tracing::info!("inbound from {} ({}): {problema}", s.mail_from, s.peer);
         }
         let destinatari: Vec<String> = s.rcpt_to.iter().map(|r| r.to_ascii_lowercase()).collect();
         let arrivo = ArrivoCore {
@@ -167,6 +174,9 @@ impl PuntoRicezione {
             politica: self.politica,
         };
         let esito = ricezione::punto_ricezione(&arrivo, &contesto).context("receiving point")?;
+        if let Some(id) = esito.identificativo() {
+            tracing::Span::current().record("msgid", id);
+        }
         let esito = match esito {
             EsitoRicezione::RicevutaDaSmistare(r) => {
                 // Is it about an envelope of ours, and whose? Our 24 h check of each
@@ -179,11 +189,11 @@ impl PuntoRicezione {
                     }
                 }
                 if mittente.is_none() {
-                    segnala(&format!(
+                    tracing::info!(
                         "inbound {} about {}: not a message we sent, anomaly",
                         r.kind.name(),
                         r.identificativo
-                    ));
+                    );
                 }
                 ricezione::smista_ricevuta(&arrivo, *r, mittente.as_deref(), &contesto)
                     .context("receiving point")?
@@ -293,10 +303,11 @@ impl PuntoRicezione {
                 destinatari,
                 eventi,
             } => {
-                segnala(&format!(
+                tracing::info!(
                     "inbound from {} ({}): busta di anomalia: {motivo}",
-                    s.mail_from, s.peer
-                ));
+                    s.mail_from,
+                    s.peer
+                );
                 // The same bytes to the same boxes again are the same arrival: stored and
                 // logged once.
                 let tag = chiave::tag(&raw);
@@ -315,10 +326,11 @@ impl PuntoRicezione {
                 motivo,
                 eventi,
             } => {
-                segnala(&format!(
+                tracing::warn!(
                     "inbound from {} ({}): {motivo}, refused",
-                    s.mail_from, s.peer
-                ));
+                    s.mail_from,
+                    s.peer
+                );
                 let mut batch = Batch::new();
                 registra(&mut batch, &eventi, &s.mail_from);
                 self.registro.commit(batch, &[&eventi]).await?;

@@ -20,7 +20,6 @@
 //! The quarantine itself (where infected messages are kept, for how long, who may change it)
 //! is `quarantena.rs`.
 
-use crate::comune::segnala;
 use crate::impostazioni::Antivirus;
 use anyhow::Result;
 use pec_antivirus::{ClamdAddr, ScanError, Scanner, Verdetto};
@@ -79,7 +78,7 @@ impl Scansione {
             Ok(Verdetto::Pulito) => Ok(None),
             Ok(Verdetto::Infetto { nome }) => Ok(Some(nome)),
             Err(e) => {
-                segnala(&format!("antivirus: {e}"));
+                tracing::warn!("antivirus: {e}");
                 Err(anyhow::Error::from(e))
             }
         }

@@ -81,7 +81,11 @@ fn busta(signer: &Signer) -> (Vec<u8>, String, String) {
         panic!("not accepted")
     };
     let busta = signer.sign(&a.busta).unwrap();
-    let daticert = BustaRicevuta::leggi(&busta).unwrap().daticert.to_xml().unwrap();
+    let daticert = BustaRicevuta::leggi(&busta)
+        .unwrap()
+        .daticert
+        .to_xml()
+        .unwrap();
     (busta, id.to_string(), daticert)
 }
 
@@ -101,7 +105,11 @@ async fn kinds(store: &SqliteStore, casella: &str) -> Vec<MessageKind> {
     let a = Address::parse(casella).unwrap();
     let mut out = Vec::new();
     for m in store.list_messages(&a, "INBOX").await.unwrap() {
-        let f = store.fetch_message(&a, "INBOX", m.uid).await.unwrap().unwrap();
+        let f = store
+            .fetch_message(&a, "INBOX", m.uid)
+            .await
+            .unwrap()
+            .unwrap();
         out.push(pec_core::inspect::inspect(&f.bytes).unwrap().kind);
     }
     out.sort_by_key(|k| k.name());
@@ -160,8 +168,13 @@ async fn queue_items_of_the_previous_version_run_after_the_upgrade() {
     }
     store.commit(batch).await.unwrap();
 
-    let gestore = Gestore::new(&impostazioni(), store.clone(), signer, Arc::new(Clock::system()))
-        .unwrap();
+    let gestore = Gestore::new(
+        &impostazioni(),
+        store.clone(),
+        signer,
+        Arc::new(Clock::system()),
+    )
+    .unwrap();
     gestore.registro().traccia(false);
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();

@@ -4,7 +4,6 @@
 use anyhow::Error;
 use pec_provider::accesso::{Invio, PuntoAccesso};
 use pec_provider::caselle::{Accesso, Caselle};
-use pec_provider::comune::segnala;
 use pec_provider::ricezione::{Messaggio, PuntoRicezione};
 use pec_provider::virus::{scanner_down, SCANNER_DOWN};
 use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
@@ -16,7 +15,7 @@ fn temporary(e: &Error, what: &str) -> SubmitError {
     if scanner_down(e) {
         return SubmitError::Temporary(SCANNER_DOWN.into());
     }
-    segnala(&format!("{what} not stored: {e:#}"));
+    tracing::warn!("{what} not stored: {e:#}");
     SubmitError::Temporary("message not stored, try again later".into())
 }
 

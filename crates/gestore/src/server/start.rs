@@ -5,7 +5,6 @@ use super::smtp::{Arrivi, Invii};
 use crate::config::Config;
 use anyhow::{Context, Result};
 use pec_provider::clock::Clock;
-use pec_provider::comune::segnala;
 use pec_provider::indice::Directory;
 use pec_provider::sigillo::SigilloFirma;
 use pec_provider::Gestore;
@@ -141,16 +140,12 @@ async fn sync_ldap(
             .with_local_copy(&file);
     loop {
         match source.sync().await {
-            Ok(true) => segnala(&format!(
-                "index: synced from {} into {}",
-                ldap.url,
-                file.display()
-            )),
+            Ok(true) => tracing::info!("index: synced from {} into {}", ldap.url, file.display()),
             Ok(false) => {}
-            Err(e) => segnala(&format!(
+            Err(e) => tracing::warn!(
                 "index: sync from {} failed, the last good copy stays in force: {e}",
                 ldap.url
-            )),
+            ),
         }
         tokio::select! {
             _ = stop.changed() => return,
@@ -188,15 +183,15 @@ impl Caps {
         match pec_listen::fd::raise_nofile() {
             Ok(nofile) => {
                 if let Some(fitted) = pec_listen::fd::fit(max_connections, listeners, nofile) {
-                    eprintln!(
-                        "gestore: open files limit {nofile}: each listener serves at most {fitted} \
+                    tracing::warn!(
+                        "open files limit {nofile}: each listener serves at most {fitted} \
                          connections instead of {max_connections}; raise the hard limit \
                          (ulimit -Hn, LimitNOFILE=) to serve more"
                     );
                     max_connections = fitted;
                 }
             }
-            Err(e) => eprintln!("gestore: cannot read the open files limit: {e}"),
+            Err(e) => tracing::warn!("cannot read the open files limit: {e}"),
         }
         Self {
             max_connections,
@@ -280,7 +275,7 @@ pub async fn start(config: Config) -> Result<Running> {
         let (tls, stop) = (tls.clone(), stop.clone());
         tasks.spawn(async move {
             if let Err(e) = pec_smtp::serve_submission(listener, tls, cfg, backend, stop).await {
-                eprintln!("gestore: listener {addr}: {e}");
+                tracing::error!("listener {addr}: {e}");
             }
         });
     }
@@ -338,7 +333,7 @@ pub async fn start(config: Config) -> Result<Running> {
                     .map_err(anyhow::Error::from)
             };
             if let Err(e) = served {
-                eprintln!("gestore: listener {addr}: {e:#}");
+                tracing::error!("listener {addr}: {e:#}");
             }
         });
     }
@@ -357,7 +352,7 @@ pub async fn start(config: Config) -> Result<Running> {
         let (tls, stop) = (tls.clone(), stop.clone());
         tasks.spawn(async move {
             if let Err(e) = pec_smtp::serve_inbound(listener, tls, cfg, backend, stop).await {
-                eprintln!("gestore: listener {addr}: {e}");
+                tracing::error!("listener {addr}: {e}");
             }
         });
     }
@@ -365,7 +360,7 @@ pub async fn start(config: Config) -> Result<Running> {
     let (clock, work) = (gestore.clock(), gestore.lavoro());
     tasks.spawn(async move {
         if let Err(e) = super::admin::serve(store, admin_config, clock, work, admin_stop).await {
-            eprintln!("gestore: admin socket: {e:#}");
+            tracing::error!("admin socket: {e:#}");
         }
     });
     if let Some(av) = &config.antivirus {

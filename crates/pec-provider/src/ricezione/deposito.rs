@@ -4,7 +4,7 @@
 //! stores, logs and sends nothing twice.
 
 use super::PuntoRicezione;
-use crate::comune::{deposita, indirizzo, registra, segnala};
+use crate::comune::{deposita, indirizzo, registra};
 use crate::consegna::{Envelope, PuntoConsegna};
 use crate::inoltro;
 use anyhow::{Context, Result};
@@ -102,11 +102,11 @@ impl PuntoRicezione {
         registra(&mut batch, r.eventi, &sender);
         let receipt = self.store.commit(batch).await.context("commit")?;
         if receipt.replayed {
-            segnala(&format!(
+            tracing::info!(
                 "inbound {} about {}: a copy of one already stored, not stored again",
                 r.kind.name(),
                 r.identificativo
-            ));
+            );
             return Ok(false);
         }
         self.registro.annuncia(r.eventi);
@@ -139,10 +139,10 @@ impl PuntoRicezione {
                 destinatari,
                 eventi,
             } => {
-                segnala(&format!(
+                tracing::info!(
                     "inbound: {} not certified by the message, busta di anomalia: {motivo}",
                     destinatari.join(", ")
-                ));
+                );
                 let signed = self.firma.uno(busta).await?;
                 let anomalia = Some((signed.as_slice(), destinatari.as_slice()));
                 self.commit_anomalia(once, &tag, anomalia, &eventi, sender, now)
@@ -153,10 +153,10 @@ impl PuntoRicezione {
                 eventi,
                 ..
             } => {
-                segnala(&format!(
+                tracing::warn!(
                     "inbound: {} not certified by the message, refused",
                     destinatari.join(", ")
-                ));
+                );
                 self.commit_anomalia(once, &tag, None, &eventi, sender, now)
                     .await
             }
@@ -273,7 +273,7 @@ impl PuntoRicezione {
             let addr = indirizzo(a)?;
             match self.store.mailbox(&addr).await? {
                 Some(m) if m.enabled => out.push(addr),
-                _ => segnala(&format!("inbound: no active box {a}, not delivered")),
+                _ => tracing::warn!("inbound: no active box {a}, not delivered"),
             }
         }
         Ok(out)

@@ -5,7 +5,7 @@
 
 use super::deposito::Ricevuta;
 use super::PuntoRicezione;
-use crate::comune::{deposita, indirizzo, registra, segnala};
+use crate::comune::{deposita, indirizzo, registra};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use pec_core::chiave::{Chiave, Cosa};
@@ -58,9 +58,7 @@ impl PuntoRicezione {
             let cosa = Cosa::Virus(r.clone());
             batch.push(self.verso_gestore(&mail_receipt, &id, cosa, &bytes, now)?);
         }
-        segnala(&format!(
-            "inbound envelope {id}: virus {virus}, quarantined"
-        ));
+        tracing::info!("inbound envelope {id}: virus {virus}, quarantined");
         self.registro.commit(batch, &[&eventi]).await?;
         self.lavoro.notify_one();
         Ok(())
@@ -77,10 +75,10 @@ impl PuntoRicezione {
     ) -> Result<Vec<Evento>> {
         let mittente = &rilevazione.intestazione.mittente;
         if !self.domini.locale(mittente) {
-            segnala(&format!(
+            tracing::warn!(
                 "rilevazione virus about {}: sender {mittente} is not ours, no notice",
                 rilevazione.dati.identificativo
-            ));
+            );
             return Ok(Vec::new());
         }
         let data = RiferimentoTemporale::from_utc(now);

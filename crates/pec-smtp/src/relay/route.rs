@@ -89,8 +89,8 @@ impl Router {
             match Resolver::builder_tokio() {
                 Ok(b) => Some(b.build()),
                 Err(e) => {
-                    eprintln!(
-                        "gestore: relay: system DNS configuration unreadable ({e}); using defaults"
+                    tracing::warn!(
+                        "relay: system DNS configuration unreadable ({e}); using defaults"
                     );
                     Some(
                         Resolver::builder_with_config(

@@ -212,7 +212,7 @@ impl Registro {
         }
         match scrivi(&self.dir, head, self.sigillo.as_deref()) {
             Ok(()) => self.scritto = *head,
-            Err(e) => eprintln!("pec-store: cannot record the log head: {e}"),
+            Err(e) => tracing::error!("cannot record the log head: {e}"),
         }
         self.pendente = false;
         self.quando = Some(Instant::now());
