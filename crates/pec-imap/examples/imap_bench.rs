@@ -166,7 +166,7 @@ async fn main() {
     let nofile = raise_nofile();
     let dir = tempfile::tempdir().expect("tempdir");
     let names = ["localhost".to_string()];
-    let server_tls = pec_smtp::dev_tls(dir.path(), &names).expect("dev tls");
+    let server_tls = pec_listen::tls::dev_tls(dir.path(), &names).expect("dev tls");
     let connector = connector(dir.path());
 
     let backend = Arc::new(MemoryBackend::new());

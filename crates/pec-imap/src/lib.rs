@@ -23,13 +23,7 @@ pub use crate::backend::{
 };
 pub use crate::imap::{serve_imap, Error as ImapError, ImapConfig, ImapLimits};
 
-/// How a listener speaks TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// TLS from the first byte (IMAPS 993, POP3S 995 style).
-    Implicit,
-    /// Plain text until STARTTLS / STLS (IMAP 143, POP3 110 style); no login before it.
-    StartTls,
-}
+/// How a listener speaks TLS (shared with SMTP).
+pub use pec_listen::TlsMode;
 
 pub use crate::pop3::{serve_pop3, Pop3Config, Pop3Error, Pop3Limits};

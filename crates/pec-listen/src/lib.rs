@@ -12,7 +12,9 @@
 //!   listeners' caps must fit in;
 //! - [`Throttle`]: failed logins counted per box and per address across every protocol, with
 //!   temporary blocks and a fail2ban-style line for each failure;
-//! - [`LoginDeadline`]: how long a connection may go on without logging in.
+//! - [`LoginDeadline`]: how long a connection may go on without logging in;
+//! - [`tls`]: the certificates ([`tls::load_tls`], the dev certificate [`tls::dev_tls`]) and
+//!   each connection's TLS prologue ([`tls::prologue`]: implicit TLS or STARTTLS).
 //!
 //! It does not speak any protocol, and it reads no clock of its own where a rule depends on
 //! time: [`Throttle`] takes the instant of each attempt, so its rules are tested without
@@ -27,11 +29,13 @@ mod deadline;
 pub mod fd;
 mod gate;
 mod throttle;
+pub mod tls;
 
 pub use accept::accept_loop;
 pub use deadline::LoginDeadline;
 pub use gate::{ConnectionLimits, Gate, Permit, Refused};
 pub use throttle::{Tentativo, Throttle, ThrottleLimits, CHIAVE_MAX};
+pub use tls::TlsMode;
 
 use std::net::{IpAddr, Ipv6Addr};
 

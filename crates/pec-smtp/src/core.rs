@@ -11,14 +11,8 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::backend::Backend;
 
-/// How a listener starts TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Plain greeting, `STARTTLS` advertised and required before AUTH (RFC 3207, port 587).
-    StartTls,
-    /// TLS from the first byte (RFC 8314, port 465).
-    Implicit,
-}
+/// How a listener starts TLS (shared with IMAP and POP3).
+pub use pec_listen::TlsMode;
 
 /// Limits of one listener. Defaults suit production; tests shorten the timeouts.
 #[derive(Debug, Clone)]

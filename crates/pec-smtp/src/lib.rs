@@ -47,10 +47,10 @@ mod core;
 mod error;
 mod inbound;
 pub mod relay;
-mod tls;
 
 pub use crate::backend::{AuthResult, Backend, Submission, SubmitError};
 pub use crate::core::{InboundConfig, Limits, Role, SessionContext, SubmissionConfig, TlsMode};
 pub use crate::error::{Error, RelayError};
 pub use crate::inbound::spawn::{serve_inbound, serve_stream, serve_submission};
-pub use crate::tls::{dev_tls, load_tls};
+/// The certificates, shared by every listener (`pec_listen::tls`).
+pub use pec_listen::tls::{dev_tls, load_tls, Error as TlsError};

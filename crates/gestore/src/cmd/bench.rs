@@ -113,7 +113,7 @@ mod peer {
         let hosts = vec!["localhost".to_string()];
         for d in [&data_a, &data_b] {
             std::fs::create_dir_all(d)?;
-            pec_smtp::dev_tls(&d.join("tls"), &hosts).context("dev TLS")?;
+            pec_listen::tls::dev_tls(&d.join("tls"), &hosts).context("dev TLS")?;
         }
         let (in_a, in_b) = (free_port()?, free_port()?);
         let index = data.join("providers.ldif");

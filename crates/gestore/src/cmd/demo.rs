@@ -205,7 +205,7 @@ fn configs(args: &Args) -> Result<[Config; 2]> {
     for (i, (p, data)) in sides.iter().enumerate() {
         pec_store::prepare_data_dir(data)?;
         let plain = config(p, &ports[i], data, "")?;
-        pec_smtp::dev_tls(&data.join("tls"), &plain.tls_hostnames)
+        pec_listen::tls::dev_tls(&data.join("tls"), &plain.tls_hostnames)
             .context("the dev TLS certificate")?;
         ldif.push_str(&super::index::export(&plain, false)?);
     }

@@ -83,8 +83,8 @@ pub fn existing_signer(config: &Config) -> Result<Option<Signer>> {
 
 fn tls(config: &Config) -> Result<Arc<rustls::ServerConfig>> {
     match &config.tls {
-        Some((cert, key)) => pec_smtp::load_tls(cert, key).context("the TLS certificate"),
-        None => pec_smtp::dev_tls(&config.data_dir.join("tls"), &config.tls_hostnames)
+        Some((cert, key)) => pec_listen::tls::load_tls(cert, key).context("the TLS certificate"),
+        None => pec_listen::tls::dev_tls(&config.data_dir.join("tls"), &config.tls_hostnames)
             .context("the dev TLS certificate"),
     }
 }

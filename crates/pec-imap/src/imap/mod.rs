@@ -35,7 +35,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::backend::Backend;
-use crate::TlsMode;
+use pec_listen::tls::{prologue, Plain};
+use pec_listen::TlsMode;
 use session::{Exit, Session};
 
 /// Failures of a listener or of one connection.
@@ -55,6 +56,12 @@ pub enum Error {
     /// closed after a BAD or BYE.
     #[error("client misbehaved: {0}")]
     PeerMisbehaved(&'static str),
+}
+
+impl From<pec_listen::tls::HandshakeTimedOut> for Error {
+    fn from(_: pec_listen::tls::HandshakeTimedOut) -> Self {
+        Error::HandshakeTimeout
+    }
 }
 
 /// Per-listener limits; each protects the process from one kind of client.
@@ -209,39 +216,36 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     B: Backend,
 {
-    let handshake = ctx.config.limits.tls_handshake_timeout;
     // One login deadline for the whole connection, STARTTLS or not.
     let deadline = pec_listen::LoginDeadline::after(ctx.config.limits.login_timeout);
-    match ctx.config.mode {
-        TlsMode::Implicit => {
-            let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
-                .await
-                .map_err(|_| Error::HandshakeTimeout)??;
-            Session::new(tls, peer, ctx, true, shutdown, true, deadline)
-                .run()
-                .await?;
-        }
-        TlsMode::StartTls => {
-            let session = Session::new(
-                stream,
-                peer,
-                ctx.clone(),
-                false,
-                shutdown.clone(),
-                true,
-                deadline,
-            );
-            if let Exit::StartTls(stream) = session.run().await? {
-                let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
-                    .await
-                    .map_err(|_| Error::HandshakeTimeout)??;
-                // RFC 3501 §6.2.1: no new greeting; bytes pipelined after STARTTLS were
-                // dropped with the plain-text session.
-                Session::new(tls, peer, ctx, true, shutdown, false, deadline)
-                    .run()
-                    .await?;
-            }
-        }
-    }
-    Ok(())
+    let (handshake, mode, tls) = (
+        ctx.config.limits.tls_handshake_timeout,
+        ctx.config.mode,
+        ctx.tls.clone(),
+    );
+    let (plain_ctx, plain_shutdown) = (ctx.clone(), shutdown.clone());
+    let plain = move |stream| async move {
+        let session = Session::new(
+            stream,
+            peer,
+            plain_ctx,
+            false,
+            plain_shutdown,
+            true,
+            deadline,
+        );
+        Ok(match session.run().await? {
+            Exit::StartTls(stream) => Plain::StartTls(stream),
+            Exit::Closed => Plain::Done,
+        })
+    };
+    // RFC 3501 §6.2.1: no new greeting after STARTTLS; bytes pipelined after it were
+    // dropped with the plain-text session.
+    let secure = move |tls, greet| async move {
+        Session::new(tls, peer, ctx, true, shutdown, greet, deadline)
+            .run()
+            .await?;
+        Ok(())
+    };
+    prologue(stream, mode, &tls, handshake, plain, secure).await
 }

@@ -15,3 +15,9 @@ pub enum Pop3Error {
     #[error("client not reading, write timed out")]
     WriteTimeout,
 }
+
+impl From<pec_listen::tls::HandshakeTimedOut> for Pop3Error {
+    fn from(_: pec_listen::tls::HandshakeTimedOut) -> Self {
+        Pop3Error::HandshakeTimeout
+    }
+}

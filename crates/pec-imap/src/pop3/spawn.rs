@@ -13,7 +13,8 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::backend::Backend;
-use crate::TlsMode;
+use pec_listen::tls::{prologue, Plain};
+use pec_listen::TlsMode;
 
 use super::config::Pop3Config;
 use super::error::Pop3Error;
@@ -69,29 +70,30 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     B: Backend,
 {
-    let handshake = ctx.config.limits.tls_handshake_timeout;
     // One login deadline for the whole connection, STLS or not.
     let deadline = pec_listen::LoginDeadline::after(ctx.config.limits.login_timeout);
-    match ctx.config.mode {
-        TlsMode::Implicit => {
-            let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
-                .await
-                .map_err(|_| Pop3Error::HandshakeTimeout)??;
-            let session = Session::new(tls, peer, ctx, true, shutdown, deadline);
+    let (handshake, mode, tls) = (
+        ctx.config.limits.tls_handshake_timeout,
+        ctx.config.mode,
+        ctx.tls.clone(),
+    );
+    let (plain_ctx, plain_shutdown) = (ctx.clone(), shutdown.clone());
+    let plain = move |stream| async move {
+        let session = Session::new(stream, peer, plain_ctx, false, plain_shutdown, deadline);
+        Ok(match session.greet_and_run().await? {
+            Exit::StartTls(stream) => Plain::StartTls(stream),
+            Exit::Closed => Plain::Done,
+        })
+    };
+    // RFC 2595 §4: no new greeting after STLS; the session starts over in AUTHORIZATION.
+    let secure = move |tls, greet| async move {
+        let session = Session::new(tls, peer, ctx, true, shutdown, deadline);
+        if greet {
             session.greet_and_run().await?;
+        } else {
+            session.run().await?;
         }
-        TlsMode::StartTls => {
-            let session =
-                Session::new(stream, peer, ctx.clone(), false, shutdown.clone(), deadline);
-            if let Exit::StartTls(stream) = session.greet_and_run().await? {
-                let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
-                    .await
-                    .map_err(|_| Pop3Error::HandshakeTimeout)??;
-                // RFC 2595 §4: no new greeting; the session starts over in AUTHORIZATION.
-                let session = Session::new(tls, peer, ctx, true, shutdown, deadline);
-                session.run().await?;
-            }
-        }
-    }
-    Ok(())
+        Ok(())
+    };
+    prologue(stream, mode, &tls, handshake, plain, secure).await
 }

@@ -11,12 +11,12 @@ fn dev_dir() -> PathBuf {
         .join(format!("pec-imap-dev-tls-{}", env!("CARGO_CRATE_NAME")))
 }
 
-/// The dev certificate, made once per test process with `pec_smtp::dev_tls`.
+/// The dev certificate, made once per test process with `pec_listen::tls::dev_tls`.
 pub fn server_tls() -> Arc<rustls::ServerConfig> {
     static TLS: OnceLock<Arc<rustls::ServerConfig>> = OnceLock::new();
     TLS.get_or_init(|| {
         let names = ["localhost".to_string(), "127.0.0.1".to_string()];
-        pec_smtp::dev_tls(&dev_dir(), &names).expect("dev tls")
+        pec_listen::tls::dev_tls(&dev_dir(), &names).expect("dev tls")
     })
     .clone()
 }

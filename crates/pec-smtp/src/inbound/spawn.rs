@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use pec_listen::tls::{prologue, Plain};
 use pec_listen::{ConnectionLimits, Gate};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -100,31 +101,32 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     B: Backend,
 {
-    let handshake = ctx.config.limits.tls_handshake_timeout;
     // One login deadline for the whole connection, STARTTLS or not.
     let deadline = pec_listen::LoginDeadline::after(ctx.config.limits.login_timeout);
-    match ctx.config.mode {
-        TlsMode::Implicit => {
-            let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
-                .await
-                .map_err(|_| Error::HandshakeTimeout)??;
-            let session = Session::new(tls, peer, ctx, true, shutdown, deadline);
+    let (handshake, mode, tls) = (
+        ctx.config.limits.tls_handshake_timeout,
+        ctx.config.mode,
+        ctx.tls.clone(),
+    );
+    let (plain_ctx, plain_shutdown) = (ctx.clone(), shutdown.clone());
+    let plain = move |stream| async move {
+        let session = Session::new(stream, peer, plain_ctx, false, plain_shutdown, deadline);
+        Ok(match session.greet_and_run().await? {
+            Exit::StartTls(stream) => Plain::StartTls(stream),
+            Exit::Closed => Plain::Done,
+        })
+    };
+    // RFC 3207 §4.2: after STARTTLS everything learnt before is forgotten; no new greeting.
+    let secure = move |tls, greet| async move {
+        let session = Session::new(tls, peer, ctx, true, shutdown, deadline);
+        if greet {
             session.greet_and_run().await?;
+        } else {
+            session.run().await?;
         }
-        TlsMode::StartTls => {
-            let session =
-                Session::new(stream, peer, ctx.clone(), false, shutdown.clone(), deadline);
-            if let Exit::StartTls(stream) = session.greet_and_run().await? {
-                let tls = tokio::time::timeout(handshake, ctx.tls.accept(stream))
-                    .await
-                    .map_err(|_| Error::HandshakeTimeout)??;
-                // RFC 3207 §4.2: everything learnt before TLS is forgotten; no new greeting.
-                let session = Session::new(tls, peer, ctx, true, shutdown, deadline);
-                session.run().await?;
-            }
-        }
-    }
-    Ok(())
+        Ok(())
+    };
+    prologue(stream, mode, &tls, handshake, plain, secure).await
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send, B: Backend> Session<S, B> {

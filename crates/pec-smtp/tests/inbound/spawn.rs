@@ -75,34 +75,6 @@ async fn implicit_tls_full_submission_over_tcp() {
     assert_eq!(server.backend.stored().len(), 1);
 }
 
-#[test]
-fn dev_tls_makes_the_certificate_once_and_reuses_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let names = ["localhost".to_string()];
-    pec_smtp::dev_tls(dir.path(), &names).expect("first");
-    let cert = std::fs::read(dir.path().join("dev-smtp-cert.pem")).expect("cert");
-    pec_smtp::dev_tls(dir.path(), &names).expect("second");
-    let again = std::fs::read(dir.path().join("dev-smtp-cert.pem")).expect("cert");
-    assert_eq!(cert, again);
-}
-
-#[test]
-fn load_tls_reports_a_missing_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let err = pec_smtp::load_tls(&dir.path().join("no.pem"), &dir.path().join("no.key"))
-        .expect_err("missing");
-    assert!(matches!(err, pec_smtp::Error::Pem { .. }), "{err}");
-}
-
-#[test]
-fn load_tls_reports_a_file_without_certificates() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let empty = dir.path().join("empty.pem");
-    std::fs::write(&empty, "").expect("write");
-    let err = pec_smtp::load_tls(&empty, &empty).expect_err("empty");
-    assert!(matches!(err, pec_smtp::Error::NoCertificate(_)), "{err}");
-}
-
 #[tokio::test]
 async fn one_address_cannot_take_every_place() {
     // Issue 12, item 6: a cap per client address, below the listener's.
