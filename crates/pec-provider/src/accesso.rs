@@ -12,14 +12,14 @@ use crate::comune::{
     deposita, indirizzo, registra, Contatori, Domini, Firmatario, Parti, Registro,
 };
 use crate::consegna::{Envelope, PuntoConsegna};
+use crate::errore::{Contesto as _, Errore, Risultato as Result};
 use crate::ids::Ids;
 use crate::indice::Directory;
 use crate::quarantena::Quarantena;
 use crate::virus::{Punto, Scansione};
 use crate::{inoltro, scadenze};
-use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use pec_core::accesso::{self, Esito, Identificativi, Limiti, PuntoAccesso as Regole};
+use pec_core::accesso::{self, Identificativi, Limiti, PuntoAccesso as Regole};
 use pec_core::chiave::{Chiave, Cosa};
 use pec_core::consegna::{BustaRicevuta, StatoCasella};
 use pec_core::daticert::TipoDestinatario;
@@ -42,6 +42,24 @@ pub struct Invio {
     pub rcpt_to: Vec<String>,
     /// The message as submitted.
     pub data: Vec<u8>,
+}
+
+/// What the access point did with a submission (the envelope's PEC msgid in either case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Esito {
+    /// Accepted: the ricevuta di accettazione is in the sender's INBOX, the envelope on its
+    /// way.
+    Accettato {
+        /// The envelope's PEC msgid.
+        identificativo: String,
+    },
+    /// Not accepted: the avviso di non accettazione is in the sender's INBOX.
+    NonAccettato {
+        /// The PEC msgid the notice names.
+        identificativo: String,
+        /// Why (pec-core's [`accesso::Motivo`]), the reason the notice gives.
+        motivo: accesso::Motivo,
+    },
 }
 
 /// The access point.
@@ -102,7 +120,7 @@ impl PuntoAccesso {
         data: RiferimentoTemporale,
         ids: &Identificativi<'_>,
         virus: Option<&str>,
-    ) -> Result<Esito> {
+    ) -> Result<accesso::Esito> {
         let classifica = |a: &str| self.indice.classifica(&self.domini, a);
         let regole = Regole {
             provider: &self.provider,
@@ -116,12 +134,12 @@ impl PuntoAccesso {
             raw: &s.data,
             virus,
         };
-        accesso::punto_accesso(&invio, &regole, data, ids).context("access point")
+        accesso::punto_accesso(&invio, &regole, data, ids).ctx("access point")
     }
 
     /// Runs the access point on one submission and commits its outcome. `Err` means nothing
     /// was stored (the client should try again; see [`crate::virus::scanner_down`]).
-    pub async fn invia(&self, s: Invio) -> Result<()> {
+    pub async fn invia(&self, s: Invio) -> Result<Esito> {
         // PEC-SPEC §2.3 step 3: scanned before anything is decided or stored; no verdict, no
         // acceptance (4xx).
         let virus = self.scansione.scansiona(&s.data, Punto::Accesso).await?;
@@ -142,7 +160,7 @@ impl PuntoAccesso {
         now: DateTime<Utc>,
         data: RiferimentoTemporale,
         identificativo: &str,
-    ) -> Result<()> {
+    ) -> Result<Esito> {
         let identificativo = identificativo.to_string();
         let ricevuta = self.ids.next(now);
         let ids = Identificativi {
@@ -150,12 +168,15 @@ impl PuntoAccesso {
             ricevuta: &ricevuta,
         };
         match self.decide(&s, data, &ids, virus.as_deref())? {
-            Esito::Accettato(a) => self.accettata(a, &identificativo, now).await,
-            Esito::NonAccettato(n) => {
+            accesso::Esito::Accettato(a) => {
+                self.accettata(a, &identificativo, now).await?;
+                Ok(Esito::Accettato { identificativo })
+            }
+            accesso::Esito::NonAccettato(n) => {
                 let avviso = self.firma.uno(n.avviso).await?;
                 let mut batch = Batch::new();
                 let sender = indirizzo(&n.mittente)?;
-                let cosa = match n.motivo {
+                let cosa = match &n.motivo {
                     accesso::Motivo::Virus(_) => Cosa::NonAccettazioneVirus,
                     _ => Cosa::NonAccettazione,
                 };
@@ -171,7 +192,10 @@ impl PuntoAccesso {
                 }
                 registra(&mut batch, &n.eventi, &n.mittente);
                 self.registro.commit(batch, &[&n.eventi]).await?;
-                Ok(())
+                Ok(Esito::NonAccettato {
+                    identificativo,
+                    motivo: n.motivo,
+                })
             }
         }
     }
@@ -202,7 +226,7 @@ impl PuntoAccesso {
         let mut signed = self.firma.tutti(vec![ricevuta, busta]).await?.into_iter();
         let (ricevuta, busta) = match (signed.next(), signed.next()) {
             (Some(r), Some(b)) => (r, b),
-            _ => anyhow::bail!("signing returned too few messages"),
+            _ => return Err(Errore::Firma("signing returned too few messages".into())),
         };
         let locals: Vec<(String, StatoCasella)> = destinatari
             .iter()
@@ -218,10 +242,10 @@ impl PuntoAccesso {
         let letta = if locals.is_empty() && !remote_certified {
             None
         } else {
-            Some(BustaRicevuta::leggi(&busta).context("our own envelope")?)
+            Some(BustaRicevuta::leggi(&busta).ctx("our own envelope")?)
         };
         let daticert = match (&letta, remote_certified) {
-            (Some(l), true) => Some(l.daticert.to_xml().context("our own daticert")?),
+            (Some(l), true) => Some(l.daticert.to_xml().ctx("our own daticert")?),
             _ => None,
         };
         let a = Accettata {

@@ -12,8 +12,8 @@
 //! ```
 
 use crate::comune::indirizzo;
+use crate::errore::{Errore, Risultato as Result};
 use crate::quarantena::Quarantena;
-use anyhow::Result;
 use pec_store::{SqliteStore, Store};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -72,7 +72,7 @@ impl Caselle {
         let address = indirizzo(&self.servizio)?;
         if self.store.mailbox(&address).await?.is_none() {
             let mut secret = [0u8; 18];
-            getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+            getrandom::fill(&mut secret).map_err(|e| Errore::Sistema(format!("random: {e}")))?;
             let password: String = secret.iter().map(|b| format!("{b:02x}")).collect();
             self.store.add_mailbox(&address, &password, 0).await?;
         }

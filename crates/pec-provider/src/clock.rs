@@ -7,7 +7,7 @@
 //! tests never sleep through them. The offset is kept in `DATA/clock-offset`, so a restart
 //! does not travel back in time; the file is ignored unless the setting is on.
 
-use anyhow::{Context, Result};
+use crate::errore::{Errore, Risultato as Result};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -39,12 +39,16 @@ impl Clock {
     pub fn adjustable(data_dir: &Path) -> Result<Self> {
         let file = data_dir.join(OFFSET_FILE);
         let offset = match std::fs::read_to_string(&file) {
-            Ok(s) => s
-                .trim()
-                .parse::<i64>()
-                .with_context(|| format!("{}: not a number of milliseconds", file.display()))?,
+            Ok(s) => s.trim().parse::<i64>().map_err(|_| {
+                Errore::Sistema(format!("{}: not a number of milliseconds", file.display()))
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
+            Err(e) => {
+                return Err(Errore::Sistema(format!(
+                    "cannot read {}: {e}",
+                    file.display()
+                )))
+            }
         };
         Ok(Clock {
             offset_ms: AtomicI64::new(offset),
@@ -67,14 +71,16 @@ impl Clock {
     /// and returns the new offset from the system clock.
     pub fn advance(&self, by: std::time::Duration) -> Result<chrono::Duration> {
         let Some(file) = &self.file else {
-            anyhow::bail!("the clock is not adjustable (set [dev] adjustable_clock = true)");
+            return Err(Errore::Sistema(
+                "the clock is not adjustable (set [dev] adjustable_clock = true)".into(),
+            ));
         };
-        let ms = i64::try_from(by.as_millis()).context("too far")?;
+        let ms = i64::try_from(by.as_millis()).map_err(|_| Errore::Sistema("too far".into()))?;
         let offset = self.offset_ms.fetch_add(ms, Ordering::SeqCst) + ms;
         let tmp = file.with_extension("tmp");
         std::fs::write(&tmp, offset.to_string())
             .and_then(|()| std::fs::rename(&tmp, file))
-            .with_context(|| format!("cannot write {}", file.display()))?;
+            .map_err(|e| Errore::Sistema(format!("cannot write {}: {e}", file.display())))?;
         self.moved.send_replace(offset);
         Ok(chrono::Duration::milliseconds(offset))
     }
@@ -89,13 +95,13 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
     };
     let n: u64 = num
         .parse()
-        .with_context(|| format!("{s:?} is not a duration"))?;
+        .map_err(|_| Errore::Sistema(format!("{s:?} is not a duration")))?;
     let secs = match unit {
         "s" => n,
         "m" => n * 60,
         "h" => n * 3600,
         "d" => n * 86400,
-        _ => anyhow::bail!("{s:?}: unit must be s, m, h or d"),
+        _ => return Err(Errore::Sistema(format!("{s:?}: unit must be s, m, h or d"))),
     };
     Ok(std::time::Duration::from_secs(secs))
 }

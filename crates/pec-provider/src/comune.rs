@@ -2,7 +2,7 @@
 //! a decision becomes (a message for a box, a queue item, log events), and the commit that
 //! prints the legal events it recorded.
 
-use anyhow::{Context, Result};
+use crate::errore::{Contesto as _, Errore, Risultato as Result};
 use chrono::{DateTime, Utc};
 use pec_core::chiave::Chiave;
 use pec_core::lavoro::Lavoro;
@@ -52,7 +52,7 @@ impl Firmatario {
         self.tutti(vec![message])
             .await?
             .pop()
-            .context("signing returned nothing")
+            .ctx("signing returned nothing")
     }
 
     /// Signs several messages in one blocking task; as many come back, in order.
@@ -61,16 +61,17 @@ impl Firmatario {
         let signed = tokio::task::spawn_blocking(move || {
             messages
                 .iter()
-                .map(|m| signer.sign(m).map_err(anyhow::Error::from))
+                .map(|m| signer.sign(m).map_err(Errore::from))
                 .collect::<Result<Vec<_>>>()
         })
         .await
-        .context("signing task")??;
-        anyhow::ensure!(
-            signed.len() == n,
-            "signing returned {} of {n}",
-            signed.len()
-        );
+        .ctx("signing task")??;
+        if signed.len() != n {
+            return Err(Errore::Firma(format!(
+                "signing returned {} of {n}",
+                signed.len()
+            )));
+        }
         Ok(signed)
     }
 }
@@ -169,7 +170,7 @@ impl Registro {
     /// Commits `batch`; prints `eventi` unless it was a replay (its key committed before:
     /// the log holds those events once already). Whether it was new.
     pub async fn commit(&self, batch: Batch, eventi: &[&[Evento]]) -> Result<bool> {
-        let fresh = !self.store.commit(batch).await.context("commit")?.replayed;
+        let fresh = !self.store.commit(batch).await.ctx("commit")?.replayed;
         if fresh {
             for e in eventi {
                 self.annuncia(e);
@@ -181,7 +182,7 @@ impl Registro {
 
 /// A mailbox address, for the store.
 pub fn indirizzo(s: &str) -> Result<Address> {
-    Address::parse(s).map_err(|e| anyhow::anyhow!("{s:?}: {e}"))
+    Ok(Address::parse(s)?)
 }
 
 /// A message for a box; `Force` because the rules require receipts to reach the sender.

@@ -15,10 +15,10 @@ use crate::clock::Clock;
 use crate::comune::{
     deposita, indirizzo, registra, Contatori, Domini, Firmatario, Parti, Registro,
 };
+use crate::errore::{Contesto as _, Errore, Risultato as Result};
 use crate::ids::Ids;
 use crate::indice::Directory;
 use crate::inoltro;
-use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use pec_core::chiave::{Chiave, Cosa};
 use pec_core::consegna::{self, BustaRicevuta, EsitoConsegna, Recapito, StatoCasella};
@@ -91,7 +91,7 @@ impl PuntoConsegna {
         recapito: &lavoro::Recapito,
         busta: &[u8],
     ) -> Result<()> {
-        let letta = self.busta_firmata(busta).await.context("the envelope")?;
+        let letta = self.busta_firmata(busta).await.ctx("the envelope")?;
         let env = Envelope {
             letta: &letta,
             bytes: busta,
@@ -169,7 +169,7 @@ impl PuntoConsegna {
                 destinatario: recipient,
                 stato: *stato,
             };
-            let esito = consegna::punto_consegna(busta, &recapito, &e).context("delivery point")?;
+            let esito = consegna::punto_consegna(busta, &recapito, &e).ctx("delivery point")?;
             eventi.extend_from_slice(esito.eventi());
             let recipient = indirizzo(recipient)?;
             match esito {
@@ -240,12 +240,16 @@ impl PuntoConsegna {
         let (raw, now) = (raw.to_vec(), self.clock.now());
         tokio::task::spawn_blocking(move || {
             let v = verifier.verify(&raw, now)?;
-            anyhow::ensure!(v.intact, "the envelope's signature no longer matches it");
+            if !v.intact {
+                return Err(Errore::Firma(
+                    "the envelope's signature no longer matches it".into(),
+                ));
+            }
             let ins = pec_core::inspect::inspect_firmato(&raw, &v.content)?;
             Ok(BustaRicevuta::da_ispezione(ins)?)
         })
         .await
-        .context("envelope check")?
+        .ctx("envelope check")?
     }
 
     /// Commits a batch that stores an envelope into each of `locals`, presumed active:
@@ -260,11 +264,14 @@ impl PuntoConsegna {
         match self.store.commit(batch).await {
             Ok(receipt) => Ok(Some(!receipt.replayed)),
             Err(e) => {
-                let e = anyhow::Error::from(e);
+                let e = Errore::from(e);
                 if locals.iter().any(|(r, _)| refusal(&e, r).is_some()) {
                     Ok(None)
                 } else {
-                    Err(e.context("commit"))
+                    Err(Errore::Contesto {
+                        cosa: "commit",
+                        fonte: Box::new(e),
+                    })
                 }
             }
         }
@@ -273,10 +280,10 @@ impl PuntoConsegna {
 
 /// The state of `recipient`'s box when the writer refused its envelope for it (unknown,
 /// disabled, full); `None` for any other error.
-fn refusal(e: &anyhow::Error, recipient: &str) -> Option<StatoCasella> {
+fn refusal(e: &Errore, recipient: &str) -> Option<StatoCasella> {
     let recipient = indirizzo(recipient).ok()?;
     let recipient = recipient.as_str();
-    match e.downcast_ref::<StoreError>()? {
+    match e.store()? {
         StoreError::UnknownMailbox(a) if *a == recipient => Some(StatoCasella::Sconosciuta),
         StoreError::MailboxDisabled(a) if *a == recipient => Some(StatoCasella::Disabilitata),
         StoreError::MailboxFull { address, .. } if *address == recipient => {

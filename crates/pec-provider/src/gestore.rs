@@ -5,6 +5,7 @@ use crate::caselle::Caselle;
 use crate::clock::Clock;
 use crate::comune::{Contatori, Domini, Firmatario, Parti, Registro};
 use crate::consegna::PuntoConsegna;
+use crate::errore::{Contesto as _, Risultato as Result};
 use crate::ids::Ids;
 use crate::impostazioni::Impostazioni;
 use crate::indice::Directory;
@@ -15,7 +16,6 @@ use crate::ricezione::PuntoRicezione;
 use crate::scadenze::Scadenze;
 use crate::virus::Scansione;
 use crate::{accesso::PuntoAccesso, indice, quarantena};
-use anyhow::{Context, Result};
 use pec_core::virus::CONSERVAZIONE_MESI;
 use pec_smime::Signer;
 use pec_smtp::relay::Relay;
@@ -43,7 +43,7 @@ impl Gestore {
         signer: Arc<Signer>,
         clock: Arc<Clock>,
     ) -> Result<Self> {
-        let provider = signer.provider().context("the signing certificate")?;
+        let provider = signer.provider().ctx("the signing certificate")?;
         let ids = Arc::new(Ids::new(provider.dominio()));
         let parti = Parti {
             registro: Registro::new(store.clone()),

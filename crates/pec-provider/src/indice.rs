@@ -8,8 +8,8 @@
 //! `[index] trust_anchors` (AgID's in production).
 
 use crate::comune::Domini;
+use crate::errore::{Errore, Risultato as Result};
 use crate::impostazioni::FonteIndice;
-use anyhow::{Context, Result};
 use pec_core::daticert::TipoDestinatario;
 use pec_directory::{Indice, IndiceFile};
 use pec_smime::{TrustStore, Verifier};
@@ -28,17 +28,17 @@ impl Directory {
     pub fn open(fonte: &FonteIndice) -> Result<Self> {
         let mut anchors = TrustStore::new();
         for path in &fonte.trust_anchors {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("cannot read trust anchor {}", path.display()))?;
-            anchors
-                .add_bytes(&pem)
-                .with_context(|| format!("{}: not a certificate", path.display()))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                Errore::Sistema(format!("cannot read trust anchor {}: {e}", path.display()))
+            })?;
+            anchors.add_bytes(&pem).map_err(|e| {
+                Errore::Sistema(format!("{}: not a certificate: {e}", path.display()))
+            })?;
         }
         let file = match &fonte.file {
-            Some(path) => Some(
-                IndiceFile::open(path)
-                    .with_context(|| format!("the providers' index {}", path.display()))?,
-            ),
+            Some(path) => Some(IndiceFile::open(path).map_err(|e| {
+                Errore::Sistema(format!("the providers' index {}: {e}", path.display()))
+            })?),
             None => None,
         };
         let indice = file

@@ -16,10 +16,10 @@
 
 use crate::clock::Clock;
 use crate::comune::{deposita, indirizzo, registra, Domini, Firmatario, Parti, Registro};
+use crate::errore::{Contesto as _, Errore, Risultato as Result};
 use crate::ids::Ids;
 use crate::indice::Directory;
 use crate::scadenze::Scadenze;
-use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use pec_core::builder::DatiMessaggio;
 use pec_core::chiave::{Chiave, Cosa};
@@ -117,7 +117,7 @@ impl Inoltro {
             Sent::Temporary(reason) => {
                 let accepted = DateTime::from_timestamp_millis(head.accepted_ms).unwrap_or(now);
                 if inoltro::dopo_errore_temporaneo(accepted, now) == DopoErrore::Riprova {
-                    anyhow::bail!("{reason}");
+                    return Err(Errore::Sistema(reason));
                 }
                 tracing::warn!("{chiave}: given up after 24 h: {reason}");
                 if head.busta {
@@ -183,7 +183,7 @@ impl Inoltro {
                 ..(**m).clone()
             },
             None => {
-                let letta = BustaRicevuta::leggi(bytes).context("our own envelope")?;
+                let letta = BustaRicevuta::leggi(bytes).ctx("our own envelope")?;
                 let dati = DatiMessaggio::da_daticert(&letta.daticert);
                 Evento::di(evento, data, &dati, &self.provider.nome, Vec::new())
             }
@@ -203,7 +203,7 @@ impl Inoltro {
         rifiuto: &RifiutoRemoto,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let letta = BustaRicevuta::leggi(bytes).context("our own envelope")?;
+        let letta = BustaRicevuta::leggi(bytes).ctx("our own envelope")?;
         let dati = DatiMessaggio::da_daticert(&letta.daticert);
         let id = self.ids.next(now);
         let e = Emissione {
@@ -212,7 +212,7 @@ impl Inoltro {
             message_id: &id,
         };
         let r = inoltro::rifiutata(rifiuto, &e, &dati, &head.destinatario)
-            .context("avviso di mancata consegna")?;
+            .ctx("avviso di mancata consegna")?;
         let signed = self.firma.uno(r.avviso).await?;
         if self.domini.locale(&dati.mittente) {
             let sender = indirizzo(&dati.mittente)?;

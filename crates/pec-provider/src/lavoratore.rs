@@ -5,6 +5,7 @@
 
 use crate::clock::Clock;
 use crate::consegna::PuntoConsegna;
+use crate::errore::Errore;
 use crate::inoltro::Inoltro;
 use crate::scadenze::Scadenze;
 use pec_core::lavoro::Lavoro;
@@ -132,7 +133,7 @@ impl Lavoratore {
                 controllo,
                 daticert,
             }) => self.scadenze.esegui(key, &controllo, daticert).await,
-            Err(e) => Err(anyhow::Error::from(e)),
+            Err(e) => Err(Errore::from(e)),
         };
         if let Err(e) = outcome {
             let error = format!("{e:#}");

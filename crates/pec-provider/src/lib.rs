@@ -36,6 +36,7 @@ pub mod caselle;
 pub mod clock;
 pub mod comune;
 pub mod consegna;
+pub mod errore;
 mod gestore;
 pub mod ids;
 pub mod impostazioni;
@@ -48,5 +49,6 @@ pub mod scadenze;
 pub mod sigillo;
 pub mod virus;
 
+pub use errore::{Errore, Risultato};
 pub use gestore::Gestore;
 pub use impostazioni::{Antivirus, FonteIndice, Impostazioni};

@@ -17,7 +17,7 @@
 
 use crate::clock::Clock;
 use crate::comune::{deposita, indirizzo};
-use anyhow::{Context, Result};
+use crate::errore::{Contesto as _, Risultato as Result};
 use pec_core::chiave::{self, Chiave};
 use pec_core::virus::fine_conservazione;
 use pec_store::{Address, Batch, Operation, SqliteStore, Store};
@@ -93,7 +93,7 @@ impl Quarantena {
             folder: QUARANTENA.to_string(),
             uids: scaduti.clone(),
         });
-        self.store.commit(batch).await.context("quarantine purge")?;
+        self.store.commit(batch).await.ctx("quarantine purge")?;
         tracing::info!(
             "quarantine: {} message(s) kept {mesi} months removed",
             scaduti.len()

@@ -28,12 +28,12 @@ mod virus;
 use crate::clock::Clock;
 use crate::comune::{registra, Contatori, Domini, Firmatario, Parti, Registro};
 use crate::consegna::PuntoConsegna;
+use crate::errore::{Contesto as _, Errore, Risultato as Result};
 use crate::ids::Ids;
 use crate::indice::Directory;
 use crate::quarantena::Quarantena;
 use crate::scadenze::Scadenze;
 use crate::virus::{Punto, Scansione};
-use anyhow::{Context, Result};
 use pec_core::chiave::{self, Arrivo, Chiave, Cosa};
 use pec_core::ricezione::{
     self, Arrivo as ArrivoCore, Contesto, EsitoRicezione, IdRicezione, Politica, Rifiuto,
@@ -142,7 +142,7 @@ impl PuntoRicezione {
             let (indice, raw) = (self.indice.clone(), raw.clone());
             tokio::task::spawn_blocking(move || firma::verifica(&indice, &raw, now))
                 .await
-                .context("signature check")?
+                .ctx("signature check")?
         };
         if let Some(problema) = firma.problema() {
             tracing::info!("inbound from {} ({}): {problema}", s.mail_from, s.peer);
@@ -173,7 +173,7 @@ impl PuntoRicezione {
             ids: &ids,
             politica: self.politica,
         };
-        let esito = ricezione::punto_ricezione(&arrivo, &contesto).context("receiving point")?;
+        let esito = ricezione::punto_ricezione(&arrivo, &contesto).ctx("receiving point")?;
         if let Some(id) = esito.identificativo() {
             tracing::Span::current().record("msgid", id);
         }
@@ -196,7 +196,7 @@ impl PuntoRicezione {
                     );
                 }
                 ricezione::smista_ricevuta(&arrivo, *r, mittente.as_deref(), &contesto)
-                    .context("receiving point")?
+                    .ctx("receiving point")?
             }
             other => other,
         };
@@ -346,7 +346,9 @@ impl PuntoRicezione {
                     testo: motivo,
                 }))
             }
-            EsitoRicezione::RicevutaDaSmistare(_) => anyhow::bail!("receipt placed above"),
+            EsitoRicezione::RicevutaDaSmistare(_) => {
+                Err(Errore::Regola("receipt placed above".into()))
+            }
         }
     }
 }

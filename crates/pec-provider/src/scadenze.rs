@@ -11,8 +11,8 @@
 
 use crate::clock::Clock;
 use crate::comune::{accoda, deposita, indirizzo, registra, Firmatario, Parti, Registro};
+use crate::errore::{Contesto as _, Errore, Risultato as Result};
 use crate::ids::Ids;
-use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use pec_core::builder::{DatiMessaggio, Scadenza};
 use pec_core::chiave::Chiave;
@@ -115,7 +115,7 @@ impl Scadenze {
         };
         match Lavoro::leggi(&item.kind, &item.payload)? {
             Lavoro::Controllo { controllo, .. } => Ok(Some(controllo.mittente)),
-            other => anyhow::bail!("{key} is a {} item", other.tipo()),
+            other => Err(Errore::Regola(format!("{key} is a {} item", other.tipo()))),
         }
     }
 
@@ -123,7 +123,7 @@ impl Scadenze {
     /// After the 24 h one we stop trying to relay that envelope.
     pub(crate) async fn esegui(&self, chiave: &str, c: &Controllo, daticert: &[u8]) -> Result<()> {
         let daticert =
-            pec_core::daticert::Daticert::from_xml(daticert).context("the envelope's daticert")?;
+            pec_core::daticert::Daticert::from_xml(daticert).ctx("the envelope's daticert")?;
         let dati = DatiMessaggio::da_daticert(&daticert);
         let now = self.clock.now();
         let id = self.ids.next(now);
@@ -133,7 +133,7 @@ impl Scadenze {
             message_id: &id,
         };
         let avviso = scadenze::avviso(c.scadenza, &e, &dati, &c.destinatario)
-            .context("the 12 h / 24 h notice")?;
+            .ctx("the 12 h / 24 h notice")?;
         let evento = scadenze::evento(c.scadenza, &e, &dati, &c.destinatario);
         let signed = self.firma.uno(avviso).await?;
         let sender = indirizzo(&c.mittente)?;

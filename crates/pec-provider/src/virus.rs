@@ -20,9 +20,9 @@
 //! The quarantine itself (where infected messages are kept, for how long, who may change it)
 //! is `quarantena.rs`.
 
+use crate::errore::{Errore, Risultato as Result};
 use crate::impostazioni::Antivirus;
-use anyhow::Result;
-use pec_antivirus::{ClamdAddr, ScanError, Scanner, Verdetto};
+use pec_antivirus::{ClamdAddr, Scanner, Verdetto};
 
 /// The reply text of a 4xx when the scanner gives no verdict.
 pub const SCANNER_DOWN: &str = "virus scanner unavailable, try again later";
@@ -36,9 +36,9 @@ pub enum Punto {
     Ricezione,
 }
 
-/// True when `e` (anywhere in its chain) is the scanner giving no verdict.
-pub fn scanner_down(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<ScanError>().is_some())
+/// True when `e` is the scanner giving no verdict.
+pub fn scanner_down(e: &Errore) -> bool {
+    e.scanner_giu()
 }
 
 /// clamd and where it scans (`[antivirus]`); scans nothing when not configured.
@@ -79,7 +79,7 @@ impl Scansione {
             Ok(Verdetto::Infetto { nome }) => Ok(Some(nome)),
             Err(e) => {
                 tracing::warn!("antivirus: {e}");
-                Err(anyhow::Error::from(e))
+                Err(Errore::from(e))
             }
         }
     }

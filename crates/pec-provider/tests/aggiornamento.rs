@@ -5,49 +5,21 @@
 //! No sockets: the relay item goes to a domain without a route (a permanent failure, so the
 //! sender gets the avviso di mancata consegna), the others touch only the store.
 
+mod common;
+
+use common::{gestore, kinds, parti};
 use pec_core::accesso::{self, Esito, Identificativi, Limiti};
 use pec_core::consegna::BustaRicevuta;
 use pec_core::daticert::TipoDestinatario;
 use pec_core::{MessageKind, RiferimentoTemporale};
-use pec_provider::clock::Clock;
-use pec_provider::{FonteIndice, Gestore, Impostazioni};
-use pec_smime::pki::{self, PkiOptions};
 use pec_smime::Signer;
-use pec_store::{Address, Batch, NewQueueItem, Operation, QueueStatus, SqliteStore, Store};
-use std::sync::Arc;
+use pec_store::{Batch, NewQueueItem, Operation, QueueStatus, Store};
 use std::time::Duration;
 
-const SERVIZIO: &str = "posta-certificata@pec.a.test";
 const MITTENTE: &str = "mittente@pec.a.test";
 const DEST: &str = "dest@pec.a.test";
 const REMOTO: &str = "r@pec.b.test";
 const REMOTO_12H: &str = "r2@pec.b.test";
-
-fn impostazioni() -> Impostazioni {
-    Impostazioni {
-        domini: vec!["pec.a.test".into()],
-        servizio: SERVIZIO.into(),
-        limiti: Limiti::MINIMI,
-        politica: Default::default(),
-        antivirus: None,
-        relay: pec_smtp::relay::RelayConfig {
-            routes: Default::default(),
-            mx: false,
-            mx_port: 25,
-            dns: Vec::new(),
-            tls_roots: Vec::new(),
-            timeout: Duration::from_secs(5),
-        },
-        helo: "localhost".into(),
-        indice: FonteIndice::default(),
-        accessi: pec_listen::ThrottleLimits {
-            per_ip: 10,
-            per_box: 10,
-            window: Duration::from_secs(900),
-            block: Duration::from_secs(900),
-        },
-    }
-}
 
 /// A signed busta di trasporto from MITTENTE to DEST, REMOTO and REMOTO_12H, as the access
 /// point of the previous version queued it; its PEC msgid and daticert.xml.
@@ -101,34 +73,10 @@ fn legacy(key: String, kind: &str, head: String, body: &[u8]) -> Operation {
     })
 }
 
-async fn kinds(store: &SqliteStore, casella: &str) -> Vec<MessageKind> {
-    let a = Address::parse(casella).unwrap();
-    let mut out = Vec::new();
-    for m in store.list_messages(&a, "INBOX").await.unwrap() {
-        let f = store
-            .fetch_message(&a, "INBOX", m.uid)
-            .await
-            .unwrap()
-            .unwrap();
-        out.push(pec_core::inspect::inspect(&f.bytes).unwrap().kind);
-    }
-    out.sort_by_key(|k| k.name());
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_items_of_the_previous_version_run_after_the_upgrade() {
     let dir = tempfile::tempdir().unwrap();
-    let pki_dir = dir.path().join("pki");
-    pki::init(&pki_dir, &PkiOptions::new("Gestore A S.p.A.", SERVIZIO)).unwrap();
-    let signer = Arc::new(Signer::from_pki_dir(&pki_dir).unwrap());
-    let store = SqliteStore::open(&dir.path().join("data")).await.unwrap();
-    for a in [MITTENTE, DEST] {
-        store
-            .add_mailbox(&Address::parse(a).unwrap(), "pw", 0)
-            .await
-            .unwrap();
-    }
+    let (signer, store) = parti(dir.path(), &[MITTENTE, DEST]).await;
     let (busta, id, daticert) = busta(&signer);
     let items = [
         legacy(
@@ -168,14 +116,7 @@ async fn queue_items_of_the_previous_version_run_after_the_upgrade() {
     }
     store.commit(batch).await.unwrap();
 
-    let gestore = Gestore::new(
-        &impostazioni(),
-        store.clone(),
-        signer,
-        Arc::new(Clock::system()),
-    )
-    .unwrap();
-    gestore.registro().traccia(false);
+    let gestore = gestore(signer, &store);
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     gestore.avvia(&mut tasks, &stop);
@@ -196,9 +137,12 @@ async fn queue_items_of_the_previous_version_run_after_the_upgrade() {
     while tasks.join_next().await.is_some() {}
     assert_eq!(states, vec![QueueStatus::Done; 3], "{keys:?}");
 
-    assert_eq!(kinds(&store, DEST).await, vec![MessageKind::BustaTrasporto]);
     assert_eq!(
-        kinds(&store, MITTENTE).await,
+        kinds(&store, DEST, "INBOX").await,
+        vec![MessageKind::BustaTrasporto]
+    );
+    assert_eq!(
+        kinds(&store, MITTENTE, "INBOX").await,
         vec![
             MessageKind::ConsegnaCompleta,
             MessageKind::MancataConsegna,

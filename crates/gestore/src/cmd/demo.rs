@@ -109,7 +109,7 @@ impl Demo {
     }
 
     fn address(&self, name: &str) -> Result<Address> {
-        address(&format!("{name}@{}", self.domain))
+        Ok(address(&format!("{name}@{}", self.domain))?)
     }
 }
 

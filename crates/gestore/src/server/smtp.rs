@@ -1,11 +1,11 @@
 //! The SMTP listeners' backends: protocol in, pec-provider's points out. Each maps a point's
 //! outcome to an SMTP reply and nothing more.
 
-use anyhow::Error;
 use pec_provider::accesso::{Invio, PuntoAccesso};
 use pec_provider::caselle::{Accesso, Caselle};
 use pec_provider::ricezione::{Messaggio, PuntoRicezione};
 use pec_provider::virus::{scanner_down, SCANNER_DOWN};
+use pec_provider::Errore as Error;
 use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -62,9 +62,11 @@ impl Backend for Invii {
             rcpt_to: s.rcpt_to,
             data: s.data,
         };
+        // Accepted or not, the box got its receipt or notice: 250 either way (PEC-SPEC §2.3).
         self.accesso
             .invia(invio)
             .await
+            .map(drop)
             .map_err(|e| temporary(&e, "submission"))
     }
 }

@@ -1,5 +1,6 @@
 //! A `gestore serve` process for tests: config on free ports, boxes made with the CLI, the
-//! event trail collected from its standard output, killed when dropped (also on failure).
+//! committed events read from the legal log (through the admin socket while it runs, through
+//! `gestore log search` when it does not), killed when dropped (also on failure).
 
 use crate::support::*;
 use serde_json::Value;
@@ -28,7 +29,6 @@ pub struct Provider {
     pub imaps: u16,
     pub pop3: u16,
     pub pop3s: u16,
-    events: Arc<Mutex<Vec<String>>>,
     /// What `serve` wrote on standard error (also passed on to the test's own).
     errors: Arc<Mutex<Vec<String>>>,
     /// Shell commands `serve` starts after (through `sh`), as from an operator's shell:
@@ -63,7 +63,6 @@ impl Provider {
             imaps: 0,
             pop3: 0,
             pop3s: 0,
-            events: Default::default(),
             errors: Default::default(),
             prelude: None,
         };
@@ -142,7 +141,6 @@ impl Provider {
         });
         let stdout = child.stdout.take().expect("stdout");
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let events = self.events.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line == "ready" {
@@ -156,9 +154,6 @@ impl Provider {
                             let _ = ready_tx.send(Some((name.to_string(), a.port())));
                         }
                     }
-                }
-                if let Some(e) = line.strip_prefix("event ") {
-                    events.lock().unwrap().push(e.to_string());
                 }
             }
         });
@@ -213,26 +208,51 @@ impl Provider {
         }
     }
 
-    /// Waits until `count` events of `tipo` were printed (committed) since the start.
+    /// Waits until the log holds `count` events of `tipo`.
     pub fn wait_events(&self, tipo: &str, count: usize) {
-        let needle = format!("\"tipo\":\"{tipo}\"");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let n = self
-                .events
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|e| e.contains(&needle))
-                .count();
+            let n = self.events(tipo).len();
             if n >= count {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
                 "waited for {count} {tipo} events, saw {n}: {:?}",
-                self.events.lock().unwrap()
+                self.log()
             );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Every event of the legal log, oldest first (JSON lines, as the chain hashes them).
+    pub fn log(&self) -> Vec<String> {
+        if self.child.is_none() {
+            let out = gestore(
+                &[
+                    "log",
+                    "--config",
+                    &path(&self.config),
+                    "search",
+                    "--limit",
+                    "1000000",
+                ],
+                None,
+            );
+            assert_eq!(code(&out), 0, "log search: {}", text(&out.stderr));
+            // "SEQ TIME LINE"
+            return text(&out.stdout)
+                .lines()
+                .filter_map(|l| l.splitn(3, ' ').nth(2).map(str::to_string))
+                .collect();
+        }
+        let socket = self.data().join("admin.sock");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match log_over(&socket) {
+                Ok(lines) => return lines,
+                Err(e) => assert!(Instant::now() < deadline, "admin socket: {e}"),
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -268,17 +288,35 @@ impl Provider {
         }
     }
 
-    /// Events of `tipo` printed so far (JSON lines).
+    /// Events of `tipo` in the log (JSON lines).
     pub fn events(&self, tipo: &str) -> Vec<String> {
         let needle = format!("\"tipo\":\"{tipo}\"");
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
+        self.log()
+            .into_iter()
             .filter(|e| e.contains(&needle))
-            .cloned()
             .collect()
     }
+}
+
+/// The whole log through the running server's admin socket (one JSON request line, one
+/// JSON answer line).
+fn log_over(socket: &Path) -> std::io::Result<Vec<String>> {
+    use std::io::Write;
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(
+        b"{\"op\":\"log-search\",\"msgid\":null,\"sender\":null,\"since\":null,\"limit\":1000000}\n",
+    )?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer)?;
+    let reply: Value = serde_json::from_str(&answer).map_err(std::io::Error::other)?;
+    let events = reply["events"]
+        .as_array()
+        .ok_or_else(|| std::io::Error::other(format!("unexpected answer: {answer}")))?;
+    Ok(events
+        .iter()
+        .filter_map(|e| e[2].as_str().map(str::to_string))
+        .collect())
 }
 
 impl Drop for Provider {

@@ -6,8 +6,8 @@
 use super::PuntoRicezione;
 use crate::comune::{deposita, indirizzo, registra};
 use crate::consegna::{Envelope, PuntoConsegna};
+use crate::errore::{Contesto as _, Risultato as Result};
 use crate::inoltro;
-use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use pec_core::builder::Scadenza;
 use pec_core::chiave::{self, Arrivo, Chiave, Cosa};
@@ -100,7 +100,7 @@ impl PuntoRicezione {
             .map(|e| e.mittente.clone())
             .unwrap_or_default();
         registra(&mut batch, r.eventi, &sender);
-        let receipt = self.store.commit(batch).await.context("commit")?;
+        let receipt = self.store.commit(batch).await.ctx("commit")?;
         if receipt.replayed {
             tracing::info!(
                 "inbound {} about {}: a copy of one already stored, not stored again",

@@ -6,7 +6,7 @@
 use super::deposito::Ricevuta;
 use super::PuntoRicezione;
 use crate::comune::{deposita, indirizzo, registra};
-use anyhow::{Context, Result};
+use crate::errore::{Contesto as _, Errore, Risultato as Result};
 use chrono::{DateTime, Utc};
 use pec_core::chiave::{Chiave, Cosa};
 use pec_core::daticert::Daticert;
@@ -36,12 +36,12 @@ impl PuntoRicezione {
             ..
         } = esito
         else {
-            anyhow::bail!("not an infected envelope");
+            return Err(Errore::Regola("not an infected envelope".into()));
         };
         let mut messages = vec![presa_in_carico];
         messages.extend(rilevazioni);
         let mut signed = self.firma.tutti(messages).await?.into_iter();
-        let presa = signed.next().context("signing returned nothing")?;
+        let presa = signed.next().ctx("signing returned nothing")?;
         let id = busta.daticert.dati.identificativo.clone();
         let sender = busta.daticert.intestazione.mittente.clone();
         let b = Ricevuta {
@@ -84,7 +84,7 @@ impl PuntoRicezione {
         let data = RiferimentoTemporale::from_utc(now);
         let id = self.ids.next(now);
         let m = virus::mancata_consegna(rilevazione, &self.provider, data, &id)
-            .context("avviso di mancata consegna per virus")?;
+            .ctx("avviso di mancata consegna per virus")?;
         let avviso = self.firma.uno(m.avviso).await?;
         let sender = indirizzo(&m.mittente)?;
         let chiave = Chiave::Casella {

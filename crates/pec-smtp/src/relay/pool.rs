@@ -12,11 +12,15 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 /// An open connection is reused for this long after its last message.
 const IDLE_MAX: Duration = Duration::from_secs(20);
-/// Idle connections kept per host.
-const IDLE_PER_HOST: usize = 32;
+/// Sends under way at once to one host (address and port). Receiving points
+/// cap connections per client address (ours: `[limits] max_connections_per_ip`, 50 by
+/// default; others' alike), and a relay that opened one per queued item would be refused
+/// with 421 under load and fall into backoff: sends beyond this wait for a connection.
+const PER_HOST: usize = 16;
 
 /// What became of one send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +70,8 @@ pub struct Relay {
     timeouts: Timeouts,
     helo: String,
     idle: Mutex<HashMap<SocketAddr, Vec<(Connection, Instant)>>>,
+    /// Per host, the places of its connections ([`PER_HOST`]).
+    places: Mutex<HashMap<SocketAddr, Arc<Semaphore>>>,
 }
 
 impl Relay {
@@ -100,6 +106,7 @@ impl Relay {
             tls: Arc::new(tls),
             helo,
             idle: Mutex::new(HashMap::new()),
+            places: Mutex::new(HashMap::new()),
         })
     }
 
@@ -131,6 +138,12 @@ impl Relay {
                 continue;
             };
             for addr in hop.addrs {
+                // A place among the host's sends under way, held for the whole send; a send
+                // reuses an idle connection before it opens one, and at most as many idle
+                // connections are kept, so the host sees about PER_HOST of ours.
+                let Ok(_place) = self.place(addr).acquire_owned().await else {
+                    continue;
+                };
                 for pooled in [true, false] {
                     let mut conn = match pooled.then(|| self.take(addr)).flatten() {
                         Some(c) => c,
@@ -178,6 +191,14 @@ impl Relay {
         Sent::Temporary(last)
     }
 
+    fn place(&self, addr: SocketAddr) -> Arc<Semaphore> {
+        let mut places = self.places.lock().unwrap_or_else(|e| e.into_inner());
+        places
+            .entry(addr)
+            .or_insert_with(|| Arc::new(Semaphore::new(PER_HOST)))
+            .clone()
+    }
+
     fn take(&self, addr: SocketAddr) -> Option<Connection> {
         let mut idle = self.idle.lock().ok()?;
         let list = idle.get_mut(&addr)?;
@@ -193,7 +214,7 @@ impl Relay {
         if let Ok(mut idle) = self.idle.lock() {
             let list = idle.entry(addr).or_default();
             list.retain(|(_, since)| since.elapsed() < IDLE_MAX);
-            if list.len() < IDLE_PER_HOST {
+            if list.len() < PER_HOST {
                 list.push((conn, Instant::now()));
             }
         }
