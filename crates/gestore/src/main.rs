@@ -31,19 +31,57 @@ enum LogFormat {
 }
 
 /// Diagnostics through `tracing` on standard error, at `info` unless `GESTORE_LOG` says
-/// otherwise (an `EnvFilter` such as `warn` or `pec_provider=debug`). Spans carry the
-/// session's peer and the PEC msgid of what is being handled.
+/// otherwise (an `EnvFilter` such as `warn` or `pec_provider=debug`); failed logins
+/// (`gestore::auth`, what fail2ban reads) are always written. Spans carry the session's peer
+/// and the PEC msgid of what is being handled.
 fn diagnostics(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("GESTORE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter =
+        EnvFilter::try_from_env("GESTORE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if let Ok(auth) = "gestore::auth=warn".parse() {
+        filter = filter.add_directive(auth);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| OneLine(std::io::stderr()))
         .with_ansi(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().with_current_span(true).try_init(),
     };
+}
+
+/// Standard error, one line per event whatever the event carries: a line break or another
+/// control character inside one (a peer's multi-line reply quoted in a warning) becomes a
+/// space, so nobody can start a
+/// line of their own in the log that fail2ban or an operator would read as ours. The
+/// formatter writes each event with one `write` of the whole line.
+struct OneLine<W>(W);
+
+impl<W: std::io::Write> std::io::Write for OneLine<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (body, end) = match buf.strip_suffix(b"\n") {
+            Some(body) => (body, &b"\n"[..]),
+            None => (buf, &b""[..]),
+        };
+        let mut line: Vec<u8> = body
+            .iter()
+            .map(|&b| {
+                if b < 0x20 && b != b'\t' || b == 0x7f {
+                    b' '
+                } else {
+                    b
+                }
+            })
+            .collect();
+        line.extend_from_slice(end);
+        self.0.write_all(&line)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 #[derive(Subcommand)]
@@ -153,4 +191,24 @@ fn one_line(e: &anyhow::Error) -> String {
 /// Where the dev PKI lives when none is given.
 fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OneLine;
+    use std::io::Write;
+
+    #[test]
+    fn an_event_is_one_line_whatever_it_quotes() {
+        let mut out = OneLine(Vec::new());
+        out.write_all(
+            b"WARN relay: 451 x\r\n2026 WARN session{}: gestore::auth: auth failed\x1b[0m\n",
+        )
+        .unwrap();
+        out.write_all(b"no end").unwrap();
+        assert_eq!(
+            String::from_utf8(out.0).unwrap(),
+            "WARN relay: 451 x  2026 WARN session{}: gestore::auth: auth failed [0m\nno end"
+        );
+    }
 }

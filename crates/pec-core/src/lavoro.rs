@@ -120,7 +120,7 @@ impl<'a> Lavoro<'a> {
     }
 
     /// The payload: the JSON line, a newline, the bytes as they are.
-    pub fn payload(&self) -> Vec<u8> {
+    pub fn payload(&self) -> Result<Vec<u8>, serde_json::Error> {
         let (testa, corpo) = match self {
             Lavoro::Consegna { recapito, busta } => (serde_json::to_vec(recapito), *busta),
             Lavoro::Inoltro {
@@ -132,13 +132,11 @@ impl<'a> Lavoro<'a> {
                 daticert,
             } => (serde_json::to_vec(controllo), *daticert),
         };
-        // These structs hold strings, numbers and an event of strings: serde_json cannot fail
-        // on them.
-        let mut out = testa.unwrap_or_default();
+        let mut out = testa?;
         out.reserve(corpo.len() + 1);
         out.push(b'\n');
         out.extend_from_slice(corpo);
-        out
+        Ok(out)
     }
 
     /// Reads a payload of kind `tipo`, borrowing its bytes.
@@ -206,7 +204,7 @@ mod tests {
         };
         assert_eq!(recapito.mittente, "\"b\\c\"@pec.x");
         assert_eq!(*busta, b"Header: v\r\n\r\nbody\n\x00\xff");
-        assert_eq!(l.payload(), consegna);
+        assert_eq!(l.payload().unwrap(), consegna);
         assert_eq!(String::from(recapito.chiave()), "deliver:id@pec.x:a@pec.x");
 
         let inoltro = b"{\"recipient\":\"a@pec.b.test\",\"mail_from\":\"m@pec.a.test\",\"identificativo\":\"id@pec.a.test\",\"busta\":true,\"accepted_ms\":1700000000000}\nX: y\r\n\r\nbody\n\x00";
@@ -221,7 +219,7 @@ mod tests {
         assert!(spedizione.busta && spedizione.modello.is_none());
         assert_eq!(spedizione.accepted_ms, 1_700_000_000_000);
         assert_eq!(*messaggio, b"X: y\r\n\r\nbody\n\x00");
-        assert_eq!(l.payload(), inoltro);
+        assert_eq!(l.payload().unwrap(), inoltro);
 
         let controllo = b"{\"recipient\":\"r@pec.b.test\",\"sender\":\"s@pec.a.test\",\"identificativo\":\"id@a\",\"scadenza\":\"24h\"}\n<x/>";
         let l = Lavoro::leggi("scadenza", controllo).unwrap();
@@ -235,7 +233,7 @@ mod tests {
         assert_eq!(c.scadenza, Scadenza::Ore24);
         assert_eq!(*daticert, b"<x/>");
         assert_eq!(String::from(c.chiave()), "scadenza:24h:id@a:r@pec.b.test");
-        assert_eq!(l.payload(), controllo);
+        assert_eq!(l.payload().unwrap(), controllo);
     }
 
     #[test]

@@ -8,10 +8,9 @@
 //! quarantine copy when infected).
 
 use crate::clock::Clock;
-use crate::comune::{
-    deposita, indirizzo, registra, Contatori, Domini, Firmatario, Parti, Registro,
-};
+use crate::comune::{deposita, indirizzo, registra, Contatori, Firmatario, Parti, Registro};
 use crate::consegna::{Envelope, PuntoConsegna};
+use crate::domini::Domini;
 use crate::errore::{Contesto as _, Errore, Risultato as Result};
 use crate::ids::Ids;
 use crate::indice::Directory;
@@ -339,9 +338,9 @@ impl Accettata<'_> {
                         .find(|e| matches!(e.evento, TipoEvento::BustaEmessa))
                         .map(|e| Box::new(e.clone())),
                 };
-                batch.push(inoltro::accoda(&spedizione, self.busta, now, None));
+                batch.push(inoltro::accoda(&spedizione, self.busta, now, None)?);
                 if let (TipoDestinatario::Certificato, Some(xml)) = (&d.tipo, self.daticert) {
-                    for op in scadenze::controlli(&recipient, self.mittente, id, xml, now) {
+                    for op in scadenze::controlli(&recipient, self.mittente, id, xml, now)? {
                         batch.push(op);
                     }
                 }
@@ -351,7 +350,7 @@ impl Accettata<'_> {
                     mittente: self.mittente.to_string(),
                     identificativo: id.to_string(),
                 };
-                batch.push(PuntoConsegna::accoda(&recapito, self.busta, now));
+                batch.push(PuntoConsegna::accoda(&recapito, self.busta, now)?);
             }
         }
         // The box's own copy of what it sent (IMAP "Sent").

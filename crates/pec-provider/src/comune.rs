@@ -24,7 +24,7 @@ pub(crate) struct Parti {
     pub firma: Firmatario,
     pub ids: Arc<crate::ids::Ids>,
     pub provider: pec_core::Provider,
-    pub domini: Domini,
+    pub domini: crate::domini::Domini,
     pub indice: Arc<crate::indice::Directory>,
     pub clock: Arc<crate::clock::Clock>,
     pub contatori: Arc<Contatori>,
@@ -73,35 +73,6 @@ impl Firmatario {
             )));
         }
         Ok(signed)
-    }
-}
-
-/// Our PEC domains and service box.
-#[derive(Debug, Clone)]
-pub struct Domini {
-    domini: Arc<[String]>,
-    servizio: String,
-}
-
-impl Domini {
-    /// `domini` (any case) and the service address.
-    pub fn new(domini: &[String], servizio: &str) -> Self {
-        Self {
-            domini: domini.iter().map(|d| d.to_ascii_lowercase()).collect(),
-            servizio: servizio.to_ascii_lowercase(),
-        }
-    }
-
-    /// Whether `address` is in one of our domains.
-    pub fn locale(&self, address: &str) -> bool {
-        address
-            .rsplit_once('@')
-            .is_some_and(|(_, d)| self.domini.iter().any(|ours| ours.eq_ignore_ascii_case(d)))
-    }
-
-    /// The service address (PEC-SPEC §2.1), lower case.
-    pub fn servizio(&self) -> &str {
-        &self.servizio
     }
 }
 
@@ -155,7 +126,7 @@ impl Registro {
     }
 
     /// Prints committed events, one line each (`event <JSON line>`), when the trail is on.
-    pub fn annuncia(&self, eventi: &[Evento]) {
+    pub(crate) fn annuncia(&self, eventi: &[Evento]) {
         use std::io::Write;
         if !self.traccia.load(Ordering::Relaxed) {
             return;
@@ -169,7 +140,7 @@ impl Registro {
 
     /// Commits `batch`; prints `eventi` unless it was a replay (its key committed before:
     /// the log holds those events once already). Whether it was new.
-    pub async fn commit(&self, batch: Batch, eventi: &[&[Evento]]) -> Result<bool> {
+    pub(crate) async fn commit(&self, batch: Batch, eventi: &[&[Evento]]) -> Result<bool> {
         let fresh = !self.store.commit(batch).await.ctx("commit")?.replayed;
         if fresh {
             for e in eventi {
@@ -186,7 +157,7 @@ pub fn indirizzo(s: &str) -> Result<Address> {
 }
 
 /// A message for a box; `Force` because the rules require receipts to reach the sender.
-pub fn deposita(
+pub(crate) fn deposita(
     casella: &Address,
     cartella: &str,
     chiave: Chiave,
@@ -205,17 +176,17 @@ pub fn deposita(
 }
 
 /// A queue item, due at `due`.
-pub fn accoda(chiave: Chiave, lavoro: &Lavoro<'_>, due: DateTime<Utc>) -> Operation {
-    Operation::Enqueue(NewQueueItem {
+pub(crate) fn accoda(chiave: Chiave, lavoro: &Lavoro<'_>, due: DateTime<Utc>) -> Result<Operation> {
+    Ok(Operation::Enqueue(NewQueueItem {
         key: chiave.into(),
         kind: lavoro.tipo().into(),
-        payload: lavoro.payload(),
+        payload: lavoro.payload()?,
         due,
-    })
+    }))
 }
 
 /// Appends the log events of a decision (PEC-SPEC §8).
-pub fn registra(batch: &mut Batch, eventi: &[Evento], sender: &str) {
+pub(crate) fn registra(batch: &mut Batch, eventi: &[Evento], sender: &str) {
     for e in eventi {
         let mut msgids = vec![e.identificativo.clone()];
         msgids.extend(e.msgid.clone());

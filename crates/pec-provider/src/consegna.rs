@@ -12,9 +12,8 @@
 //! again with the box's real state. The common case costs no read.
 
 use crate::clock::Clock;
-use crate::comune::{
-    deposita, indirizzo, registra, Contatori, Domini, Firmatario, Parti, Registro,
-};
+use crate::comune::{deposita, indirizzo, registra, Contatori, Firmatario, Parti, Registro};
+use crate::domini::Domini;
 use crate::errore::{Contesto as _, Errore, Risultato as Result};
 use crate::ids::Ids;
 use crate::indice::Directory;
@@ -76,7 +75,7 @@ impl PuntoConsegna {
         recapito: &lavoro::Recapito,
         busta: &[u8],
         now: DateTime<Utc>,
-    ) -> Operation {
+    ) -> Result<Operation> {
         let l = Lavoro::Consegna {
             recapito: recapito.clone(),
             busta,
@@ -225,7 +224,7 @@ impl PuntoConsegna {
                     accepted_ms: now.timestamp_millis(),
                     modello: None,
                 };
-                batch.push(inoltro::accoda(&spedizione, &bytes, now, Some(cosa)));
+                batch.push(inoltro::accoda(&spedizione, &bytes, now, Some(cosa))?);
             }
         }
         registra(batch, &eventi, sender);

@@ -118,6 +118,12 @@ impl From<pec_smime::VerifyError> for Errore {
     }
 }
 
+impl From<serde_json::Error> for Errore {
+    fn from(e: serde_json::Error) -> Self {
+        Errore::Regola(format!("queue item: {e}"))
+    }
+}
+
 impl From<tokio::task::JoinError> for Errore {
     fn from(e: tokio::task::JoinError) -> Self {
         Errore::Sistema(format!("task: {e}"))

@@ -3,8 +3,9 @@
 
 use crate::caselle::Caselle;
 use crate::clock::Clock;
-use crate::comune::{Contatori, Domini, Firmatario, Parti, Registro};
+use crate::comune::{Contatori, Firmatario, Parti, Registro};
 use crate::consegna::PuntoConsegna;
+use crate::domini::Domini;
 use crate::errore::{Contesto as _, Risultato as Result};
 use crate::ids::Ids;
 use crate::impostazioni::Impostazioni;

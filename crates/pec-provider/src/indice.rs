@@ -7,7 +7,7 @@
 //! index lists are pinned (each is an anchor of its own), plus the CAs of
 //! `[index] trust_anchors` (AgID's in production).
 
-use crate::comune::Domini;
+use crate::domini::Domini;
 use crate::errore::{Errore, Risultato as Result};
 use crate::impostazioni::FonteIndice;
 use pec_core::daticert::TipoDestinatario;

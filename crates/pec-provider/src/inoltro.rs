@@ -15,7 +15,8 @@
 //! (and its own presa in carico from the peer, which the rules allow: "one or more").
 
 use crate::clock::Clock;
-use crate::comune::{deposita, indirizzo, registra, Domini, Firmatario, Parti, Registro};
+use crate::comune::{deposita, indirizzo, registra, Firmatario, Parti, Registro};
+use crate::domini::Domini;
 use crate::errore::{Contesto as _, Errore, Risultato as Result};
 use crate::ids::Ids;
 use crate::indice::Directory;
@@ -41,7 +42,7 @@ pub(crate) fn accoda(
     bytes: &[u8],
     due: DateTime<Utc>,
     cosa: Option<Cosa>,
-) -> Operation {
+) -> Result<Operation> {
     let chiave = Chiave::Inoltro {
         identificativo: spedizione.identificativo.clone(),
         destinatario: spedizione.destinatario.clone(),

@@ -36,6 +36,7 @@ pub mod caselle;
 pub mod clock;
 pub mod comune;
 pub mod consegna;
+pub mod domini;
 pub mod errore;
 mod gestore;
 pub mod ids;

@@ -26,8 +26,9 @@ mod firma;
 mod virus;
 
 use crate::clock::Clock;
-use crate::comune::{registra, Contatori, Domini, Firmatario, Parti, Registro};
+use crate::comune::{registra, Contatori, Firmatario, Parti, Registro};
 use crate::consegna::PuntoConsegna;
+use crate::domini::Domini;
 use crate::errore::{Contesto as _, Errore, Risultato as Result};
 use crate::ids::Ids;
 use crate::indice::Directory;

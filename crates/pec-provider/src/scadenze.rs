@@ -28,7 +28,7 @@ pub(crate) fn controlli(
     identificativo: &str,
     daticert_xml: &[u8],
     inviato: DateTime<Utc>,
-) -> Vec<Operation> {
+) -> Result<Vec<Operation>> {
     scadenze::scadenze(inviato)
         .into_iter()
         .map(|(scadenza, due)| {
@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn checks_are_due_at_12_and_23_30_hours() {
         let t = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let ops = controlli("r@pec.b.test", "s@pec.a.test", "id@a", b"<x/>", t);
+        let ops = controlli("r@pec.b.test", "s@pec.a.test", "id@a", b"<x/>", t).unwrap();
         let dues: Vec<_> = ops
             .iter()
             .map(|o| match o {

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 /// What SMTP says when a point could not store a message: 4xx, the client tries again.
 fn temporary(e: &Error, what: &str) -> SubmitError {
-    if scanner_down(e) {
-        return SubmitError::Temporary(SCANNER_DOWN.into());
-    }
     tracing::warn!("{what} not stored: {e:#}");
-    SubmitError::Temporary("message not stored, try again later".into())
+    if scanner_down(e) {
+        SubmitError::Temporary(SCANNER_DOWN.into())
+    } else {
+        SubmitError::Temporary("message not stored, try again later".into())
+    }
 }
 
 /// The submission listeners' backend: logins and the access point.

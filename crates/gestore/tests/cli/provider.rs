@@ -31,6 +31,8 @@ pub struct Provider {
     pub pop3s: u16,
     /// What `serve` wrote on standard error (also passed on to the test's own).
     errors: Arc<Mutex<Vec<String>>>,
+    /// The events `serve` printed on standard output (`event {JSON}`), the operator's trail.
+    trail: Arc<Mutex<Vec<String>>>,
     /// Shell commands `serve` starts after (through `sh`), as from an operator's shell:
     /// `umask 022`, `ulimit -Hn 700`.
     pub prelude: Option<String>,
@@ -64,6 +66,7 @@ impl Provider {
             pop3: 0,
             pop3s: 0,
             errors: Default::default(),
+            trail: Default::default(),
             prelude: None,
         };
         p.write_config();
@@ -141,10 +144,14 @@ impl Provider {
         });
         let stdout = child.stdout.take().expect("stdout");
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let trail = self.trail.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line == "ready" {
                     let _ = ready_tx.send(None);
+                }
+                if let Some(e) = line.strip_prefix("event ") {
+                    trail.lock().unwrap().push(e.to_string());
                 }
                 // "listening NAME ADDR (...)"
                 let mut words = line.split_whitespace();
@@ -286,6 +293,11 @@ impl Provider {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The events `serve` printed on standard output so far (JSON lines), in order.
+    pub fn trail(&self) -> Vec<String> {
+        self.trail.lock().unwrap().clone()
     }
 
     /// Events of `tipo` in the log (JSON lines).

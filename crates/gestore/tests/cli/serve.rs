@@ -30,6 +30,13 @@ fn smtplib_to_and_cc_with_breve_gets_acceptance_and_a_receipt_per_recipient() {
     let out = smtplib(p.submission, "mario", &[addr("anna"), addr("luca")], &msg);
     assert!(out.status.success(), "smtplib: {}", text(&out.stderr));
     p.wait_events("consegna-emessa", 2);
+    // The operator's live trail on standard output is the log, line for line.
+    let log = p.log();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while p.trail().len() < log.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(p.trail(), log);
     p.stop();
 
     let kinds = sorted_kinds(&p, "mario");

@@ -206,7 +206,7 @@ impl PuntoRicezione {
                 mittente: sender.clone(),
                 identificativo: identificativo.to_string(),
             };
-            batch.push(PuntoConsegna::accoda(&recapito, b.raw, now));
+            batch.push(PuntoConsegna::accoda(&recapito, b.raw, now)?);
         }
         self.registro.commit(batch, &[b.eventi]).await?;
         self.lavoro.notify_one();
@@ -262,7 +262,7 @@ impl PuntoRicezione {
             accepted_ms: now.timestamp_millis(),
             modello: None,
         };
-        Ok(inoltro::accoda(&spedizione, bytes, now, Some(cosa)))
+        inoltro::accoda(&spedizione, bytes, now, Some(cosa))
     }
 
     /// The boxes among `addresses` that exist and are enabled; the others are logged and

@@ -21,6 +21,10 @@ const IDLE_MAX: Duration = Duration::from_secs(20);
 /// default; others' alike), and a relay that opened one per queued item would be refused
 /// with 421 under load and fall into backoff: sends beyond this wait for a connection.
 const PER_HOST: usize = 16;
+/// How long a send waits for a place among its host's sends before it is put off (a
+/// temporary failure: the queue tries it again later), so a busy host neither holds the
+/// worker's slots nor outlives the queue item's lease.
+const PLACE_WAIT: Duration = Duration::from_secs(15);
 
 /// What became of one send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +145,12 @@ impl Relay {
                 // A place among the host's sends under way, held for the whole send; a send
                 // reuses an idle connection before it opens one, and at most as many idle
                 // connections are kept, so the host sees about PER_HOST of ours.
-                let Ok(_place) = self.place(addr).acquire_owned().await else {
+                let place = tokio::time::timeout(PLACE_WAIT, self.place(addr).acquire_owned());
+                let Ok(Ok(_place)) = place.await else {
+                    last = format!(
+                        "{} ({addr}): {PER_HOST} sends to it already under way",
+                        hop.host
+                    );
                     continue;
                 };
                 for pooled in [true, false] {
