@@ -227,6 +227,8 @@ impl PuntoAccesso {
             (Some(r), Some(b)) => (r, b),
             _ => return Err(Errore::Firma("signing returned too few messages".into())),
         };
+        // One allocation for the Sent copy and every local box.
+        let busta: Arc<[u8]> = busta.into();
         let locals: Vec<(String, StatoCasella)> = destinatari
             .iter()
             .map(|d| d.indirizzo.to_ascii_lowercase())
@@ -295,7 +297,7 @@ struct Accettata<'a> {
     destinatari: &'a [accesso::DestinatarioInvio],
     eventi: &'a [Evento],
     ricevuta: &'a [u8],
-    busta: &'a [u8],
+    busta: &'a Arc<[u8]>,
     now: DateTime<Utc>,
     /// The envelope's daticert.xml, when some recipient is certified and not ours: its
     /// 12 h / 24 h checks keep it to build their notices.
@@ -355,7 +357,7 @@ impl Accettata<'_> {
         }
         // The box's own copy of what it sent (IMAP "Sent").
         let chiave = per_sender(Cosa::Inviata);
-        batch.push(deposita(&sender, "Sent", chiave, self.busta.to_vec(), now));
+        batch.push(deposita(&sender, "Sent", chiave, self.busta.clone(), now));
         registra(&mut batch, self.eventi, self.mittente);
         Ok(batch)
     }

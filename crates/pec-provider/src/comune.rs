@@ -161,14 +161,14 @@ pub(crate) fn deposita(
     casella: &Address,
     cartella: &str,
     chiave: Chiave,
-    bytes: Vec<u8>,
+    bytes: impl Into<Arc<[u8]>>,
     now: DateTime<Utc>,
 ) -> Operation {
     Operation::PutMessage(NewMessage {
         key: chiave.into(),
         mailbox: casella.clone(),
         folder: cartella.into(),
-        body: Body::Bytes(bytes),
+        body: Body::Bytes(bytes.into()),
         internal_date: now,
         flags: Vec::new(),
         admission: Admission::Force,

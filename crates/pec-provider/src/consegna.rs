@@ -45,8 +45,8 @@ pub struct PuntoConsegna {
 pub(crate) struct Envelope<'a> {
     /// The envelope as read (daticert, original, receipt type).
     pub letta: &'a BustaRicevuta,
-    /// Its bytes, stored as they are in each recipient's box.
-    pub bytes: &'a [u8],
+    /// Its bytes, stored as they are in each recipient's box (one allocation for all).
+    pub bytes: &'a Arc<[u8]>,
     /// Where receipts go.
     pub sender: &'a str,
     /// Its PEC msgid.
@@ -91,9 +91,10 @@ impl PuntoConsegna {
         busta: &[u8],
     ) -> Result<()> {
         let letta = self.busta_firmata(busta).await.ctx("the envelope")?;
+        let busta: Arc<[u8]> = busta.into();
         let env = Envelope {
             letta: &letta,
-            bytes: busta,
+            bytes: &busta,
             sender: &recapito.mittente,
             id: &recapito.identificativo,
         };
@@ -201,7 +202,7 @@ impl PuntoConsegna {
                     .into(),
                     mailbox: recipient.clone(),
                     folder: "INBOX".into(),
-                    body: Body::Bytes(busta_bytes.to_vec()),
+                    body: Body::Bytes(busta_bytes.clone()),
                     internal_date: now,
                     flags: Vec::new(),
                     admission: Admission::Enforce,

@@ -213,15 +213,15 @@ impl PuntoRicezione {
                 ..
             } => {
                 let presa = self.firma.uno(presa_in_carico).await?;
+                let consegnata: Arc<[u8]> = consegnata.into();
                 let b = deposito::Ricevuta {
                     busta: &busta,
-                    raw: &consegnata,
                     presa: &presa,
                     mail_receipt: &mail_receipt,
                     destinatari: &destinatari,
                     eventi: &eventi,
                 };
-                self.busta(&b, now).await?;
+                self.busta(&b, &consegnata, now).await?;
                 let arrivo_busta = Arrivo::Busta(busta.daticert.dati.identificativo.trim().into());
                 self.commit_estranei(estranei, arrivo_busta, arrivo.mail_from, now)
                     .await?;

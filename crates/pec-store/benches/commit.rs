@@ -24,7 +24,7 @@ fn delivery(mailbox: &Address, n: u64, prestored: Option<BlobRef>) -> Batch {
         None => {
             let mut body = format!("Message-ID: <{n}@bench>\r\n\r\n").into_bytes();
             body.resize(10 * 1024, b'x');
-            Body::Bytes(body)
+            Body::Bytes(body.into())
         }
     };
     let now = Utc::now();

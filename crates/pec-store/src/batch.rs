@@ -17,6 +17,7 @@
 //!   files written before it.
 
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 use crate::model::{Address, BlobRef};
 use crate::password::PasswordHash;
@@ -260,8 +261,9 @@ pub enum FlagOp {
 pub enum Body {
     /// Raw bytes: up to [`INLINE_BODY_MAX`] they are stored inline in the batch's own
     /// transaction; above it `commit` writes and fsyncs them as a blob file first. Identical
-    /// bodies are stored once either way.
-    Bytes(Vec<u8>),
+    /// bodies are stored once either way. Shared: the same envelope for several boxes of one
+    /// batch is one allocation, hashed once.
+    Bytes(Arc<[u8]>),
     /// A body already stored (the same receipt put in several boxes, for instance): a blob
     /// file from [`crate::SqliteStore::put_blob`], or a body an earlier commit stored.
     Stored(BlobRef),
@@ -313,7 +315,7 @@ impl NewMessage {
             key: String::new(),
             mailbox,
             folder: folder.into(),
-            body: Body::Bytes(bytes),
+            body: Body::Bytes(bytes.into()),
             internal_date,
             flags,
             admission: Admission::Enforce,

@@ -17,11 +17,11 @@ use pec_core::registro::Evento;
 use pec_core::ricezione::Estranei;
 use pec_core::scadenze;
 use pec_store::{Batch, Operation, Store};
+use std::sync::Arc;
 
 /// A valid envelope as the receiving point handles it.
 pub(super) struct Ricevuta<'a> {
     pub(super) busta: &'a BustaRicevuta,
-    pub(super) raw: &'a [u8],
     pub(super) presa: &'a [u8],
     pub(super) mail_receipt: &'a str,
     pub(super) destinatari: &'a [String],
@@ -166,7 +166,14 @@ impl PuntoRicezione {
     /// A valid envelope: presa in carico to the sending provider and delivery to our boxes,
     /// in one transaction; if a box refuses (unknown, disabled, full), committed again with
     /// the deliveries queued so the worker answers each with its own notice.
-    pub(super) async fn busta(&self, b: &Ricevuta<'_>, now: DateTime<Utc>) -> Result<()> {
+    /// `raw` is the envelope as delivered (outer headers rebuilt from the signed data), one
+    /// allocation for every box.
+    pub(super) async fn busta(
+        &self,
+        b: &Ricevuta<'_>,
+        raw: &Arc<[u8]>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let d = &b.busta.daticert;
         let identificativo = d.dati.identificativo.trim();
         let identificativo = identificativo
@@ -182,7 +189,7 @@ impl PuntoRicezione {
         let mut batch = self.presa(b, identificativo, &sender, now)?;
         let env = Envelope {
             letta: b.busta,
-            bytes: b.raw,
+            bytes: raw,
             sender: &sender,
             id: identificativo,
         };
@@ -206,7 +213,7 @@ impl PuntoRicezione {
                 mittente: sender.clone(),
                 identificativo: identificativo.to_string(),
             };
-            batch.push(PuntoConsegna::accoda(&recapito, b.raw, now)?);
+            batch.push(PuntoConsegna::accoda(&recapito, raw, now)?);
         }
         self.registro.commit(batch, &[b.eventi]).await?;
         self.lavoro.notify_one();

@@ -46,7 +46,6 @@ impl PuntoRicezione {
         let sender = busta.daticert.intestazione.mittente.clone();
         let b = Ricevuta {
             busta: &busta,
-            raw,
             presa: &presa,
             mail_receipt: &mail_receipt,
             destinatari: &destinatari,

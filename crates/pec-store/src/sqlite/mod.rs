@@ -208,21 +208,26 @@ impl SqliteStore {
                     if b.len() <= INLINE_BODY_MAX {
                         small.push(i);
                     } else {
-                        large.push((i, std::mem::take(b)));
+                        large.push((i, b.clone()));
                     }
                 }
             }
         }
         let small_bytes: usize = small.iter().map(|&i| body_len(&batch.ops[i])).sum();
         if small_bytes <= HASH_IN_TASK_MAX {
+            let mut seen = Vec::new();
             for &i in &small {
-                refs[i] = body_ref(&batch.ops[i]);
+                refs[i] = body_ref(&batch.ops[i], &mut seen);
             }
         } else {
             // Hashing megabytes would hold up the runtime thread: do it on a blocking one.
             let ops = std::mem::take(&mut batch.ops);
             let (ops, hashed) = tokio::task::spawn_blocking(move || {
-                let hashed: Vec<_> = small.iter().map(|&i| (i, body_ref(&ops[i]))).collect();
+                let mut seen = Vec::new();
+                let hashed: Vec<_> = small
+                    .iter()
+                    .map(|&i| (i, body_ref(&ops[i], &mut seen)))
+                    .collect();
                 (ops, hashed)
             })
             .await
@@ -431,10 +436,20 @@ fn body_len(op: &Operation) -> usize {
     }
 }
 
-fn body_ref(op: &Operation) -> Option<BlobRef> {
+/// The reference of a `Bytes` body, hashed once per shared allocation of the batch (`seen`:
+/// the allocations hashed so far).
+fn body_ref(op: &Operation, seen: &mut Vec<(*const u8, BlobRef)>) -> Option<BlobRef> {
     match op {
         Operation::PutMessage(m) => match &m.body {
-            Body::Bytes(b) => Some(BlobStore::reference(b)),
+            Body::Bytes(b) => {
+                let at = b.as_ptr();
+                if let Some((_, r)) = seen.iter().find(|(p, _)| *p == at) {
+                    return Some(*r);
+                }
+                let r = BlobStore::reference(b);
+                seen.push((at, r));
+                Some(r)
+            }
             Body::Stored(_) => None,
         },
         _ => None,

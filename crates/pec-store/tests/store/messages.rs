@@ -168,3 +168,34 @@ async fn a_snapshot_agrees_with_the_listing() {
         s.store.folder(&a, "Sent").await.unwrap().unwrap()
     );
 }
+
+#[tokio::test]
+async fn one_shared_body_is_stored_into_several_boxes_of_one_batch() {
+    use pec_store::{Admission, Body, NewMessage, Operation};
+    let s = open().await;
+    let (a, b) = (
+        s.mailbox("a@pec.example", 0).await,
+        s.mailbox("b@pec.example", 0).await,
+    );
+    // Above and below the inline limit: both paths share one allocation.
+    for (n, size) in [(0, 1000), (1, pec_store::INLINE_BODY_MAX + 1)] {
+        let body: std::sync::Arc<[u8]> = vec![b'x' + n; size].into();
+        let mut batch = Batch::new();
+        for (who, m) in [("a", &a), ("b", &b)] {
+            batch.push(Operation::PutMessage(NewMessage {
+                key: format!("shared-{n}-{who}"),
+                mailbox: m.clone(),
+                folder: "INBOX".into(),
+                body: Body::Bytes(body.clone()),
+                internal_date: crate::util::t(0),
+                flags: Vec::new(),
+                admission: Admission::Enforce,
+            }));
+        }
+        let r = s.store.commit(batch).await.unwrap();
+        assert_eq!(r.outcomes.len(), 2);
+        let uid = n as u32 + 1;
+        assert_eq!(s.bytes(&a, "INBOX", uid).await, body.to_vec());
+        assert_eq!(s.bytes(&b, "INBOX", uid).await, body.to_vec());
+    }
+}

@@ -69,7 +69,7 @@ pub fn put(key: &str, mailbox: &Address, folder: &str, body: &[u8]) -> Operation
         key: key.to_owned(),
         mailbox: mailbox.clone(),
         folder: folder.to_owned(),
-        body: Body::Bytes(body.to_vec()),
+        body: Body::Bytes(body.to_vec().into()),
         internal_date: t(0),
         flags: Vec::new(),
         admission: Admission::Enforce,
