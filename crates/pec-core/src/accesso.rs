@@ -29,9 +29,11 @@
 //! the hard SMTP size limit (refused at SMTP level), the 12 h / 24 h timers.
 
 use crate::builder::{
-    avviso_non_accettazione, avviso_non_accettazione_virus, busta_trasporto, ricevuta_accettazione,
-    BuildError, DatiMessaggio, Emissione, Originale, OriginaleError, Posizione,
+    avviso_non_accettazione, avviso_non_accettazione_virus, busta_trasporto_con_parti,
+    ricevuta_accettazione, BuildError, DatiMessaggio, Emissione, Originale, OriginaleError,
+    Posizione,
 };
+use crate::consegna::BustaRicevuta;
 use crate::daticert::{Destinatario, TipoDestinatario, TipoRicevuta};
 use crate::message::{Provider, UnsignedMessage};
 use crate::registro::{Evento, TipoEvento};
@@ -216,6 +218,9 @@ pub struct Accettazione {
     /// The busta di trasporto, to be sent to every [`Accettazione::destinatari`] with the same
     /// MAIL FROM / RCPT TO as the original (PEC-SPEC §4.1, §3.2).
     pub busta: UnsignedMessage,
+    /// The envelope as the delivery point reads it (its daticert and `postacert.eml`), from
+    /// the parts it was built of: nothing parses the envelope just built.
+    pub letta: Box<BustaRicevuta>,
     /// The SMTP recipients, without repeats, in RCPT TO order.
     pub destinatari: Vec<DestinatarioInvio>,
     /// The reverse-path without angle brackets: receipts go here (PEC-SPEC §3.2).
@@ -360,7 +365,7 @@ fn accetta(
     let provider = punto.provider;
     // PEC-SPEC §3.2: the envelope says "Per conto di: <MAIL FROM>", like the receipt.
     originale.mittente = dati.mittente.clone();
-    let busta = busta_trasporto(
+    let (busta, daticert, postacert) = busta_trasporto_con_parti(
         &Emissione {
             provider,
             data, // PEC-SPEC §9.1: one instant for receipt and envelope
@@ -401,6 +406,7 @@ fn accetta(
     Ok(Esito::Accettato(Accettazione {
         ricevuta,
         busta,
+        letta: Box::new(BustaRicevuta::da_parti(daticert, postacert)),
         destinatari,
         mittente: dati.mittente,
         eventi,

@@ -63,7 +63,7 @@ impl StatoCasella {
 }
 
 /// A received busta di trasporto, read once for all its local recipients.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BustaRicevuta {
     /// The envelope's `daticert.xml`: sender, recipients, subject, ids, sending provider.
     pub daticert: Daticert,
@@ -125,6 +125,12 @@ impl BustaRicevuta {
             None => return Err(ConsegnaError::Daticert("no daticert.xml part".into())),
         };
         let postacert = ins.postacert.ok_or(ConsegnaError::PostacertAssente)?;
+        Ok(Self::da_parti(daticert, postacert))
+    }
+
+    /// The envelope made of `daticert` and `postacert`: what [`BustaRicevuta::leggi`] reads
+    /// from an envelope's bytes, for an envelope we built ourselves.
+    pub fn da_parti(daticert: Daticert, postacert: Vec<u8>) -> Self {
         let originale = Intestatari::leggi(&postacert);
         let richiesta = daticert
             .dati
@@ -133,13 +139,13 @@ impl BustaRicevuta {
             .filter(TipoRicevuta::is_known)
             .or(originale.tipo_ricevuta)
             .unwrap_or(TipoRicevuta::Completa); // PEC-SPEC §3.4: default completa
-        Ok(Self {
+        Self {
             daticert,
             postacert,
             to: originale.to,
             cc: originale.cc,
             tipo_ricevuta: richiesta,
-        })
+        }
     }
 
     /// Whether the envelope certifies `destinatario` as one of its recipients: listed as

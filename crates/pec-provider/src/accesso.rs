@@ -20,7 +20,7 @@ use crate::{inoltro, scadenze};
 use chrono::{DateTime, Utc};
 use pec_core::accesso::{self, Identificativi, Limiti, PuntoAccesso as Regole};
 use pec_core::chiave::{Chiave, Cosa};
-use pec_core::consegna::{BustaRicevuta, StatoCasella};
+use pec_core::consegna::StatoCasella;
 use pec_core::daticert::TipoDestinatario;
 use pec_core::lavoro::{Recapito, Spedizione};
 use pec_core::registro::{Evento, TipoEvento};
@@ -218,6 +218,7 @@ impl PuntoAccesso {
         let accesso::Accettazione {
             ricevuta,
             busta,
+            letta,
             destinatari,
             mittente,
             eventi,
@@ -238,16 +239,12 @@ impl PuntoAccesso {
         let remote_certified = destinatari
             .iter()
             .any(|d| d.tipo == TipoDestinatario::Certificato && !self.domini.locale(&d.indirizzo));
-        // Our own envelope read back once: the local deliveries need it, and the 12 h / 24 h
-        // checks of remote certified recipients keep its daticert.
-        let letta = if locals.is_empty() && !remote_certified {
-            None
-        } else {
-            Some(BustaRicevuta::leggi(&busta).ctx("our own envelope")?)
-        };
-        let daticert = match (&letta, remote_certified) {
-            (Some(l), true) => Some(l.daticert.to_xml().ctx("our own daticert")?),
-            _ => None,
+        // Our own envelope as built (pec-core hands it back: nothing parses it again): the
+        // local deliveries need it, and the 12 h / 24 h checks of remote certified recipients
+        // keep its daticert.
+        let daticert = match remote_certified {
+            true => Some(letta.daticert.to_xml().ctx("our own daticert")?),
+            false => None,
         };
         let a = Accettata {
             identificativo,
@@ -259,10 +256,10 @@ impl PuntoAccesso {
             now,
             daticert: daticert.as_deref().map(str::as_bytes),
         };
-        if let (false, Some(letta)) = (locals.is_empty(), &letta) {
+        if !locals.is_empty() {
             let mut batch = a.batch(&self.domini, false)?;
             let env = Envelope {
-                letta,
+                letta: &letta,
                 bytes: &busta,
                 sender: &mittente,
                 id: identificativo,

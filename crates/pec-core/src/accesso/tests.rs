@@ -690,3 +690,27 @@ fn a_clean_refusal_is_not_quarantined() {
         ["invio-ricevuto", "non-accettazione-emessa"]
     );
 }
+
+/// The envelope handed back as read (`Accettazione::letta`) is exactly what reading the
+/// envelope's bytes gives, whatever receipt type, recipients and header forms the original
+/// has: the access point need not parse what it just built.
+#[test]
+fn the_envelope_handed_back_is_the_envelope_read_from_its_bytes() {
+    for extra in [
+        "",
+        "X-TipoRicevuta: breve\r\n",
+        "X-TipoRicevuta: sintetica\r\nReply-To: altro@studio.example.it\r\n",
+        "X-TipoRicevuta: sconosciuta\r\nIn-Reply-To: <x@y>\r\n",
+    ] {
+        let raw = messaggio(CASELLA, extra);
+        let a = accettato(esegui(
+            CASELLA,
+            CASELLA,
+            &rcpt(&[TO, CC]),
+            &raw,
+            Limiti::MINIMI,
+        ));
+        let letta = crate::consegna::BustaRicevuta::leggi(&wire(&a.busta)).expect("readable");
+        assert_eq!(*a.letta, letta, "{extra:?}");
+    }
+}

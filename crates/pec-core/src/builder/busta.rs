@@ -4,7 +4,7 @@
 use super::grezzo::Blocco;
 use super::intestazioni;
 use super::{componi, daticert_base, testo, BuildError, DatiMessaggio, Emissione, Originale};
-use crate::daticert::{Destinatario, Errore, Tipo};
+use crate::daticert::{Daticert, Destinatario, Errore, Tipo};
 use crate::kind::MessageKind;
 use crate::message::UnsignedMessage;
 
@@ -23,6 +23,16 @@ pub fn busta_trasporto(
     originale: &Originale,
     destinatari: &[Destinatario],
 ) -> Result<UnsignedMessage, BuildError> {
+    Ok(busta_trasporto_con_parti(e, originale, destinatari)?.0)
+}
+
+/// [`busta_trasporto`], also handing back the daticert it carries and its `postacert.eml`,
+/// so whoever built it need not parse it again to read them.
+pub fn busta_trasporto_con_parti(
+    e: &Emissione<'_>,
+    originale: &Originale,
+    destinatari: &[Destinatario],
+) -> Result<(UnsignedMessage, Daticert, Vec<u8>), BuildError> {
     let kind = MessageKind::BustaTrasporto;
     let dati = DatiMessaggio::da_originale(originale, e.id(), destinatari.to_vec());
     let blocco = Blocco::leggi(&originale.raw);
@@ -38,12 +48,13 @@ pub fn busta_trasporto(
     let mut daticert = daticert_base(Tipo::PostaCertificata, Errore::Nessuno, e, &dati);
     daticert.dati.ricevuta = Some(dati.tipo_ricevuta.clone()); // PEC-SPEC §5.2
     let postacert = originale.postacert(e.id()); // PEC-SPEC §3.3
-    componi(
+    let messaggio = componi(
         kind,
         e,
         h,
         &testo::busta(e, &dati),
         Some(&daticert),
         Some(&postacert),
-    )
+    )?;
+    Ok((messaggio, daticert, postacert))
 }

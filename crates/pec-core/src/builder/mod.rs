@@ -34,7 +34,7 @@ pub use avvisi::{
     avviso_non_accettazione, avviso_non_accettazione_virus, avviso_rilevazione_virus,
     preavviso_mancata_consegna_12h, CausaMancataConsegna, Scadenza,
 };
-pub use busta::busta_trasporto;
+pub use busta::{busta_trasporto, busta_trasporto_con_parti};
 pub use intestazioni::codifica_oggetto;
 pub use originale::{Intestatari, Originale, OriginaleError};
 pub use ricevute::{
