@@ -1,51 +1,114 @@
 //! A submission client for the demo and the bench: our users' side of the access point,
-//! through the real SMTP listener (STARTTLS, AUTH), never behind its back.
+//! through the real SMTP listener (STARTTLS, AUTH), never behind its back. It is pec-smtp's
+//! relay client with AUTH PLAIN; the dev certificate is accepted (loopback, our own server).
 
 use anyhow::{anyhow, Result};
-use mail_send::smtp::message::Message;
-use mail_send::{SmtpClient, SmtpClientBuilder};
+use pec_smtp::relay::{self, Connection, RcptOutcome, Timeouts, TlsPolicy};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::net::SocketAddr;
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// One authenticated SMTP session (STARTTLS; the dev certificate is accepted).
+/// One authenticated SMTP session.
 pub struct Session {
-    client: SmtpClient<TlsStream<TcpStream>>,
+    conn: Connection,
     user: String,
 }
 
 impl Session {
     /// Connects, upgrades to TLS and logs in as `user`.
     pub async fn connect(server: SocketAddr, user: &str, password: &str) -> Result<Self> {
-        let client = SmtpClientBuilder::new(server.ip().to_string(), server.port())
-            .map_err(|e| anyhow!("{e}"))?
-            .implicit_tls(false)
-            .allow_invalid_certs()
-            .credentials((user.to_string(), password.to_string()))
-            .connect()
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth();
+        let name = ServerName::try_from("localhost")?;
+        let policy = TlsPolicy::Required(Arc::new(tls), name);
+        let timeouts = Timeouts::uniform(Duration::from_secs(60));
+        let mut conn = relay::connect(server, "client.localhost", policy, timeouts)
             .await
             .map_err(|e| anyhow!("cannot connect to {server}: {e}"))?;
-        // mail-send writes the final "." apart from the body: without TCP_NODELAY, Nagle holds
-        // it until the server's delayed ACK (~40 ms per message).
-        let _ = client.stream.get_ref().0.set_nodelay(true);
+        conn.auth_plain(user, password)
+            .await
+            .map_err(|e| anyhow!("login as {user} refused: {e}"))?;
         Ok(Session {
-            client,
+            conn,
             user: user.to_string(),
         })
     }
 
     /// Submits one message from the logged-in box to `to`; returns after the 250.
     pub async fn send(&mut self, to: &[String], body: &[u8]) -> Result<()> {
-        let message = Message::new(self.user.as_str(), to.iter().map(String::as_str), body);
-        self.client
-            .send(message)
+        let outcomes = self
+            .conn
+            .send(&self.user, to, body)
             .await
-            .map(|_| ())
-            .map_err(|e| anyhow!("submission refused: {e}"))
+            .map_err(|e| anyhow!("submission refused: {e}"))?;
+        for (rcpt, outcome) in to.iter().zip(outcomes) {
+            if outcome != RcptOutcome::Accepted {
+                return Err(anyhow!("submission refused for {rcpt}: {outcome:?}"));
+            }
+        }
+        Ok(())
     }
 
     /// Says goodbye.
     pub async fn quit(self) {
-        let _ = self.client.quit().await;
+        let _ = self.conn.quit().await;
+    }
+}
+
+/// Accepts whatever certificate the server shows (the dev certificate of our own server on
+/// loopback), still checking that the handshake is signed by its key.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

@@ -45,6 +45,8 @@ pub enum Stage {
     DataEnd,
     /// QUIT.
     Quit,
+    /// AUTH (a submission client logging in).
+    Auth,
 }
 
 impl std::fmt::Display for Stage {
@@ -60,6 +62,7 @@ impl std::fmt::Display for Stage {
             Stage::Data => "DATA",
             Stage::DataEnd => "end of DATA",
             Stage::Quit => "QUIT",
+            Stage::Auth => "AUTH",
         })
     }
 }

@@ -359,6 +359,46 @@ impl Connection {
         self.tls
     }
 
+    /// Logs in with `AUTH PLAIN` (RFC 4954), as a submission client does: only over TLS,
+    /// so credentials never travel in clear. A refusal is [`RelayError::Refused`] with the
+    /// server's `535`.
+    pub async fn auth_plain(&mut self, user: &str, password: &str) -> Result<(), RelayError> {
+        use base64::Engine as _;
+        if self.dead {
+            return Err(RelayError::Dead);
+        }
+        if !self.tls {
+            return Err(RelayError::InvalidInput("AUTH without TLS".into()));
+        }
+        if user.contains(['\0', '\r', '\n']) || password.contains(['\0', '\r', '\n']) {
+            return Err(RelayError::InvalidInput(
+                "control characters in credentials".into(),
+            ));
+        }
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+        let command = format!("AUTH PLAIN {token}\r\n");
+        let result = async {
+            self.wire
+                .write(command.as_bytes(), Stage::Auth, self.timeouts.command)
+                .await?;
+            let reply = self
+                .wire
+                .read_reply(Stage::Auth, self.timeouts.command)
+                .await?;
+            if reply.code == 235 {
+                Ok(())
+            } else {
+                Err(refused(Stage::Auth, &reply))
+            }
+        }
+        .await;
+        if result.is_err() {
+            self.dead = true;
+        }
+        result
+    }
+
     /// Ends the session politely: `QUIT`, its reply, then closes. A dead connection is just
     /// closed.
     pub async fn quit(mut self) -> Result<(), RelayError> {

@@ -132,3 +132,38 @@ async fn recipient_refused_by_backend_and_transaction_after_total_refusal() {
     assert_eq!(stored[0].rcpt_to, vec!["a@pec.test".to_string()]);
     server.stop().await.expect("clean stop");
 }
+
+/// The relay client as a submission client (the demo's and the bench's): AUTH PLAIN over
+/// STARTTLS, refused with a wrong password, and never sent in clear.
+#[tokio::test]
+async fn auth_plain_logs_in_over_tls_only() {
+    use crate::util::{PASSWORD, USER};
+    use pec_smtp::TlsMode;
+    let server = TestServer::start(TlsMode::StartTls, test_limits()).await;
+    let mut conn = relay::connect(server.addr, "client.test", required("localhost"), quick())
+        .await
+        .expect("connect");
+    conn.auth_plain(USER, PASSWORD).await.expect("login");
+    let to = vec!["a@pec.test".to_string()];
+    let outcomes = conn
+        .send(USER, &to, b"From: x\r\n\r\nbody\r\n")
+        .await
+        .expect("submission");
+    assert_eq!(outcomes, vec![RcptOutcome::Accepted]);
+    conn.quit().await.expect("quit");
+
+    let mut conn = relay::connect(server.addr, "client.test", required("localhost"), quick())
+        .await
+        .expect("connect");
+    let err = conn.auth_plain(USER, "wrong").await.expect_err("refused");
+    assert!(
+        matches!(err, RelayError::Refused { code: 535, .. }),
+        "{err}"
+    );
+
+    let mut plain = relay::connect(server.addr, "client.test", TlsPolicy::None, quick())
+        .await
+        .expect("connect");
+    let err = plain.auth_plain(USER, PASSWORD).await.expect_err("no TLS");
+    assert!(matches!(err, RelayError::InvalidInput(_)), "{err}");
+}
