@@ -16,6 +16,8 @@ mod budget;
 pub mod imap;
 pub mod memory;
 pub mod pop3;
+#[cfg(feature = "store")]
+pub mod store;
 
 pub use crate::backend::{
     AppendResult, Backend, BackendError, CopyResult, FlagOp, FolderSnapshot, FolderStatus,

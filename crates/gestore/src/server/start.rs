@@ -1,6 +1,6 @@
 //! Starting and stopping a provider: store, signer, TLS, listeners and the delivery worker.
 
-use super::imap::Boxes;
+use super::imap::boxes;
 use super::smtp::{Arrivi, Invii};
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -295,7 +295,7 @@ pub async fn start(config: Config) -> Result<Running> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         access[i] = Some(listener.local_addr()?);
-        let backend = Arc::new(Boxes(gestore.caselle()));
+        let backend = Arc::new(boxes(gestore.caselle()));
         let (tls, stop) = (tls.clone(), stop.clone());
         let hostname = hostname.clone();
         let fetch_memory = config.limits.imap_fetch_memory_mb.saturating_mul(1 << 20);

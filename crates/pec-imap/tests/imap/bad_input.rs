@@ -49,7 +49,7 @@ async fn megabyte_command_line_closes_the_connection() {
 #[tokio::test]
 async fn malformed_sequence_sets_get_bad() {
     let server = TestServer::implicit().await;
-    server.deliver(&sample_message(1));
+    server.deliver(&sample_message(1)).await;
     let mut c = server.selected().await;
     for cmd in [
         "a FETCH 1:x FLAGS",
@@ -89,7 +89,7 @@ async fn unknown_commands_get_bad() {
 async fn gigantic_ranges_cost_the_folder_size_not_the_range() {
     let server = TestServer::implicit().await;
     for n in 1..=20 {
-        server.deliver(&sample_message(n));
+        server.deliver(&sample_message(n)).await;
     }
     let mut c = server.selected().await;
     let start = Instant::now();
@@ -144,7 +144,7 @@ async fn client_that_never_reads_is_disconnected() {
         m
     };
     for _ in 0..4 {
-        server.deliver(&big);
+        server.deliver(&big).await;
     }
     let mut c = server.selected().await;
     // Ask for ~1 GB of replies and never read them.

@@ -36,7 +36,7 @@ async fn curl_imaps_fetches_the_stored_bytes() {
     }
     let server = TestServer::implicit().await;
     let message = sample_message(1);
-    let uid = server.deliver(&message);
+    let uid = server.deliver(&message).await;
     let url = format!("imaps://127.0.0.1:{}/INBOX;UID={uid}", server.addr.port());
     assert_eq!(curl(url, &[]).await, message);
 }
@@ -48,8 +48,8 @@ async fn curl_starttls_fetches_the_stored_bytes() {
     }
     let server = TestServer::start(TlsMode::StartTls, test_limits()).await;
     let message = sample_message(2);
-    server.deliver(&sample_message(1));
-    let uid = server.deliver(&message);
+    server.deliver(&sample_message(1)).await;
+    let uid = server.deliver(&message).await;
     let url = format!("imap://127.0.0.1:{}/INBOX;UID={uid}", server.addr.port());
     assert_eq!(curl(url, &["--ssl-reqd"]).await, message);
 }

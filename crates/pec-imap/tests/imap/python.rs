@@ -36,9 +36,9 @@ async fn imaplib_over_imaps_fetches_bytes_and_changes_flags() {
     }
     let server = TestServer::implicit().await;
     let first = sample_message(1);
-    server.deliver(&first);
-    server.deliver(&sample_message(2));
-    server.deliver(&sample_message(3));
+    server.deliver(&first).await;
+    server.deliver(&sample_message(2)).await;
+    server.deliver(&sample_message(3)).await;
     let script = format!(
         "{PRELUDE}{}",
         r#"
@@ -95,7 +95,7 @@ async fn imaplib_idle_sees_another_sessions_append() {
         return;
     }
     let server = TestServer::implicit().await;
-    server.deliver(&sample_message(1));
+    server.deliver(&sample_message(1)).await;
     let script = format!(
         "{PRELUDE}{}",
         r#"
@@ -128,7 +128,7 @@ async fn imaplib_over_starttls_fetches_bytes() {
     }
     let server = TestServer::start(TlsMode::StartTls, test_limits()).await;
     let first = sample_message(7);
-    server.deliver(&first);
+    server.deliver(&first).await;
     let script = format!(
         "{PRELUDE}{}",
         r#"

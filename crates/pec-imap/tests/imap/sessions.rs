@@ -10,14 +10,14 @@ use crate::util::{sample_message, test_limits, Client, TestServer};
 #[tokio::test]
 async fn idle_session_sees_delivery_flags_and_expunge_from_another() {
     let server = TestServer::implicit().await;
-    server.deliver(&sample_message(1));
-    server.deliver(&sample_message(2));
+    server.deliver(&sample_message(1)).await;
+    server.deliver(&sample_message(2)).await;
     let mut a = server.selected().await;
     let mut b = server.selected().await;
     b.send(b"i IDLE\r\n").await;
     assert!(b.line().await.starts_with('+'));
 
-    server.deliver(&sample_message(3));
+    server.deliver(&sample_message(3)).await;
     assert_eq!(b.line().await, "* 3 EXISTS");
     assert_eq!(b.line().await, "* 0 RECENT");
 
@@ -40,7 +40,7 @@ async fn idle_session_sees_delivery_flags_and_expunge_from_another() {
 async fn expunge_by_another_session_waits_during_fetch_and_shows_at_noop() {
     let server = TestServer::implicit().await;
     for n in 1..=3 {
-        server.deliver(&sample_message(n));
+        server.deliver(&sample_message(n)).await;
     }
     let mut a = server.selected().await;
     let mut b = server.selected().await;
@@ -68,7 +68,7 @@ async fn expunge_by_another_session_waits_during_fetch_and_shows_at_noop() {
 #[tokio::test]
 async fn examine_is_read_only_and_fetch_body_does_not_set_seen() {
     let server = TestServer::implicit().await;
-    server.deliver(&sample_message(1));
+    server.deliver(&sample_message(1)).await;
     let mut c = server.client().await;
     c.ok(&format!(
         "l LOGIN {} {}",
@@ -100,8 +100,8 @@ async fn size_and_internaldate_come_from_the_backend() {
     let small = sample_message(1);
     let mut big = sample_message(2);
     big.resize(big.len() + 5000, b'x');
-    server.deliver(&small);
-    server.deliver(&big);
+    server.deliver(&small).await;
+    server.deliver(&big).await;
     let mut c = server.selected().await;
     let lines = c.ok("f FETCH 1:* FAST").await;
     assert!(

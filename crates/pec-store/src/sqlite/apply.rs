@@ -84,7 +84,9 @@ fn operation(
                     |r| r.int(0),
                 )?
                 .ok_or_else(|| StoreError::CommitFailed("INSERT RETURNING gave no row".into()))?;
-            for name in ["INBOX", "Sent"] {
+            // What mail clients expect to find (and the in-memory reference backend has):
+            // without Trash and Drafts, deleting or saving a draft meets NO [TRYCREATE].
+            for name in ["INBOX", "Sent", "Trash", "Drafts"] {
                 create_folder(db, id, name)?;
             }
             Ok(Outcome::MailboxChanged)

@@ -24,7 +24,14 @@ async fn a_created_folder_is_listed_after_inbox_empty_and_subscribed() {
     created(s.apply(create(&a, "Archivio/2025")).await.unwrap());
     assert_eq!(
         names(&s, &a).await,
-        ["INBOX", "Archivio", "Archivio/2025", "Sent"]
+        [
+            "INBOX",
+            "Archivio",
+            "Archivio/2025",
+            "Drafts",
+            "Sent",
+            "Trash"
+        ]
     );
     let info = s.store.folder(&a, "Archivio").await.unwrap().unwrap();
     assert_eq!(
@@ -39,7 +46,10 @@ async fn a_created_folder_is_listed_after_inbox_empty_and_subscribed() {
     );
     assert!(v > s.uidvalidity(&a, "Sent").await);
     let other = s.mailbox("other@pec.example", 0).await;
-    assert_eq!(names(&s, &other).await, ["INBOX", "Sent"]);
+    assert_eq!(
+        names(&s, &other).await,
+        ["INBOX", "Drafts", "Sent", "Trash"]
+    );
     let unknown = crate::util::addr("ghost@pec.example");
     assert!(s.store.folders(&unknown).await.unwrap().is_empty());
 }
@@ -120,7 +130,7 @@ async fn deleting_a_folder_removes_its_messages_and_their_bytes_from_the_quota()
     assert_eq!(s.used(&a).await, 4);
     assert!(s.store.folder(&a, "Archivio").await.unwrap().is_none());
     assert!(s.store.snapshot(&a, "Archivio").await.unwrap().is_none());
-    assert_eq!(names(&s, &a).await, ["INBOX", "Sent"]);
+    assert_eq!(names(&s, &a).await, ["INBOX", "Drafts", "Sent", "Trash"]);
     assert_eq!(s.bytes(&a, "INBOX", 1).await, b"kept");
 }
 
@@ -155,7 +165,15 @@ async fn renaming_a_folder_moves_those_below_it_each_with_a_new_uidvalidity() {
     let v = created(s.apply(rename(&a, "Lavoro", "Ufficio")).await.unwrap());
     assert_eq!(
         names(&s, &a).await,
-        ["INBOX", "Lavorone", "Sent", "Ufficio", "Ufficio/2025"]
+        [
+            "INBOX",
+            "Drafts",
+            "Lavorone",
+            "Sent",
+            "Trash",
+            "Ufficio",
+            "Ufficio/2025"
+        ]
     );
     assert_eq!(s.uidvalidity(&a, "Ufficio").await, v);
     let moved = s.store.folder(&a, "Ufficio/2025").await.unwrap().unwrap();
@@ -185,7 +203,10 @@ async fn renaming_onto_a_taken_name_or_from_a_missing_one_fails() {
     }
     let err = s.apply(rename(&a, "Z", "Y")).await.unwrap_err();
     assert!(matches!(err, StoreError::UnknownFolder(_)), "{err}");
-    assert_eq!(names(&s, &a).await, ["INBOX", "A", "A/x", "B/x", "Sent"]);
+    assert_eq!(
+        names(&s, &a).await,
+        ["INBOX", "A", "A/x", "B/x", "Drafts", "Sent", "Trash"]
+    );
 }
 
 #[tokio::test]
@@ -239,7 +260,12 @@ async fn subscriptions_are_listed_and_need_the_folder() {
         .collect();
     assert_eq!(
         listed,
-        [("INBOX".to_owned(), true), ("Sent".to_owned(), false)]
+        [
+            ("INBOX".to_owned(), true),
+            ("Drafts".to_owned(), true),
+            ("Sent".to_owned(), false),
+            ("Trash".to_owned(), true)
+        ]
     );
     s.apply(unsubscribe("Sent", true)).await.unwrap();
     assert!(
@@ -289,6 +315,6 @@ async fn refused_folder_operations_fail_only_their_own_batch_in_a_group() {
     assert_eq!(inbox.messages.len(), 10);
     assert_eq!(s.used(&a).await, 40);
     let folders = names(&s, &a).await;
-    assert_eq!(folders.len(), 2 + 10);
+    assert_eq!(folders.len(), 4 + 10);
     assert!(folders.iter().all(|f| !f.starts_with('G')), "{folders:?}");
 }
