@@ -1,6 +1,8 @@
 //! pec-imap POP3 tests: one binary, modules mirroring `src/pop3/` (in `tests/pop3/`), then
 //! real clients (Python poplib, curl) against a real listener on 127.0.0.1.
 
+#[path = "common/banco.rs"]
+mod banco;
 #[path = "common/tls.rs"]
 mod tls;
 #[path = "pop3/util.rs"]

@@ -4,10 +4,9 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use pec_imap::memory::MemoryBackend;
+use crate::banco::Banco;
 use pec_imap::{serve_imap, ImapConfig, ImapLimits, TlsMode};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -58,100 +57,6 @@ pub fn test_limits() -> ImapLimits {
     }
 }
 
-/// The backend the suite runs against: the in-memory reference, or (with the `store` feature
-/// and `PEC_IMAP_BACKEND=store`, as scripts/test runs it a second time) the real store.
-pub enum Banco {
-    Memoria(Arc<MemoryBackend>),
-    #[cfg(feature = "store")]
-    Store(
-        Arc<pec_imap::store::StoreBackend<store::Password>>,
-        pec_store::SqliteStore,
-        tempfile::TempDir,
-    ),
-}
-
-impl Banco {
-    /// The one `PEC_IMAP_BACKEND` names, with mario's box.
-    pub async fn new() -> Self {
-        #[cfg(feature = "store")]
-        if std::env::var("PEC_IMAP_BACKEND").as_deref() == Ok("store") {
-            return store::banco().await;
-        }
-        let backend = Arc::new(MemoryBackend::new());
-        backend.add_box(USER, PASSWORD);
-        Banco::Memoria(backend)
-    }
-
-    /// Stores `bytes` in mario's INBOX; its UID.
-    pub async fn deliver(&self, bytes: &[u8]) -> u32 {
-        match self {
-            Banco::Memoria(b) => b.deliver(USER, "INBOX", bytes).expect("deliver"),
-            #[cfg(feature = "store")]
-            Banco::Store(_, s, _) => store::deliver(s, bytes).await,
-        }
-    }
-}
-
-/// The real store behind the suite.
-#[cfg(feature = "store")]
-mod store {
-    use super::{Banco, PASSWORD, USER};
-    use pec_imap::store::{Guardia, StoreBackend};
-    use pec_imap::BackendError;
-    use pec_store::{Address, Batch, NewMessage, Operation, Outcome, SqliteStore, Store};
-    use std::sync::Arc;
-
-    /// Logins checked against the store's passwords; every folder writable.
-    pub struct Password(pub SqliteStore);
-
-    impl Guardia for Password {
-        async fn accedi(
-            &self,
-            _service: &'static str,
-            user: &str,
-            password: &str,
-            _peer: std::net::IpAddr,
-        ) -> Result<Option<String>, BackendError> {
-            match self.0.verify_password(user, password).await {
-                Ok(true) => Ok(Some(user.trim().to_ascii_lowercase())),
-                Ok(false) => Ok(None),
-                Err(e) => Err(BackendError::Temporary(e.to_string())),
-            }
-        }
-
-        fn sola_lettura(&self, _mailbox: &str, _folder: &str) -> Option<String> {
-            None
-        }
-    }
-
-    pub async fn banco() -> Banco {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(&dir.path().join("data"))
-            .await
-            .expect("store");
-        store
-            .add_mailbox(&Address::parse(USER).expect("address"), PASSWORD, 0)
-            .await
-            .expect("box");
-        let backend = StoreBackend::new(store.clone(), Password(store.clone()));
-        Banco::Store(Arc::new(backend), store, dir)
-    }
-
-    /// As the delivery point stores an envelope: into mario's INBOX, no flags.
-    pub async fn deliver(store: &SqliteStore, bytes: &[u8]) -> u32 {
-        let a = Address::parse(USER).expect("address");
-        let m = NewMessage::append(a, "INBOX", bytes.to_vec(), Vec::new(), chrono::Utc::now());
-        let receipt = store
-            .commit(Batch::new().with(Operation::PutMessage(m)))
-            .await
-            .expect("deliver");
-        match receipt.outcomes.first() {
-            Some(Outcome::MessageStored { uid, .. }) => *uid,
-            other => panic!("not stored: {other:?}"),
-        }
-    }
-}
-
 /// A running server; dropping it stops the listener and every session.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -169,7 +74,7 @@ impl Drop for TestServer {
 
 impl TestServer {
     pub async fn start(mode: TlsMode, limits: ImapLimits) -> TestServer {
-        let backend = Banco::new().await;
+        let backend = Banco::new(&[(USER, PASSWORD)]).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, shutdown) = watch::channel(false);
@@ -178,21 +83,9 @@ impl TestServer {
             mode,
             limits,
         };
-        let task = match &backend {
-            Banco::Memoria(b) => {
-                let b = b.clone();
-                tokio::spawn(async move {
-                    let _ = serve_imap(listener, server_tls(), config, b, shutdown).await;
-                })
-            }
-            #[cfg(feature = "store")]
-            Banco::Store(b, _, _) => {
-                let b = b.clone();
-                tokio::spawn(async move {
-                    let _ = serve_imap(listener, server_tls(), config, b, shutdown).await;
-                })
-            }
-        };
+        let task = crate::spawn_on!(&backend, |b| async move {
+            let _ = serve_imap(listener, server_tls(), config, b, shutdown).await;
+        });
         TestServer {
             addr,
             backend,
@@ -206,7 +99,7 @@ impl TestServer {
     }
 
     pub async fn deliver(&self, bytes: &[u8]) -> u32 {
-        self.backend.deliver(bytes).await
+        self.backend.deliver(USER, "INBOX", bytes).await
     }
 
     /// A raw client, TLS from the first byte, greeting read.

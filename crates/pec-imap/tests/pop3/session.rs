@@ -48,10 +48,7 @@ async fn client_that_never_reads_is_dropped() {
         .flat_map(|i| format!("{i:061}\r\n").into_bytes())
         .collect();
     let big = [b"Subject: grande\r\n\r\n".as_slice(), &big].concat();
-    server
-        .backend
-        .deliver(USER, "INBOX", &big)
-        .expect("deliver");
+    server.backend.deliver(USER, "INBOX", &big).await;
     let mut bad = server.login().await;
     let mut good = server.login().await;
     // 200 RETRs of a 1 MiB message pipelined, never read: 200 MiB if the server buffered.

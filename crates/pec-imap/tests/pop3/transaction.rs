@@ -1,18 +1,14 @@
 //! TRANSACTION and UPDATE: STAT, LIST, UIDL, DELE, RSET, QUIT; bad numbers, unknown commands
 //! and commands in the wrong state answer `-ERR` and the session goes on.
 
-use pec_imap::{Backend, TlsMode};
+use pec_imap::TlsMode;
 
 use crate::util::{test_limits, TestServer, MSG1, MSG2, USER};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stat_list_and_uidl_describe_the_inbox() {
     let server = TestServer::start(TlsMode::Implicit, test_limits()).await;
-    let snap = server
-        .backend
-        .snapshot(USER, "INBOX")
-        .await
-        .expect("snapshot");
+    let snap = server.backend.snapshot(USER, "INBOX").await;
     let mut c = server.login().await;
     let total = MSG1.len() + MSG2.len();
     assert_eq!(c.ok("STAT").await, format!("+OK 2 {total}"));

@@ -5,11 +5,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use pec_imap::memory::MemoryBackend;
-use pec_imap::{serve_pop3, Backend, Pop3Config, Pop3Limits, TlsMode};
+use crate::banco::Banco;
+use pec_imap::{serve_pop3, Pop3Config, Pop3Limits, TlsMode};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -54,18 +53,16 @@ pub fn test_limits() -> Pop3Limits {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub mode: TlsMode,
-    pub backend: Arc<MemoryBackend>,
+    pub backend: Banco,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<Result<(), pec_imap::Pop3Error>>>,
 }
 
 impl TestServer {
     pub async fn start(mode: TlsMode, limits: Pop3Limits) -> Self {
-        let backend = Arc::new(MemoryBackend::new());
-        backend.add_box(USER, PASSWORD);
-        backend.add_box(OTHER_USER, OTHER_PASSWORD);
-        backend.deliver(USER, "INBOX", MSG1).expect("deliver");
-        backend.deliver(USER, "INBOX", MSG2).expect("deliver");
+        let backend = Banco::new(&[(USER, PASSWORD), (OTHER_USER, OTHER_PASSWORD)]).await;
+        backend.deliver(USER, "INBOX", MSG1).await;
+        backend.deliver(USER, "INBOX", MSG2).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (shutdown, rx) = watch::channel(false);
@@ -74,12 +71,12 @@ impl TestServer {
             mode,
             limits,
         };
-        let task = tokio::spawn(serve_pop3(
+        let task = crate::spawn_on!(&backend, |b| serve_pop3(
             listener,
             server_tls(),
             config,
-            backend.clone(),
-            rx,
+            b,
+            rx
         ));
         TestServer {
             addr,
@@ -104,18 +101,13 @@ impl TestServer {
 
     /// Mario's INBOX now: (uid, bytes) in UID order.
     pub async fn inbox(&self) -> Vec<(u32, Vec<u8>)> {
-        let snap = self
-            .backend
-            .snapshot(USER, "INBOX")
-            .await
-            .expect("snapshot");
+        let snap = self.backend.snapshot(USER, "INBOX").await;
         let mut out = Vec::new();
         for m in snap.messages {
             let bytes = self
                 .backend
                 .fetch(USER, "INBOX", m.uid)
                 .await
-                .expect("fetch")
                 .expect("present");
             out.push((m.uid, bytes));
         }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use pec_imap::{Backend, TlsMode};
+use pec_imap::TlsMode;
 
 use crate::util::{run_tool, test_limits, tool, TestServer, MSG1, MSG2, PASSWORD, USER};
 
@@ -89,11 +89,7 @@ async fn reads_the_maildrop(mode: TlsMode) {
         read("list"),
         format!("1 {}\n2 {}", MSG1.len(), MSG2.len()).into_bytes()
     );
-    let snap = server
-        .backend
-        .snapshot(USER, "INBOX")
-        .await
-        .expect("snapshot");
+    let snap = server.backend.snapshot(USER, "INBOX").await;
     let v = snap.uidvalidity;
     let (u1, u2) = (snap.messages[0].uid, snap.messages[1].uid);
     assert_eq!(read("uidl"), format!("1 {v}.{u1}\n2 {v}.{u2}").into_bytes());
