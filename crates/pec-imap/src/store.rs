@@ -72,6 +72,14 @@ impl<G: Guardia> StoreBackend<G> {
         }
     }
 
+    /// Commits a COPY or MOVE and returns the UIDs it gave.
+    async fn copied(&self, op: Operation) -> Result<CopyResult, BackendError> {
+        match self.one(op).await? {
+            Outcome::Copied { uidvalidity, pairs } => Ok(CopyResult { uidvalidity, pairs }),
+            o => Err(unexpected(o)),
+        }
+    }
+
     /// Commits one operation and returns its outcome.
     async fn one(&self, op: Operation) -> Result<Outcome, BackendError> {
         let receipt = self
@@ -245,18 +253,13 @@ impl<G: Guardia> Backend for StoreBackend<G> {
     ) -> Result<CopyResult, BackendError> {
         self.sola_lettura(mailbox, to)?;
         let address = boxed(mailbox)?;
-        match self
-            .one(Operation::CopyMessages {
-                address,
-                from: from.to_string(),
-                to: to.to_string(),
-                uids: uids.to_vec(),
-            })
-            .await?
-        {
-            Outcome::Copied { uidvalidity, pairs } => Ok(CopyResult { uidvalidity, pairs }),
-            o => Err(unexpected(o)),
-        }
+        self.copied(Operation::CopyMessages {
+            address,
+            from: from.to_string(),
+            to: to.to_string(),
+            uids: uids.to_vec(),
+        })
+        .await
     }
 
     async fn move_messages(
@@ -271,18 +274,13 @@ impl<G: Guardia> Backend for StoreBackend<G> {
         let address = boxed(mailbox)?;
         // One operation, one transaction: what another session moved already is skipped,
         // and the quota is not charged for what leaves the source at once (issue 12).
-        match self
-            .one(Operation::MoveMessages {
-                address,
-                from: from.to_string(),
-                to: to.to_string(),
-                uids: uids.to_vec(),
-            })
-            .await?
-        {
-            Outcome::Copied { uidvalidity, pairs } => Ok(CopyResult { uidvalidity, pairs }),
-            o => Err(unexpected(o)),
-        }
+        self.copied(Operation::MoveMessages {
+            address,
+            from: from.to_string(),
+            to: to.to_string(),
+            uids: uids.to_vec(),
+        })
+        .await
     }
 
     async fn expunge(

@@ -137,7 +137,7 @@ impl PuntoAccesso {
     }
 
     /// Runs the access point on one submission and commits its outcome. `Err` means nothing
-    /// was stored (the client should try again; see [`crate::virus::scanner_down`]).
+    /// was stored (the client should try again; see [`crate::Errore::scanner_giu`]).
     pub async fn invia(&self, s: Invio) -> Result<Esito> {
         // PEC-SPEC §2.3 step 3: scanned before anything is decided or stored; no verdict, no
         // acceptance (4xx).

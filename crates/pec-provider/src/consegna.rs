@@ -90,8 +90,9 @@ impl PuntoConsegna {
         recapito: &lavoro::Recapito,
         busta: &[u8],
     ) -> Result<()> {
-        let letta = self.busta_firmata(busta).await.ctx("the envelope")?;
+        // One copy out of the queue payload, shared by the check and the delivery.
         let busta: Arc<[u8]> = busta.into();
+        let letta = self.busta_firmata(&busta).await.ctx("the envelope")?;
         let env = Envelope {
             letta: &letta,
             bytes: &busta,
@@ -235,9 +236,9 @@ impl PuntoConsegna {
     /// A queued envelope read again from what its signature covers, as the receiving point
     /// read it (issue 12): never from a second MIME parse of the whole message. The
     /// signature was judged when the envelope arrived; here it only has to match.
-    async fn busta_firmata(&self, raw: &[u8]) -> Result<BustaRicevuta> {
+    async fn busta_firmata(&self, raw: &Arc<[u8]>) -> Result<BustaRicevuta> {
         let verifier = self.indice.verifier();
-        let (raw, now) = (raw.to_vec(), self.clock.now());
+        let (raw, now) = (raw.clone(), self.clock.now());
         tokio::task::spawn_blocking(move || {
             let v = verifier.verify(&raw, now)?;
             if !v.intact {

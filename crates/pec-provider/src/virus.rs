@@ -36,11 +36,6 @@ pub enum Punto {
     Ricezione,
 }
 
-/// True when `e` is the scanner giving no verdict.
-pub fn scanner_down(e: &Errore) -> bool {
-    e.scanner_giu()
-}
-
 /// clamd and where it scans (`[antivirus]`); scans nothing when not configured.
 pub struct Scansione {
     scanner: Option<(Scanner, Antivirus)>,

@@ -4,7 +4,7 @@
 use pec_provider::accesso::{Invio, PuntoAccesso};
 use pec_provider::caselle::{Accesso, Caselle};
 use pec_provider::ricezione::{Messaggio, PuntoRicezione};
-use pec_provider::virus::{scanner_down, SCANNER_DOWN};
+use pec_provider::virus::SCANNER_DOWN;
 use pec_provider::Errore as Error;
 use pec_smtp::{AuthResult, Backend, Submission, SubmitError};
 use std::net::IpAddr;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// What SMTP says when a point could not store a message: 4xx, the client tries again.
 fn temporary(e: &Error, what: &str) -> SubmitError {
     tracing::warn!("{what} not stored: {e:#}");
-    if scanner_down(e) {
+    if e.scanner_giu() {
         SubmitError::Temporary(SCANNER_DOWN.into())
     } else {
         SubmitError::Temporary("message not stored, try again later".into())
