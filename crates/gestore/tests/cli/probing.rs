@@ -738,6 +738,73 @@ fn password_guessing_is_blocked_across_protocols_and_logged() {
         );
     }
     assert!(!p.errors("auth blocked").is_empty());
+
+    // The fail2ban filter of docs/configuration.md (fail2ban regexes are Python's) finds the
+    // client's address in each of those lines, and nothing in a relay warning that quotes a
+    // peer's reply made to look like one.
+    let page = include_str!("../../../../docs/configuration.md");
+    let filter = page
+        .lines()
+        .find_map(|l| l.strip_prefix("failregex = "))
+        .expect("the failregex line");
+    let forged = "2026-12-03T10:00:00.000000Z  WARN lavoro{tipo=relay msgid=x attempt=1}: \
+                  pec_provider::lavoratore: relay:x: attempt 1 failed: mx said 451 \
+                  gestore::auth: auth failed service=imap ip=192.0.2.9 user=x";
+    let script = r#"
+import re, sys
+rx = re.compile(sys.argv[1].replace('<HOST>', r'(?P<host>\S+)'))
+for line in sys.stdin.read().splitlines():
+    m = rx.search(line)
+    print(m.group('host') if m else '-')
+"#;
+    let input = failed.join("\n") + "\n" + forged + "\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script, filter])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.as_bytes()).expect("write");
+    }
+    let out = child.wait_with_output().expect("python3");
+    let hosts: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    let expected: Vec<String> = failed
+        .iter()
+        .map(|l| {
+            let ip = l.split(" ip=").nth(1).expect("ip=");
+            ip.split(' ').next().expect("address").to_string()
+        })
+        .chain(["-".to_string()])
+        .collect();
+    assert_eq!(hosts, expected, "{filter}");
+}
+
+/// `--log-format json`: each diagnostic is one JSON object, failed logins under the
+/// `gestore::auth` target with the same text as in the text format.
+#[test]
+fn diagnostics_can_be_json_lines() {
+    if !have("python3") {
+        return;
+    }
+    let mut p = Provider::new(&["mario"]);
+    p.options = vec!["--log-format".into(), "json".into()];
+    p.start();
+    let imap = p.imaps;
+    let answers = login("imap", "127.0.0.3", imap, &addr("mario"), &["wrong"]);
+    assert!(answers[0].starts_with("NO"), "{answers:?}");
+    let line = p.wait_error("auth failed");
+    let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+    assert_eq!(event["target"], "gestore::auth", "{line}");
+    assert_eq!(event["level"], "WARN", "{line}");
+    let message = event["fields"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("auth failed service=imap ip=127.0.0.3 user=mario@"),
+        "{line}"
+    );
+    assert!(event["span"]["peer"].as_str().is_some(), "{line}");
 }
 
 /// Item 8: two sessions moving the same messages at the same moment leave one copy of each.

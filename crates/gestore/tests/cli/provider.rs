@@ -36,6 +36,8 @@ pub struct Provider {
     /// Shell commands `serve` starts after (through `sh`), as from an operator's shell:
     /// `umask 022`, `ulimit -Hn 700`.
     pub prelude: Option<String>,
+    /// Options given to `gestore` before `serve` (`--log-format json`).
+    pub options: Vec<String>,
 }
 
 impl Provider {
@@ -68,6 +70,7 @@ impl Provider {
             errors: Default::default(),
             trail: Default::default(),
             prelude: None,
+            options: Vec::new(),
         };
         p.write_config();
         for b in boxes {
@@ -118,7 +121,12 @@ impl Provider {
 
     /// Starts (or restarts) `gestore serve` and waits for "ready".
     pub fn start(&mut self) {
-        let serve = ["serve", "--config", &path(&self.config)];
+        let config = path(&self.config);
+        let serve = self
+            .options
+            .iter()
+            .map(String::as_str)
+            .chain(["serve", "--config", &config]);
         let mut command = match &self.prelude {
             None => Command::new(env!("CARGO_BIN_EXE_gestore")),
             Some(prelude) => {
