@@ -76,71 +76,86 @@ pub struct Controllo {
     pub scadenza: Scadenza,
 }
 
-/// One queue item: its data and the bytes it carries, borrowed.
+/// What a queue item asks, without the bytes it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lavoro<'a> {
-    /// Deliver `busta`, the signed envelope, to one local box.
-    Consegna {
-        /// Whom it is for.
-        recapito: Recapito,
-        /// The signed busta di trasporto.
-        busta: &'a [u8],
-    },
-    /// Send `messaggio` (an envelope or one of our receipts) to another provider.
-    Inoltro {
-        /// Where and how.
-        spedizione: Spedizione,
-        /// The signed message.
-        messaggio: &'a [u8],
-    },
-    /// A 12 h / 24 h check; `daticert` is the envelope's daticert.xml, to build the notice.
-    Controllo {
-        /// Which check, of whom.
-        controllo: Controllo,
-        /// The envelope's daticert.xml.
-        daticert: &'a [u8],
-    },
+pub enum Compito {
+    /// Deliver the signed busta di trasporto it carries to one local box.
+    Consegna(Recapito),
+    /// Send the signed message it carries (an envelope or one of our receipts) to another
+    /// provider.
+    Inoltro(Spedizione),
+    /// A 12 h / 24 h check; it carries the envelope's daticert.xml, to build the notice.
+    Controllo(Controllo),
 }
 
-/// The queue kind of a [`Lavoro::Consegna`].
+/// One queue item: what it asks and the bytes it carries, borrowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lavoro<'a> {
+    /// What to do.
+    pub compito: Compito,
+    /// The envelope, the message to send or the daticert.xml.
+    pub corpo: &'a [u8],
+}
+
+/// The queue kind of a [`Compito::Consegna`].
 pub const CONSEGNA: &str = "deliver";
-/// The queue kind of a [`Lavoro::Inoltro`].
+/// The queue kind of a [`Compito::Inoltro`].
 pub const INOLTRO: &str = "relay";
-/// The queue kind of a [`Lavoro::Controllo`].
+/// The queue kind of a [`Compito::Controllo`].
 pub const CONTROLLO: &str = "scadenza";
+
+impl Compito {
+    /// The queue kind, as the store keeps it.
+    pub fn tipo(&self) -> &'static str {
+        match self {
+            Compito::Consegna(_) => CONSEGNA,
+            Compito::Inoltro(_) => INOLTRO,
+            Compito::Controllo(_) => CONTROLLO,
+        }
+    }
+
+    /// The PEC msgid the item is about.
+    pub fn identificativo(&self) -> &str {
+        match self {
+            Compito::Consegna(r) => &r.identificativo,
+            Compito::Inoltro(s) => &s.identificativo,
+            Compito::Controllo(c) => &c.identificativo,
+        }
+    }
+
+    /// The payload's head: the JSON line and its newline. The bytes the item carries follow
+    /// it in the payload, or are stored apart and named by their hash.
+    pub fn testa(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = match self {
+            Compito::Consegna(r) => serde_json::to_vec(r),
+            Compito::Inoltro(s) => serde_json::to_vec(s),
+            Compito::Controllo(c) => serde_json::to_vec(c),
+        }?;
+        out.push(b'\n');
+        Ok(out)
+    }
+}
 
 impl<'a> Lavoro<'a> {
     /// The queue kind, as the store keeps it.
     pub fn tipo(&self) -> &'static str {
-        match self {
-            Lavoro::Consegna { .. } => CONSEGNA,
-            Lavoro::Inoltro { .. } => INOLTRO,
-            Lavoro::Controllo { .. } => CONTROLLO,
-        }
+        self.compito.tipo()
     }
 
     /// The payload: the JSON line, a newline, the bytes as they are.
     pub fn payload(&self) -> Result<Vec<u8>, serde_json::Error> {
-        let (testa, corpo) = match self {
-            Lavoro::Consegna { recapito, busta } => (serde_json::to_vec(recapito), *busta),
-            Lavoro::Inoltro {
-                spedizione,
-                messaggio,
-            } => (serde_json::to_vec(spedizione), *messaggio),
-            Lavoro::Controllo {
-                controllo,
-                daticert,
-            } => (serde_json::to_vec(controllo), *daticert),
-        };
-        let mut out = testa?;
-        out.reserve(corpo.len() + 1);
-        out.push(b'\n');
-        out.extend_from_slice(corpo);
+        let mut out = self.compito.testa()?;
+        out.extend_from_slice(self.corpo);
         Ok(out)
     }
 
-    /// Reads a payload of kind `tipo`, borrowing its bytes.
-    pub fn leggi(tipo: &str, payload: &'a [u8]) -> Result<Self, LavoroIlleggibile> {
+    /// Reads a payload of kind `tipo`, borrowing its bytes: `corpo` when the item's bytes
+    /// are stored apart, else those after the JSON line.
+    pub fn leggi(
+        tipo: &str,
+        payload: &'a [u8],
+        corpo: Option<&'a [u8]>,
+    ) -> Result<Self, LavoroIlleggibile> {
         let tipo: &'static str = match tipo {
             CONSEGNA => CONSEGNA,
             INOLTRO => INOLTRO,
@@ -148,22 +163,15 @@ impl<'a> Lavoro<'a> {
             altro => return Err(LavoroIlleggibile::Tipo(altro.to_string())),
         };
         let nl = memchr::memchr(b'\n', payload).ok_or(LavoroIlleggibile::SenzaTesta(tipo))?;
-        let (testa, corpo) = (&payload[..nl], &payload[nl + 1..]);
+        let testa = &payload[..nl];
+        let corpo = corpo.unwrap_or(&payload[nl + 1..]);
         let e = |e| LavoroIlleggibile::Testa(tipo, e);
-        Ok(match tipo {
-            CONSEGNA => Lavoro::Consegna {
-                recapito: serde_json::from_slice(testa).map_err(e)?,
-                busta: corpo,
-            },
-            INOLTRO => Lavoro::Inoltro {
-                spedizione: serde_json::from_slice(testa).map_err(e)?,
-                messaggio: corpo,
-            },
-            _ => Lavoro::Controllo {
-                controllo: serde_json::from_slice(testa).map_err(e)?,
-                daticert: corpo,
-            },
-        })
+        let compito = match tipo {
+            CONSEGNA => Compito::Consegna(serde_json::from_slice(testa).map_err(e)?),
+            INOLTRO => Compito::Inoltro(serde_json::from_slice(testa).map_err(e)?),
+            _ => Compito::Controllo(serde_json::from_slice(testa).map_err(e)?),
+        };
+        Ok(Lavoro { compito, corpo })
     }
 }
 
@@ -198,8 +206,8 @@ mod tests {
     fn payloads_of_the_previous_version_are_read_and_written_the_same() {
         let consegna =
             b"{\"recipient\":\"a@pec.x\",\"sender\":\"\\\"b\\\\c\\\"@pec.x\",\"identificativo\":\"id@pec.x\"}\nHeader: v\r\n\r\nbody\n\x00\xff";
-        let l = Lavoro::leggi("deliver", consegna).unwrap();
-        let Lavoro::Consegna { recapito, busta } = &l else {
+        let l = Lavoro::leggi("deliver", consegna, None).unwrap();
+        let (Compito::Consegna(recapito), busta) = (&l.compito, &l.corpo) else {
             panic!("{l:?}")
         };
         assert_eq!(recapito.mittente, "\"b\\c\"@pec.x");
@@ -208,12 +216,8 @@ mod tests {
         assert_eq!(String::from(recapito.chiave()), "deliver:id@pec.x:a@pec.x");
 
         let inoltro = b"{\"recipient\":\"a@pec.b.test\",\"mail_from\":\"m@pec.a.test\",\"identificativo\":\"id@pec.a.test\",\"busta\":true,\"accepted_ms\":1700000000000}\nX: y\r\n\r\nbody\n\x00";
-        let l = Lavoro::leggi("relay", inoltro).unwrap();
-        let Lavoro::Inoltro {
-            spedizione,
-            messaggio,
-        } = &l
-        else {
+        let l = Lavoro::leggi("relay", inoltro, None).unwrap();
+        let (Compito::Inoltro(spedizione), messaggio) = (&l.compito, &l.corpo) else {
             panic!("{l:?}")
         };
         assert!(spedizione.busta && spedizione.modello.is_none());
@@ -222,12 +226,8 @@ mod tests {
         assert_eq!(l.payload().unwrap(), inoltro);
 
         let controllo = b"{\"recipient\":\"r@pec.b.test\",\"sender\":\"s@pec.a.test\",\"identificativo\":\"id@a\",\"scadenza\":\"24h\"}\n<x/>";
-        let l = Lavoro::leggi("scadenza", controllo).unwrap();
-        let Lavoro::Controllo {
-            controllo: c,
-            daticert,
-        } = &l
-        else {
+        let l = Lavoro::leggi("scadenza", controllo, None).unwrap();
+        let (Compito::Controllo(c), daticert) = (&l.compito, &l.corpo) else {
             panic!("{l:?}")
         };
         assert_eq!(c.scadenza, Scadenza::Ore24);
@@ -239,15 +239,15 @@ mod tests {
     #[test]
     fn unreadable_payloads_say_why() {
         assert!(matches!(
-            Lavoro::leggi("nope", b"{}\n"),
+            Lavoro::leggi("nope", b"{}\n", None),
             Err(LavoroIlleggibile::Tipo(_))
         ));
         assert!(matches!(
-            Lavoro::leggi("deliver", b"no header"),
+            Lavoro::leggi("deliver", b"no header", None),
             Err(LavoroIlleggibile::SenzaTesta("deliver"))
         ));
         assert!(matches!(
-            Lavoro::leggi("relay", b"{\"recipient\":1}\n"),
+            Lavoro::leggi("relay", b"{\"recipient\":1}\n", None),
             Err(LavoroIlleggibile::Testa("relay", _))
         ));
     }

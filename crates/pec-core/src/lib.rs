@@ -17,6 +17,8 @@ pub mod builder;
 pub mod chiave;
 pub mod consegna;
 pub mod daticert;
+// What a decision asks the provider to do, as data (issue 13).
+pub mod effetti;
 // The relay's permanent failures as the sender's avviso di mancata consegna reads them
 // (PEC-SPEC §4.8).
 pub mod inoltro;

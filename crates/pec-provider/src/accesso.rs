@@ -8,26 +8,18 @@
 //! quarantine copy when infected).
 
 use crate::clock::Clock;
-use crate::comune::{deposita, indirizzo, registra, Contatori, Firmatario, Parti, Registro};
-use crate::consegna::{Envelope, PuntoConsegna};
+use crate::comune::Parti;
 use crate::domini::Domini;
-use crate::errore::{Contesto as _, Errore, Risultato as Result};
+use crate::errore::{Contesto as _, Risultato as Result};
+use crate::esecutore::Esecutore;
 use crate::ids::Ids;
 use crate::indice::Directory;
-use crate::quarantena::Quarantena;
 use crate::virus::{Punto, Scansione};
-use crate::{inoltro, scadenze};
 use chrono::{DateTime, Utc};
 use pec_core::accesso::{self, Identificativi, Limiti, PuntoAccesso as Regole};
-use pec_core::chiave::{Chiave, Cosa};
-use pec_core::consegna::StatoCasella;
-use pec_core::daticert::TipoDestinatario;
-use pec_core::lavoro::{Recapito, Spedizione};
-use pec_core::registro::{Evento, TipoEvento};
+use pec_core::effetti::{self, Accettata};
 use pec_core::{Provider, RiferimentoTemporale};
-use pec_store::Batch;
 use std::sync::Arc;
-use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 /// A submission from an authenticated box.
@@ -63,44 +55,28 @@ pub enum Esito {
 
 /// The access point.
 pub struct PuntoAccesso {
-    registro: Registro,
-    firma: Firmatario,
+    esecutore: Esecutore,
     ids: Arc<Ids>,
     provider: Provider,
     domini: Domini,
     indice: Arc<Directory>,
     clock: Arc<Clock>,
-    contatori: Arc<Contatori>,
-    lavoro: Arc<Notify>,
     limiti: Limiti,
     scansione: Arc<Scansione>,
-    quarantena: Arc<Quarantena>,
-    consegna: Arc<PuntoConsegna>,
 }
 
 impl PuntoAccesso {
-    /// Takes what it uses from the shared parts, and the points it hands work to.
-    pub(crate) fn new(
-        p: &Parti,
-        limiti: Limiti,
-        scansione: Arc<Scansione>,
-        quarantena: Arc<Quarantena>,
-        consegna: Arc<PuntoConsegna>,
-    ) -> Self {
+    /// Takes what it uses from the shared parts, and the scanner.
+    pub(crate) fn new(p: &Parti, limiti: Limiti, scansione: Arc<Scansione>) -> Self {
         Self {
-            registro: p.registro.clone(),
-            firma: p.firma.clone(),
+            esecutore: Esecutore::new(p),
             ids: p.ids.clone(),
             provider: p.provider.clone(),
             domini: p.domini.clone(),
             indice: p.indice.clone(),
             clock: p.clock.clone(),
-            contatori: p.contatori.clone(),
-            lavoro: p.lavoro.clone(),
             limiti,
             scansione,
-            quarantena,
-            consegna,
         }
     }
 
@@ -151,7 +127,8 @@ impl PuntoAccesso {
             .await
     }
 
-    /// [`PuntoAccesso::invia`] once the msgid is drawn.
+    /// [`PuntoAccesso::invia`] once the msgid is drawn: decide, then carry out the
+    /// decision's effects (pec-core's `effetti::accesso`) in one transaction.
     async fn decidi_e_registra(
         &self,
         s: Invio,
@@ -166,196 +143,34 @@ impl PuntoAccesso {
             identificativo: &identificativo,
             ricevuta: &ricevuta,
         };
-        match self.decide(&s, data, &ids, virus.as_deref())? {
+        let (decisione, esito) = match self.decide(&s, data, &ids, virus.as_deref())? {
             accesso::Esito::Accettato(a) => {
-                self.accettata(a, &identificativo, now).await?;
-                Ok(Esito::Accettato { identificativo })
+                let mut nuovo_id = || self.ids.next(now);
+                let a = Accettata {
+                    accettazione: a,
+                    identificativo: &identificativo,
+                    nuovo_id: &mut nuovo_id,
+                    provider: &self.provider,
+                };
+                let d = self.domini.instrada(now, |r| effetti::accettata(a, r));
+                let esito = Esito::Accettato {
+                    identificativo: identificativo.clone(),
+                };
+                (d.ctx("access point")?, esito)
             }
             accesso::Esito::NonAccettato(n) => {
-                let avviso = self.firma.uno(n.avviso).await?;
-                let mut batch = Batch::new();
-                let sender = indirizzo(&n.mittente)?;
-                let cosa = match &n.motivo {
-                    accesso::Motivo::Virus(_) => Cosa::NonAccettazioneVirus,
-                    _ => Cosa::NonAccettazione,
-                };
-                let chiave = Chiave::Casella {
-                    casella: sender.to_string(),
+                let motivo = n.motivo.clone();
+                let d = self.domini.instrada(now, |r| {
+                    effetti::non_accettata(n, &identificativo, &s.data, r)
+                });
+                let esito = Esito::NonAccettato {
                     identificativo: identificativo.clone(),
-                    cosa,
+                    motivo,
                 };
-                batch.push(deposita(&sender, "INBOX", chiave, avviso, now));
-                if n.quarantena {
-                    // Infected, whichever notice it got (pec_core::accesso).
-                    batch.push(self.quarantena.operazione(&s.data, now));
-                }
-                registra(&mut batch, &n.eventi, &n.mittente);
-                self.registro.commit(batch, &[&n.eventi]).await?;
-                Ok(Esito::NonAccettato {
-                    identificativo,
-                    motivo: n.motivo,
-                })
+                (d, esito)
             }
-        }
-    }
-
-    /// Commits an accepted message: the acceptance receipt, the sender's copy, and for each
-    /// recipient either its delivery, done here in the same transaction when the box is ours,
-    /// or a relay queue item.
-    ///
-    /// Delivering our own boxes inline spares a queue round trip per recipient (an envelope
-    /// copy in the queue, a claim and a second commit: most of the writer's work per message)
-    /// and makes the "taken" mean "delivered" in the common case. It is optimistic like the
-    /// worker: boxes are presumed active and the writer checks each as it stores; if one is
-    /// unknown, disabled or full, the whole transaction is rolled back and committed again
-    /// with every local recipient queued, so the worker answers each with its own outcome.
-    async fn accettata(
-        &self,
-        a: accesso::Accettazione,
-        identificativo: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let accesso::Accettazione {
-            ricevuta,
-            busta,
-            letta,
-            destinatari,
-            mittente,
-            eventi,
-        } = a;
-        let mut signed = self.firma.tutti(vec![ricevuta, busta]).await?.into_iter();
-        let (ricevuta, busta) = match (signed.next(), signed.next()) {
-            (Some(r), Some(b)) => (r, b),
-            _ => return Err(Errore::Firma("signing returned too few messages".into())),
         };
-        // One allocation for the Sent copy and every local box.
-        let busta: Arc<[u8]> = busta.into();
-        let locals: Vec<(String, StatoCasella)> = destinatari
-            .iter()
-            .map(|d| d.indirizzo.to_ascii_lowercase())
-            .filter(|r| self.domini.locale(r))
-            .map(|r| (r, StatoCasella::Attiva))
-            .collect();
-        let remote_certified = destinatari
-            .iter()
-            .any(|d| d.tipo == TipoDestinatario::Certificato && !self.domini.locale(&d.indirizzo));
-        // Our own envelope as built (pec-core hands it back: nothing parses it again): the
-        // local deliveries need it, and the 12 h / 24 h checks of remote certified recipients
-        // keep its daticert.
-        let daticert = match remote_certified {
-            true => Some(letta.daticert.to_xml().ctx("our own daticert")?),
-            false => None,
-        };
-        let a = Accettata {
-            identificativo,
-            mittente: &mittente,
-            destinatari: &destinatari,
-            eventi: &eventi,
-            ricevuta: &ricevuta,
-            busta: &busta,
-            now,
-            daticert: daticert.as_deref().map(str::as_bytes),
-        };
-        if !locals.is_empty() {
-            let mut batch = a.batch(&self.domini, false)?;
-            let env = Envelope {
-                letta: &letta,
-                bytes: &busta,
-                sender: &mittente,
-                id: identificativo,
-            };
-            let consegne = self
-                .consegna
-                .consegna(&mut batch, &env, &locals, now)
-                .await?;
-            if let Some(fresh) = self.consegna.commit_presunto(batch, &locals).await? {
-                if fresh {
-                    self.registro.annuncia(&eventi);
-                    self.registro.annuncia(&consegne);
-                    self.contatori.consegnati(locals.len());
-                }
-                if locals.len() < destinatari.len() {
-                    self.lavoro.notify_one();
-                }
-                return Ok(());
-            }
-        }
-        let batch = a.batch(&self.domini, true)?;
-        self.registro.commit(batch, &[&eventi]).await?;
-        self.lavoro.notify_one();
-        Ok(())
-    }
-}
-
-/// An accepted message, signed, ready to commit.
-struct Accettata<'a> {
-    identificativo: &'a str,
-    mittente: &'a str,
-    destinatari: &'a [accesso::DestinatarioInvio],
-    eventi: &'a [Evento],
-    ricevuta: &'a [u8],
-    busta: &'a Arc<[u8]>,
-    now: DateTime<Utc>,
-    /// The envelope's daticert.xml, when some recipient is certified and not ours: its
-    /// 12 h / 24 h checks keep it to build their notices.
-    daticert: Option<&'a [u8]>,
-}
-
-impl Accettata<'_> {
-    /// The acceptance's own operations: the receipt to the sender, the envelope in the
-    /// sender's Sent folder, a relay item per remote recipient (and a delivery item per local
-    /// one when `queue_locals`), and the access point's log events.
-    fn batch(&self, domini: &Domini, queue_locals: bool) -> Result<Batch> {
-        let (id, now) = (self.identificativo, self.now);
-        let mut batch = Batch::new();
-        let sender = indirizzo(self.mittente)?;
-        let per_sender = |cosa| Chiave::Casella {
-            casella: sender.to_string(),
-            identificativo: id.to_string(),
-            cosa,
-        };
-        let chiave = per_sender(Cosa::Accettazione);
-        batch.push(deposita(
-            &sender,
-            "INBOX",
-            chiave,
-            self.ricevuta.to_vec(),
-            now,
-        ));
-        for d in self.destinatari {
-            let recipient = d.indirizzo.to_ascii_lowercase();
-            if !domini.locale(&recipient) {
-                let spedizione = Spedizione {
-                    destinatario: recipient.clone(),
-                    mail_from: self.mittente.to_string(),
-                    identificativo: id.to_string(),
-                    busta: true,
-                    accepted_ms: now.timestamp_millis(),
-                    modello: self
-                        .eventi
-                        .iter()
-                        .find(|e| matches!(e.evento, TipoEvento::BustaEmessa))
-                        .map(|e| Box::new(e.clone())),
-                };
-                batch.push(inoltro::accoda(&spedizione, self.busta, now, None)?);
-                if let (TipoDestinatario::Certificato, Some(xml)) = (&d.tipo, self.daticert) {
-                    for op in scadenze::controlli(&recipient, self.mittente, id, xml, now)? {
-                        batch.push(op);
-                    }
-                }
-            } else if queue_locals {
-                let recapito = Recapito {
-                    destinatario: recipient,
-                    mittente: self.mittente.to_string(),
-                    identificativo: id.to_string(),
-                };
-                batch.push(PuntoConsegna::accoda(&recapito, self.busta, now)?);
-            }
-        }
-        // The box's own copy of what it sent (IMAP "Sent").
-        let chiave = per_sender(Cosa::Inviata);
-        batch.push(deposita(&sender, "Sent", chiave, self.busta.clone(), now));
-        registra(&mut batch, self.eventi, self.mittente);
-        Ok(batch)
+        self.esecutore.esegui_tutto(decisione, now, None).await?;
+        Ok(esito)
     }
 }

@@ -1,18 +1,11 @@
-//! What every point shares: signing on the blocking pool, our domains, the store operations
-//! a decision becomes (a message for a box, a queue item, log events), and the commit that
-//! prints the legal events it recorded.
+//! What every point shares: signing on the blocking pool, the counters, the operator's trail
+//! of committed events, and the log lines a decision's events become.
 
 use crate::errore::{Contesto as _, Errore, Risultato as Result};
-use chrono::{DateTime, Utc};
-use pec_core::chiave::Chiave;
-use pec_core::lavoro::Lavoro;
 use pec_core::registro::Evento;
 use pec_core::UnsignedMessage;
 use pec_smime::Signer;
-use pec_store::{
-    Address, Admission, Batch, Body, LogAppend, NewMessage, NewQueueItem, Operation, SqliteStore,
-    Store,
-};
+use pec_store::{Address, Batch, LogAppend, Operation, SqliteStore};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -103,23 +96,22 @@ impl Contatori {
     }
 }
 
-/// The store, as the points commit to it: every commit that records legal events prints
-/// them (the operator's live trail) unless it was a replay.
+/// The operator's live trail of the legal events each commit recorded (the executor prints
+/// them once committed, never for a replay).
 #[derive(Clone)]
 pub struct Registro {
-    store: SqliteStore,
     traccia: Arc<AtomicBool>,
 }
 
-impl Registro {
-    /// Commits to `store`, printing events (turn it off with [`Registro::traccia`]).
-    pub fn new(store: SqliteStore) -> Self {
+impl Default for Registro {
+    fn default() -> Self {
         Self {
-            store,
             traccia: Arc::new(AtomicBool::new(true)),
         }
     }
+}
 
+impl Registro {
     /// Turns the trail of committed events on standard output on or off.
     pub fn traccia(&self, on: bool) {
         self.traccia.store(on, Ordering::Relaxed);
@@ -137,52 +129,11 @@ impl Registro {
         }
         let _ = out.flush();
     }
-
-    /// Commits `batch`; prints `eventi` unless it was a replay (its key committed before:
-    /// the log holds those events once already). Whether it was new.
-    pub(crate) async fn commit(&self, batch: Batch, eventi: &[&[Evento]]) -> Result<bool> {
-        let fresh = !self.store.commit(batch).await.ctx("commit")?.replayed;
-        if fresh {
-            for e in eventi {
-                self.annuncia(e);
-            }
-        }
-        Ok(fresh)
-    }
 }
 
 /// A mailbox address, for the store.
 pub fn indirizzo(s: &str) -> Result<Address> {
     Ok(Address::parse(s)?)
-}
-
-/// A message for a box; `Force` because the rules require receipts to reach the sender.
-pub(crate) fn deposita(
-    casella: &Address,
-    cartella: &str,
-    chiave: Chiave,
-    bytes: impl Into<Arc<[u8]>>,
-    now: DateTime<Utc>,
-) -> Operation {
-    Operation::PutMessage(NewMessage {
-        key: chiave.into(),
-        mailbox: casella.clone(),
-        folder: cartella.into(),
-        body: Body::Bytes(bytes.into()),
-        internal_date: now,
-        flags: Vec::new(),
-        admission: Admission::Force,
-    })
-}
-
-/// A queue item, due at `due`.
-pub(crate) fn accoda(chiave: Chiave, lavoro: &Lavoro<'_>, due: DateTime<Utc>) -> Result<Operation> {
-    Ok(Operation::Enqueue(NewQueueItem {
-        key: chiave.into(),
-        kind: lavoro.tipo().into(),
-        payload: lavoro.payload()?,
-        due,
-    }))
 }
 
 /// Appends the log events of a decision (PEC-SPEC §8).

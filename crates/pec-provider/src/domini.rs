@@ -29,4 +29,19 @@ impl Domini {
     pub fn servizio(&self) -> &str {
         &self.servizio
     }
+
+    /// Runs `f` with the routing pec-core's effects need at time `ora` (synchronously: the
+    /// routing borrows this and is not kept across an await).
+    pub fn instrada<T>(
+        &self,
+        ora: chrono::DateTime<chrono::Utc>,
+        f: impl FnOnce(&pec_core::effetti::Instradamento<'_>) -> T,
+    ) -> T {
+        let locale = |a: &str| self.locale(a);
+        f(&pec_core::effetti::Instradamento {
+            locale: &locale,
+            servizio: &self.servizio,
+            ora,
+        })
+    }
 }

@@ -104,6 +104,7 @@ da_regola!(
     pec_core::inspect::InspectError,
     pec_core::daticert::ReadError,
     pec_core::daticert::WriteError,
+    pec_core::effetti::EffettiError,
 );
 
 impl From<pec_smime::Error> for Errore {

@@ -47,7 +47,7 @@ impl Gestore {
         let provider = signer.provider().ctx("the signing certificate")?;
         let ids = Arc::new(Ids::new(provider.dominio()));
         let parti = Parti {
-            registro: Registro::new(store.clone()),
+            registro: Registro::default(),
             store,
             firma: Firmatario::new(signer),
             ids,
@@ -72,20 +72,12 @@ impl Gestore {
         let consegna = Arc::new(PuntoConsegna::new(&parti));
         let scadenze = Arc::new(Scadenze::new(&parti));
         let relay = Relay::new(imp.relay.clone(), imp.helo.clone())?;
-        let inoltro = Arc::new(Inoltro::new(&parti, relay, scadenze.clone()));
-        let accesso = Arc::new(PuntoAccesso::new(
-            &parti,
-            imp.limiti,
-            scansione.clone(),
-            quarantena.clone(),
-            consegna.clone(),
-        ));
+        let inoltro = Arc::new(Inoltro::new(&parti, relay));
+        let accesso = Arc::new(PuntoAccesso::new(&parti, imp.limiti, scansione.clone()));
         let ricezione = Arc::new(PuntoRicezione::new(
             &parti,
             imp.politica,
             scansione,
-            quarantena.clone(),
-            consegna.clone(),
             scadenze.clone(),
         ));
         let caselle = Arc::new(Caselle::new(

@@ -8,7 +8,7 @@ use crate::consegna::PuntoConsegna;
 use crate::errore::Errore;
 use crate::inoltro::Inoltro;
 use crate::scadenze::Scadenze;
-use pec_core::lavoro::Lavoro;
+use pec_core::lavoro::{Compito, Lavoro};
 use pec_store::{backoff, Batch, Operation, QueueItem, SqliteStore, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,11 +99,9 @@ impl Lavoratore {
     /// One queue item, in a span naming it and its PEC msgid; errors are recorded on the
     /// item and retried with backoff.
     async fn step(&self, item: QueueItem) {
-        let lavoro = Lavoro::leggi(&item.kind, &item.payload);
+        let lavoro = Lavoro::leggi(&item.kind, &item.payload, None);
         let msgid = match &lavoro {
-            Ok(Lavoro::Consegna { recapito, .. }) => recapito.identificativo.as_str(),
-            Ok(Lavoro::Inoltro { spedizione, .. }) => spedizione.identificativo.as_str(),
-            Ok(Lavoro::Controllo { controllo, .. }) => controllo.identificativo.as_str(),
+            Ok(l) => l.compito.identificativo(),
             Err(_) => "",
         };
         let span = tracing::info_span!(
@@ -122,17 +120,11 @@ impl Lavoratore {
     ) {
         let key = item.key.as_str();
         let outcome = match lavoro {
-            Ok(Lavoro::Consegna { recapito, busta }) => {
-                self.consegna.esegui(key, &recapito, busta).await
-            }
-            Ok(Lavoro::Inoltro {
-                spedizione,
-                messaggio,
-            }) => self.inoltro.esegui(key, &spedizione, messaggio).await,
-            Ok(Lavoro::Controllo {
-                controllo,
-                daticert,
-            }) => self.scadenze.esegui(key, &controllo, daticert).await,
+            Ok(Lavoro { compito, corpo }) => match compito {
+                Compito::Consegna(recapito) => self.consegna.esegui(key, &recapito, corpo).await,
+                Compito::Inoltro(spedizione) => self.inoltro.esegui(key, &spedizione, corpo).await,
+                Compito::Controllo(controllo) => self.scadenze.esegui(key, &controllo, corpo).await,
+            },
             Err(e) => Err(Errore::from(e)),
         };
         if let Err(e) = outcome {

@@ -38,6 +38,7 @@ pub mod comune;
 pub mod consegna;
 pub mod domini;
 pub mod errore;
+mod esecutore;
 mod gestore;
 pub mod ids;
 pub mod impostazioni;

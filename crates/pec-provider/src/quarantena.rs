@@ -16,16 +16,16 @@
 //!   clock jumps; it expunges what is past its date and logs one line.
 
 use crate::clock::Clock;
-use crate::comune::{deposita, indirizzo};
+use crate::comune::indirizzo;
 use crate::errore::{Contesto as _, Risultato as Result};
-use pec_core::chiave::{self, Chiave};
+use pec_core::effetti::Cartella;
 use pec_core::virus::fine_conservazione;
 use pec_store::{Address, Batch, Operation, SqliteStore, Store};
 use std::sync::Arc;
 use tokio::sync::watch;
 
 /// The service box's folder of infected messages.
-pub const QUARANTENA: &str = "Quarantena";
+pub const QUARANTENA: &str = Cartella::Quarantena.nome();
 
 /// How often the purge looks for messages past their retention.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -52,12 +52,6 @@ impl Quarantena {
             servizio: indirizzo(servizio)?,
             mesi,
         })
-    }
-
-    /// The quarantine copy of an infected message (see the module docs).
-    pub(crate) fn operazione(&self, bytes: &[u8], now: chrono::DateTime<chrono::Utc>) -> Operation {
-        let chiave = Chiave::Quarantena(chiave::sha256(bytes));
-        deposita(&self.servizio, QUARANTENA, chiave, bytes.to_vec(), now)
     }
 
     /// `Some(why)` when a mail client of `mailbox` would change `folder` and that folder is

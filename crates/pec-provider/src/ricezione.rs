@@ -21,28 +21,23 @@
 //! Every outcome is keyed by the message it is about, so a replayed envelope stores and sends
 //! nothing twice.
 
-mod deposito;
 mod firma;
-mod virus;
 
 use crate::clock::Clock;
-use crate::comune::{registra, Contatori, Firmatario, Parti, Registro};
-use crate::consegna::PuntoConsegna;
+use crate::comune::Parti;
 use crate::domini::Domini;
 use crate::errore::{Contesto as _, Errore, Risultato as Result};
+use crate::esecutore::{Esecutore, Eseguito};
 use crate::ids::Ids;
 use crate::indice::Directory;
-use crate::quarantena::Quarantena;
 use crate::scadenze::Scadenze;
 use crate::virus::{Punto, Scansione};
-use pec_core::chiave::{self, Arrivo, Chiave, Cosa};
+use pec_core::effetti::{self, Arrivato};
 use pec_core::ricezione::{
-    self, Arrivo as ArrivoCore, Contesto, EsitoRicezione, IdRicezione, Politica, Rifiuto,
+    self, Arrivo as ArrivoCore, Contesto, EsitoRicezione, Estranei, IdRicezione, Politica, Rifiuto,
 };
-use pec_core::{scadenze, Provider, RiferimentoTemporale};
-use pec_store::{Batch, SqliteStore};
+use pec_core::{MessageKind, Provider, RiferimentoTemporale};
 use std::sync::Arc;
-use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 /// A message as the inbound SMTP listener received it.
@@ -71,48 +66,35 @@ pub struct RifiutoSmtp {
 
 /// The receiving point.
 pub struct PuntoRicezione {
-    store: SqliteStore,
-    registro: Registro,
-    firma: Firmatario,
+    esecutore: Esecutore,
     ids: Arc<Ids>,
     provider: Provider,
     domini: Domini,
     indice: Arc<Directory>,
     clock: Arc<Clock>,
-    contatori: Arc<Contatori>,
-    lavoro: Arc<Notify>,
     politica: Politica,
     scansione: Arc<Scansione>,
-    quarantena: Arc<Quarantena>,
-    consegna: Arc<PuntoConsegna>,
     scadenze: Arc<Scadenze>,
 }
 
 impl PuntoRicezione {
-    /// Takes what it uses from the shared parts, and the points it hands work to.
+    /// Takes what it uses from the shared parts, the scanner and the checks it asks whose
+    /// envelope a receipt is about.
     pub(crate) fn new(
         p: &Parti,
         politica: Politica,
         scansione: Arc<Scansione>,
-        quarantena: Arc<Quarantena>,
-        consegna: Arc<PuntoConsegna>,
         scadenze: Arc<Scadenze>,
     ) -> Self {
         Self {
-            store: p.store.clone(),
-            registro: p.registro.clone(),
-            firma: p.firma.clone(),
+            esecutore: Esecutore::new(p),
             ids: p.ids.clone(),
             provider: p.provider.clone(),
             domini: p.domini.clone(),
             indice: p.indice.clone(),
             clock: p.clock.clone(),
-            contatori: p.contatori.clone(),
-            lavoro: p.lavoro.clone(),
             politica,
             scansione,
-            quarantena,
-            consegna,
             scadenze,
         }
     }
@@ -201,155 +183,114 @@ impl PuntoRicezione {
             }
             other => other,
         };
-        match esito {
-            EsitoRicezione::Busta {
-                presa_in_carico,
-                mail_receipt,
-                busta,
-                consegnata,
-                destinatari,
-                eventi,
-                estranei,
-                ..
-            } => {
-                let presa = self.firma.uno(presa_in_carico).await?;
-                let consegnata: Arc<[u8]> = consegnata.into();
-                let b = deposito::Ricevuta {
-                    busta: &busta,
-                    presa: &presa,
-                    mail_receipt: &mail_receipt,
-                    destinatari: &destinatari,
-                    eventi: &eventi,
-                };
-                self.busta(&b, &consegnata, now).await?;
-                let arrivo_busta = Arrivo::Busta(busta.daticert.dati.identificativo.trim().into());
-                self.commit_estranei(estranei, arrivo_busta, arrivo.mail_from, now)
-                    .await?;
-                Ok(None)
-            }
+        let rifiuto = self.annota(&esito, &s.mail_from, s.peer);
+        let ricevuta = match &esito {
             EsitoRicezione::Ricevuta {
                 kind,
                 identificativo,
-                daticert,
-                riguarda,
-                casella,
-                consegnata,
-                eventi,
-                estranei,
-            } => {
-                let cosa = Cosa::Ricevuta(kind, chiave::digest(&riguarda));
-                // Once per receipt: a copy (new outer Message-ID, other bytes) logs nothing.
-                let mut batch = Batch::once(Chiave::Ricevuta {
-                    casella: casella.clone(),
-                    identificativo: identificativo.clone(),
-                    cosa: cosa.clone(),
-                });
-                for r in &riguarda {
-                    self.scadenze
-                        .annulla(&mut batch, &identificativo, r, scadenze::annullate(kind))
-                        .await?;
+                ..
+            } => Some((*kind, identificativo.clone())),
+            _ => None,
+        };
+        let mut nuovo_id = || self.ids.next(now);
+        let arrivato = Arrivato {
+            raw: &raw,
+            mail_from: &s.mail_from,
+            provider: &self.provider,
+            nuovo_id: &mut nuovo_id,
+        };
+        let decisioni = self
+            .domini
+            .instrada(now, |r| effetti::ricezione(esito, arrivato, r))
+            .ctx("receiving point")?;
+        for (i, d) in decisioni.into_iter().enumerate() {
+            match self.esecutore.esegui(d, now, None).await? {
+                Eseguito::Fatto { nuovo: false } if i == 0 => {
+                    if let Some((kind, id)) = &ricevuta {
+                        tracing::info!(
+                            "inbound {} about {id}: a copy of one already stored, not stored again",
+                            kind.name()
+                        );
+                    }
                 }
-                let avvisi = if kind == pec_core::MessageKind::RilevazioneVirus {
-                    self.mancata_consegna_virus(&mut batch, &daticert, now)
-                        .await?
-                } else {
-                    Vec::new()
-                };
-                let r = deposito::RicevutaNostra {
-                    kind,
-                    identificativo: &identificativo,
-                    cosa: &cosa,
-                    casella: &casella,
-                    bytes: consegnata,
-                    eventi: &eventi,
-                };
-                if self.ricevuta(batch, r, now).await? {
-                    self.registro.annuncia(&avvisi);
+                Eseguito::Fatto { .. } => {}
+                Eseguito::Rifiutato(stato) => {
+                    return Err(Errore::Regola(format!("a box refused ({stato:?})")))
                 }
-                let arrivo_ricevuta = Arrivo::Ricevuta(identificativo, cosa);
-                self.commit_estranei(estranei, arrivo_ricevuta, arrivo.mail_from, now)
-                    .await?;
-                Ok(None)
             }
-            EsitoRicezione::Infetta {
-                presa_in_carico,
-                mail_receipt,
-                rilevazioni,
-                busta,
-                destinatari,
-                virus,
-                eventi,
-                estranei,
-            } => {
-                let arrivo_infetta =
-                    Arrivo::Infetta(busta.daticert.dati.identificativo.trim().into());
-                let infetta = EsitoRicezione::Infetta {
-                    presa_in_carico,
-                    mail_receipt,
-                    rilevazioni,
-                    busta,
-                    destinatari,
-                    virus,
-                    eventi,
-                    estranei: None,
-                };
-                self.busta_infetta(infetta, &raw, now).await?;
-                self.commit_estranei(estranei, arrivo_infetta, arrivo.mail_from, now)
-                    .await?;
-                Ok(None)
+        }
+        Ok(rifiuto)
+    }
+
+    /// The operator's lines about a decision, and the SMTP refusal it means, if any.
+    fn annota(
+        &self,
+        esito: &EsitoRicezione,
+        mail_from: &str,
+        peer: std::net::SocketAddr,
+    ) -> Option<RifiutoSmtp> {
+        let estranei = match esito {
+            EsitoRicezione::Anomalia { motivo, .. } => {
+                tracing::info!("inbound from {mail_from} ({peer}): busta di anomalia: {motivo}");
+                None
             }
-            EsitoRicezione::Anomalia {
-                busta,
-                motivo,
-                destinatari,
-                eventi,
-            } => {
-                tracing::info!(
-                    "inbound from {} ({}): busta di anomalia: {motivo}",
-                    s.mail_from,
-                    s.peer
-                );
-                // The same bytes to the same boxes again are the same arrival: stored and
-                // logged once.
-                let tag = chiave::tag(&raw);
-                let once = Chiave::ArrivoAnomalo {
-                    tag: tag.clone(),
-                    destinatari: chiave::digest(&destinatari),
-                };
-                let signed = self.firma.uno(busta).await?;
-                let anomalia = Some((signed.as_slice(), destinatari.as_slice()));
-                self.commit_anomalia(once, &tag, anomalia, &eventi, &s.mail_from, now)
-                    .await?;
-                Ok(None)
-            }
-            EsitoRicezione::Rifiutata {
-                perche,
-                motivo,
-                eventi,
-            } => {
-                tracing::warn!(
-                    "inbound from {} ({}): {motivo}, refused",
-                    s.mail_from,
-                    s.peer
-                );
-                let mut batch = Batch::new();
-                registra(&mut batch, &eventi, &s.mail_from);
-                self.registro.commit(batch, &[&eventi]).await?;
+            EsitoRicezione::Rifiutata { perche, motivo, .. } => {
+                tracing::warn!("inbound from {mail_from} ({peer}): {motivo}, refused");
                 // PEC-SPEC §2.3: ordinary mail refused by policy; anything infected but a
                 // valid envelope dropped before it enters the PEC system.
                 let (codice, enhanced) = match perche {
                     Rifiuto::Politica => (550, "5.7.1"),
                     Rifiuto::Virus(_) => (554, "5.7.0"),
                 };
-                Ok(Some(RifiutoSmtp {
+                return Some(RifiutoSmtp {
                     codice,
                     enhanced,
-                    testo: motivo,
-                }))
+                    testo: motivo.clone(),
+                });
             }
-            EsitoRicezione::RicevutaDaSmistare(_) => {
-                Err(Errore::Regola("receipt placed above".into()))
+            EsitoRicezione::Infetta {
+                busta,
+                virus,
+                estranei,
+                ..
+            } => {
+                let id = &busta.daticert.dati.identificativo;
+                tracing::info!("inbound envelope {id}: virus {virus}, quarantined");
+                estranei.as_ref()
             }
+            EsitoRicezione::Ricevuta {
+                kind,
+                daticert,
+                estranei,
+                ..
+            } => {
+                let mittente = &daticert.intestazione.mittente;
+                if *kind == MessageKind::RilevazioneVirus && !self.domini.locale(mittente) {
+                    tracing::warn!(
+                        "rilevazione virus about {}: sender {mittente} is not ours, no notice",
+                        daticert.dati.identificativo
+                    );
+                }
+                estranei.as_ref()
+            }
+            EsitoRicezione::Busta { estranei, .. } => estranei.as_ref(),
+            EsitoRicezione::RicevutaDaSmistare(_) => None,
+        };
+        match estranei {
+            Some(Estranei::Anomalia {
+                motivo,
+                destinatari,
+                ..
+            }) => tracing::info!(
+                "inbound: {} not certified by the message, busta di anomalia: {motivo}",
+                destinatari.join(", ")
+            ),
+            Some(Estranei::Rifiutati { destinatari, .. }) => tracing::warn!(
+                "inbound: {} not certified by the message, refused",
+                destinatari.join(", ")
+            ),
+            None => {}
         }
+        None
     }
 }
