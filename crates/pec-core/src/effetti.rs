@@ -483,3 +483,6 @@ mod tests {
         assert!(!d.piano.accoda_lavoro());
     }
 }
+
+#[cfg(test)]
+mod tests_punti;
