@@ -1,10 +1,12 @@
 //! Queue items, typed: the work a decision leaves for later (a delivery to one local box, a
 //! send to another provider, a 12 h / 24 h check), serialised here and nowhere else.
 //!
-//! A payload is one JSON line (the item's data) followed by the bytes it carries as they are
-//! (the envelope, the receipt, the daticert.xml): no re-encoding of large bodies. Parsing
-//! borrows those bytes from the payload. The JSON field names and the queue kinds are the
-//! ones earlier versions wrote, so items queued before an upgrade are read after it.
+//! A payload is one JSON line (the item's data, [`Compito::testa`]). The bytes it carries
+//! (the envelope, the receipt, the daticert.xml) are stored apart by their hash, once however
+//! many items and boxes hold them; items queued by earlier versions carry them after the JSON
+//! line instead ([`Lavoro::payload`]), and [`Lavoro::leggi`] reads both, borrowing the bytes.
+//! The JSON field names and the queue kinds are the ones earlier versions wrote, so items
+//! queued before an upgrade are read after it.
 
 use crate::builder::Scadenza;
 use crate::chiave::Chiave;

@@ -172,12 +172,13 @@ impl Esecutore {
                     contenuto,
                     quando,
                 } => {
-                    let mut payload = compito.testa().ctx("queue item")?;
-                    payload.extend_from_slice(&corpo(contenuto, firmati)?);
+                    // The bytes stored once by hash: an envelope queued for several
+                    // recipients, or queued and kept in a box, is one row.
                     batch.push(Operation::Enqueue(NewQueueItem {
                         key: chiave.into(),
                         kind: compito.tipo().into(),
-                        payload,
+                        payload: compito.testa().ctx("queue item")?,
+                        body: Some(Body::Bytes(corpo(contenuto, firmati)?)),
                         due: *quando,
                     }));
                 }

@@ -99,7 +99,11 @@ impl Lavoratore {
     /// One queue item, in a span naming it and its PEC msgid; errors are recorded on the
     /// item and retried with backoff.
     async fn step(&self, item: QueueItem) {
-        let lavoro = Lavoro::leggi(&item.kind, &item.payload, None);
+        let corpo = self.corpo(&item).await;
+        let lavoro = match &corpo {
+            Ok(c) => Lavoro::leggi(&item.kind, &item.payload, c.as_deref()).map_err(Errore::from),
+            Err(e) => Err(Errore::Regola(format!("{e:#}"))),
+        };
         let msgid = match &lavoro {
             Ok(l) => l.compito.identificativo(),
             Err(_) => "",
@@ -113,11 +117,19 @@ impl Lavoratore {
         self.passo(&item, lavoro).instrument(span).await
     }
 
-    async fn passo(
-        &self,
-        item: &QueueItem,
-        lavoro: Result<Lavoro<'_>, pec_core::lavoro::LavoroIlleggibile>,
-    ) {
+    /// The bytes `item` carries when they are stored apart by hash (items queued before
+    /// that carry them in the payload: `None`).
+    async fn corpo(&self, item: &QueueItem) -> Result<Option<Vec<u8>>, Errore> {
+        let Some(r) = &item.body else {
+            return Ok(None);
+        };
+        match self.store.body(r).await? {
+            Some(bytes) => Ok(Some(bytes)),
+            None => Err(Errore::Regola(format!("queue body {} missing", r.hex()))),
+        }
+    }
+
+    async fn passo(&self, item: &QueueItem, lavoro: Result<Lavoro<'_>, Errore>) {
         let key = item.key.as_str();
         let outcome = match lavoro {
             Ok(Lavoro { compito, corpo }) => match compito {
@@ -125,7 +137,7 @@ impl Lavoratore {
                 Compito::Inoltro(spedizione) => self.inoltro.esegui(key, &spedizione, corpo).await,
                 Compito::Controllo(controllo) => self.scadenze.esegui(key, &controllo, corpo).await,
             },
-            Err(e) => Err(Errore::from(e)),
+            Err(e) => Err(e),
         };
         if let Err(e) = outcome {
             let error = format!("{e:#}");

@@ -69,6 +69,7 @@ fn legacy(key: String, kind: &str, head: String, body: &[u8]) -> Operation {
         key,
         kind: kind.into(),
         payload,
+        body: None,
         due: chrono::Utc::now(),
     })
 }

@@ -42,6 +42,7 @@ fn delivery(mailbox: &Address, n: u64, prestored: Option<BlobRef>) -> Batch {
             key: format!("ricevuta-consegna:{n}@bench:{mailbox}"),
             kind: "ricevuta-consegna".into(),
             payload: format!("{{\"msgid\":\"{n}@bench\"}}").into_bytes(),
+            body: None,
             due: now,
         }))
         .with(Operation::AppendLog(LogAppend {

@@ -257,7 +257,7 @@ pub enum FlagOp {
 }
 
 /// A message body: bytes to store, or a blob already stored.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Body {
     /// Raw bytes: up to [`INLINE_BODY_MAX`] they are stored inline in the batch's own
     /// transaction; above it `commit` writes and fsyncs them as a blob file first. Identical
@@ -332,6 +332,10 @@ pub struct NewQueueItem {
     pub kind: String,
     /// Worker input.
     pub payload: Vec<u8>,
+    /// The bytes the item carries, stored once by their hash like message bodies (the same
+    /// envelope queued for several recipients, and kept in their boxes, is one row); `None`
+    /// when they are part of `payload`.
+    pub body: Option<Body>,
     /// Not before this time.
     pub due: DateTime<Utc>,
 }

@@ -215,6 +215,9 @@ pub struct QueueItem {
     pub kind: String,
     /// Worker input, opaque to the store (JSON or bytes).
     pub payload: Vec<u8>,
+    /// The stored bytes the item carries (read them with [`crate::Store::body`]), when they
+    /// were queued apart from `payload`.
+    pub body: Option<BlobRef>,
     /// Not before this time.
     pub due: DateTime<Utc>,
     /// How many times it was claimed (including the current claim).

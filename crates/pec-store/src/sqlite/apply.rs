@@ -125,13 +125,28 @@ fn operation(
         }
         Operation::PutMessage(msg) => put_message(db, msg, body_ref),
         Operation::Enqueue(item) => {
+            let body = match &item.body {
+                Some(b) => {
+                    let (blob, inline) = resolve_body(b, body_ref)?;
+                    let hex = blob.hex();
+                    if let Some(bytes) = inline {
+                        insert_inline(db, &hex, bytes)?;
+                    }
+                    Some((hex, to_i64(blob.size)))
+                }
+                None => None,
+            };
+            let (hex, size) = body.unzip();
             let done = db.execute(
-                "INSERT INTO queue (key, kind, payload, due, status, created, updated)
-                 VALUES (?, ?, ?, ?, 'scheduled', ?, ?) ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO queue (key, kind, payload, body, body_size, due, status, created,
+                                    updated)
+                 VALUES (?, ?, ?, ?, ?, ?, 'scheduled', ?, ?) ON CONFLICT (key) DO NOTHING",
                 &[
                     (&item.key).into(),
                     (&item.kind).into(),
                     item.payload[..].into(),
+                    hex.as_deref().into(),
+                    size.into(),
                     millis(item.due).into(),
                     now.into(),
                     now.into(),
@@ -329,6 +344,29 @@ pub(super) fn imap_key(address: &Address, uidvalidity: i64, uid: i64) -> String 
     format!("imap:{address}:{uidvalidity}:{uid}")
 }
 
+/// A body's reference, and its bytes when they are stored inline: the caller hashed every
+/// `Bytes` body and left only those up to INLINE_BODY_MAX as bytes (larger ones arrive as
+/// `Stored` blob files).
+fn resolve_body(body: &Body, body_ref: Option<BlobRef>) -> Result<(BlobRef, Option<&[u8]>)> {
+    match (body, body_ref) {
+        (Body::Stored(r), _) => Ok((*r, None)),
+        (Body::Bytes(bytes), Some(r)) if bytes.len() <= INLINE_BODY_MAX => Ok((r, Some(bytes))),
+        (Body::Bytes(_), _) => Err(StoreError::CommitFailed(
+            "body reached the writer unhashed or too large to store inline".into(),
+        )),
+    }
+}
+
+/// Stores a body inline. Content-addressed: an identical body already stored (by this group
+/// or earlier) is the same row.
+fn insert_inline(db: &mut Cache<'_>, hex: &str, bytes: &[u8]) -> Result<()> {
+    db.execute(
+        "INSERT OR IGNORE INTO bodies (hash, bytes) VALUES (?, ?)",
+        &[hex.into(), bytes.into()],
+    )?;
+    Ok(())
+}
+
 fn put_message(db: &mut Cache<'_>, msg: &NewMessage, body_ref: Option<BlobRef>) -> Result<Outcome> {
     // Guard: the same key stored before means a replay; report the original. An empty key
     // (an APPEND) has no guard.
@@ -349,17 +387,7 @@ fn put_message(db: &mut Cache<'_>, msg: &NewMessage, body_ref: Option<BlobRef>) 
             duplicate: true,
         });
     }
-    // A `Bytes` body is stored inline below; the caller hashed it and left only bodies up to
-    // INLINE_BODY_MAX as bytes (larger ones arrive as `Stored` blob files).
-    let (blob, inline): (BlobRef, Option<&[u8]>) = match (&msg.body, body_ref) {
-        (Body::Stored(r), _) => (*r, None),
-        (Body::Bytes(bytes), Some(r)) if bytes.len() <= INLINE_BODY_MAX => (r, Some(bytes)),
-        (Body::Bytes(_), _) => {
-            return Err(StoreError::CommitFailed(
-                "message body reached the writer unhashed or too large to store inline".into(),
-            ))
-        }
-    };
+    let (blob, inline) = resolve_body(&msg.body, body_ref)?;
     let name = folder_name(&msg.folder)?;
     let flags = flags::to_column(&flags::normalize(&msg.flags)?);
     let m = existing_mailbox(db, &msg.mailbox)?;
@@ -385,12 +413,7 @@ fn put_message(db: &mut Cache<'_>, msg: &NewMessage, body_ref: Option<BlobRef>) 
     };
     let hex = blob.hex();
     if let Some(bytes) = inline {
-        // Content-addressed: an identical body already stored (by this group or earlier) is
-        // the same row.
-        db.execute(
-            "INSERT OR IGNORE INTO bodies (hash, bytes) VALUES (?, ?)",
-            &[hex.as_str().into(), bytes.into()],
-        )?;
+        insert_inline(db, &hex, bytes)?;
     }
     let key = if msg.key.is_empty() {
         imap_key(&msg.mailbox, folder.uidvalidity, folder.uidnext)
@@ -467,7 +490,7 @@ pub(super) fn claim(
              WHERE status = 'scheduled' AND due <= ?2
                AND (claimed_until IS NULL OR claimed_until <= ?2)
              ORDER BY due, id LIMIT ?3)
-         RETURNING id, key, kind, payload, due, attempts, status, last_error",
+         RETURNING id, key, kind, payload, due, attempts, status, last_error, body, body_size",
         &[lease_until.into(), now.into(), limit.into()],
         |r| Ok((r.int(0)?, RawItem::read(r)?)),
     )?;
@@ -488,6 +511,8 @@ struct RawItem {
     attempts: i64,
     status: String,
     last_error: Option<String>,
+    body: Option<String>,
+    body_size: Option<i64>,
 }
 
 impl RawItem {
@@ -500,6 +525,8 @@ impl RawItem {
             attempts: r.int(5)?,
             status: r.text(6)?,
             last_error: r.text_opt(7)?,
+            body: r.text_opt(8)?,
+            body_size: r.int_opt(9)?,
         })
     }
 
@@ -508,6 +535,7 @@ impl RawItem {
             key: self.key,
             kind: self.kind,
             payload: self.payload,
+            body: super::rows::queue_body(self.body, self.body_size)?,
             due: from_millis(self.due)?,
             attempts: u32_of("attempts", self.attempts)?,
             status: QueueStatus::parse(&self.status)?,

@@ -291,11 +291,15 @@ pub(super) async fn completo(
     Ok(report)
 }
 
-/// Every body a message names, read back and hashed (inline rows, then blob files).
+/// Every body a message or a scheduled queue item names, read back and hashed (inline rows,
+/// then blob files).
 async fn corpi(pool: &SqlitePool, blobs: &BlobStore, report: &mut CheckReport) -> Result<()> {
-    let nomi: Vec<(String, i64)> = sqlx::query_as("SELECT DISTINCT blob, size FROM messages")
-        .fetch_all(pool)
-        .await?;
+    let nomi: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT blob, size FROM messages
+         UNION SELECT body, body_size FROM queue WHERE body IS NOT NULL AND status = 'scheduled'",
+    )
+    .fetch_all(pool)
+    .await?;
     for (nome, size) in nomi {
         report.corpi += 1;
         let Some(r) = BlobRef::from_hex(&nome, size as u64) else {

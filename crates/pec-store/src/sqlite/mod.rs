@@ -202,14 +202,12 @@ impl SqliteStore {
         let mut refs: Vec<Option<BlobRef>> = vec![None; batch.ops.len()];
         let mut small = Vec::new();
         let mut large = Vec::new();
-        for (i, op) in batch.ops.iter_mut().enumerate() {
-            if let Operation::PutMessage(m) = op {
-                if let Body::Bytes(b) = &mut m.body {
-                    if b.len() <= INLINE_BODY_MAX {
-                        small.push(i);
-                    } else {
-                        large.push((i, b.clone()));
-                    }
+        for (i, op) in batch.ops.iter().enumerate() {
+            if let Some(Body::Bytes(b)) = body_of(op) {
+                if b.len() <= INLINE_BODY_MAX {
+                    small.push(i);
+                } else {
+                    large.push((i, b.clone()));
                 }
             }
         }
@@ -248,8 +246,10 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::CommitFailed(e.to_string()))??;
             for (i, r) in stored {
-                if let Operation::PutMessage(m) = &mut batch.ops[i] {
-                    m.body = Body::Stored(r);
+                match &mut batch.ops[i] {
+                    Operation::PutMessage(m) => m.body = Body::Stored(r),
+                    Operation::Enqueue(q) => q.body = Some(Body::Stored(r)),
+                    _ => {}
                 }
             }
         }
@@ -293,7 +293,7 @@ impl SqliteStore {
 
     async fn read_queue_item(&self, key: &str) -> Result<Option<QueueItem>> {
         sqlx::query(
-            "SELECT key, kind, payload, due, attempts, status, last_error FROM queue WHERE key = ?",
+            "SELECT key, kind, payload, body, body_size, due, attempts, status, last_error FROM queue\n             WHERE key = ?",
         )
         .bind(key)
         .fetch_optional(&self.inner.readers)
@@ -426,12 +426,18 @@ pub(super) async fn leggi_corpo(
 /// to a blocking thread (SHA-256 runs at roughly 1 GB/s: 64 KiB is tens of microseconds).
 const HASH_IN_TASK_MAX: usize = 64 * 1024;
 
-fn body_len(op: &Operation) -> usize {
+/// The body an operation stores: a message's, or the bytes a queue item carries apart.
+fn body_of(op: &Operation) -> Option<&Body> {
     match op {
-        Operation::PutMessage(m) => match &m.body {
-            Body::Bytes(b) => b.len(),
-            Body::Stored(_) => 0,
-        },
+        Operation::PutMessage(m) => Some(&m.body),
+        Operation::Enqueue(q) => q.body.as_ref(),
+        _ => None,
+    }
+}
+
+fn body_len(op: &Operation) -> usize {
+    match body_of(op) {
+        Some(Body::Bytes(b)) => b.len(),
         _ => 0,
     }
 }
@@ -439,21 +445,16 @@ fn body_len(op: &Operation) -> usize {
 /// The reference of a `Bytes` body, hashed once per shared allocation of the batch (`seen`:
 /// the allocations hashed so far).
 fn body_ref(op: &Operation, seen: &mut Vec<(*const u8, BlobRef)>) -> Option<BlobRef> {
-    match op {
-        Operation::PutMessage(m) => match &m.body {
-            Body::Bytes(b) => {
-                let at = b.as_ptr();
-                if let Some((_, r)) = seen.iter().find(|(p, _)| *p == at) {
-                    return Some(*r);
-                }
-                let r = BlobStore::reference(b);
-                seen.push((at, r));
-                Some(r)
-            }
-            Body::Stored(_) => None,
-        },
-        _ => None,
+    let Some(Body::Bytes(b)) = body_of(op) else {
+        return None;
+    };
+    let at = b.as_ptr();
+    if let Some((_, r)) = seen.iter().find(|(p, _)| *p == at) {
+        return Some(*r);
     }
+    let r = BlobStore::reference(b);
+    seen.push((at, r));
+    Some(r)
 }
 
 /// Folder names: `INBOX` in any case is `INBOX` (RFC 3501 §5.1); others as given, non-empty

@@ -394,6 +394,14 @@ impl Row<'_> {
         }
     }
 
+    /// An INTEGER column, or `None` for NULL.
+    pub(crate) fn int_opt(&self, column: usize) -> Result<Option<i64>> {
+        match self.kind(column)? {
+            (_, ffi::SQLITE_NULL) => Ok(None),
+            _ => self.int(column).map(Some),
+        }
+    }
+
     /// A TEXT column, or `None` for NULL.
     pub(crate) fn text_opt(&self, column: usize) -> Result<Option<String>> {
         match self.kind(column)? {

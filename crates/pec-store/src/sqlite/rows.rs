@@ -27,15 +27,32 @@ pub(super) fn hash_col(row: &SqliteRow, col: &str) -> Result<[u8; 32]> {
 }
 
 pub(super) fn queue_item(row: &SqliteRow) -> Result<QueueItem> {
+    let body: Option<String> = row.try_get("body")?;
+    let size: Option<i64> = row.try_get("body_size")?;
     Ok(QueueItem {
         key: row.try_get("key")?,
         kind: row.try_get("kind")?,
         payload: row.try_get("payload")?,
+        body: queue_body(body, size)?,
         due: from_millis(row.try_get("due")?)?,
         attempts: u32_col(row, "attempts")?,
         status: QueueStatus::parse(row.try_get("status")?)?,
         last_error: row.try_get("last_error")?,
     })
+}
+
+/// The reference of a queue item's stored bytes, from its `body` and `body_size` columns.
+pub(super) fn queue_body(hex: Option<String>, size: Option<i64>) -> Result<Option<BlobRef>> {
+    match (hex, size) {
+        (None, _) => Ok(None),
+        (Some(hex), size) => {
+            let size = u64::try_from(size.unwrap_or(-1))
+                .map_err(|_| StoreError::CorruptRow(format!("queue body {hex:?} without size")))?;
+            BlobRef::from_hex(&hex, size)
+                .map(Some)
+                .ok_or_else(|| StoreError::CorruptRow(format!("queue body {hex:?}")))
+        }
+    }
 }
 
 pub(super) fn mailbox(row: &SqliteRow) -> Result<MailboxInfo> {

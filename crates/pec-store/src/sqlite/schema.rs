@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 use crate::error::StoreError;
 
 /// Migration `i` brings the schema to version `i + 1`. Append only: never edit a shipped one.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 const V1: &str = r#"
 -- Counters that must never go backwards (last UIDVALIDITY handed out).
@@ -122,6 +122,14 @@ CREATE INDEX messages_unseen ON messages(folder_id) WHERE seen = 0;
 /// No table changes: a store at this version keeps `log.head` beside it (issue 12), so one
 /// that has no such file lost it; an older store gets its first one when it opens.
 const V4: &str = "UPDATE meta SET value = value WHERE 0";
+
+/// Queue items whose bytes are stored once, by hash, like message bodies (issue 13): the
+/// same envelope queued for several recipients and delivered to their boxes is one row.
+/// NULL: the bytes follow the payload's head, as items queued before V5 have them.
+const V5: &str = r#"
+ALTER TABLE queue ADD COLUMN body TEXT;          -- hex SHA-256, as messages.blob
+ALTER TABLE queue ADD COLUMN body_size INTEGER;
+"#;
 
 /// The first version that keeps `log.head`.
 pub(crate) const WITH_LOG_HEAD: i64 = 4;

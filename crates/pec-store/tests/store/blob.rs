@@ -202,6 +202,7 @@ async fn a_folder_without_the_bodies_table_is_migrated_and_keeps_its_blobs() {
     sqlx::raw_sql(
         "DROP INDEX messages_unseen; ALTER TABLE messages DROP COLUMN seen;
          ALTER TABLE folders DROP COLUMN subscribed;
+         ALTER TABLE queue DROP COLUMN body; ALTER TABLE queue DROP COLUMN body_size;
          DROP TABLE bodies; DELETE FROM schema_version WHERE version >= 2;",
     )
     .execute(&mut s.raw().await)
@@ -212,7 +213,7 @@ async fn a_folder_without_the_bodies_table_is_migrated_and_keeps_its_blobs() {
         .fetch_one(&mut s.raw().await)
         .await
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert_eq!(fetch(&s, &a, "INBOX", 1).await, b"stored by version 1");
     s.store
         .commit(Batch::new().with(put("new", &a, "INBOX", b"stored inline")))
@@ -242,4 +243,58 @@ async fn a_body_is_read_by_its_reference_inline_or_file() {
     }
     let unknown = BlobStore::reference(b"never stored");
     assert_eq!(s.store.body(&unknown).await.unwrap(), None);
+}
+
+/// An item carrying `body` apart from its payload.
+fn enqueue_with(key: &str, body: &std::sync::Arc<[u8]>) -> Operation {
+    Operation::Enqueue(pec_store::NewQueueItem {
+        key: key.to_owned(),
+        kind: "deliver".to_owned(),
+        payload: b"{}\n".to_vec(),
+        body: Some(Body::Bytes(body.clone())),
+        due: crate::util::t(0),
+    })
+}
+
+#[tokio::test]
+async fn a_body_queued_for_several_items_and_kept_in_a_box_is_stored_once() {
+    let s = open().await;
+    let a = s.mailbox("a@pec.example", 0).await;
+    let small: std::sync::Arc<[u8]> = b"the envelope".to_vec().into();
+    let large: std::sync::Arc<[u8]> = vec![b'x'; INLINE_BODY_MAX + 1].into();
+    let Operation::PutMessage(mut kept) = put("kept", &a, "INBOX", b"") else {
+        unreachable!("put builds a PutMessage")
+    };
+    kept.body = Body::Bytes(small.clone());
+    s.store
+        .commit(
+            Batch::new()
+                .with(enqueue_with("q1", &small))
+                .with(enqueue_with("q2", &small))
+                .with(Operation::PutMessage(kept))
+                .with(enqueue_with("q3", &large)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(inline_bodies(&s).await, 1);
+    assert_eq!(blob_files(s.dir.path()), 1);
+    let items = s
+        .store
+        .claim_due(crate::util::t(1), 10, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 3);
+    for item in &items {
+        let r = item.body.expect("stored apart");
+        let bytes = s.store.body(&r).await.unwrap().unwrap();
+        let want: &[u8] = if item.key == "q3" { &large } else { &small };
+        assert_eq!(bytes, want, "{}", item.key);
+        assert_eq!(item.payload, b"{}\n");
+    }
+    let read = s.store.queue_item("q1").await.unwrap().unwrap();
+    assert_eq!(read.body, items[0].body);
+    // The check reads queued bodies too: one body for q1, q2 and the message, one for q3.
+    let report = s.store.check().await.unwrap();
+    assert!(report.intatto(), "{:?}", report.problemi);
+    assert_eq!(report.corpi, 2);
 }

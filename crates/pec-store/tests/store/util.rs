@@ -81,6 +81,7 @@ pub fn enqueue(key: &str, due: DateTime<Utc>) -> Operation {
         key: key.to_owned(),
         kind: "deliver".to_owned(),
         payload: format!("{{\"key\":\"{key}\"}}").into_bytes(),
+        body: None,
         due,
     })
 }
