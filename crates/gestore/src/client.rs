@@ -4,6 +4,7 @@
 
 use anyhow::{anyhow, Result};
 use pec_smtp::relay::{self, Connection, RcptOutcome, Timeouts, TlsPolicy};
+use pec_smtp::RelayError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -18,24 +19,72 @@ pub struct Session {
     user: String,
 }
 
+/// Logins tried again after a temporary refusal.
+const LOGIN_RETRIES: usize = 5;
+
+/// Why a login did not succeed.
+enum Login {
+    /// 4xx: try again later.
+    Temporary(anyhow::Error),
+    /// Anything else.
+    Failed(anyhow::Error),
+}
+
+impl From<Login> for anyhow::Error {
+    fn from(l: Login) -> Self {
+        match l {
+            Login::Temporary(e) | Login::Failed(e) => e,
+        }
+    }
+}
+
 impl Session {
-    /// Connects, upgrades to TLS and logs in as `user`.
+    /// Connects, upgrades to TLS and logs in as `user`. A temporary refusal (4xx: the
+    /// provider throttles many logins at once from one address, issue 12) is tried again a
+    /// few times after a pause, as mail clients do.
     pub async fn connect(server: SocketAddr, user: &str, password: &str) -> Result<Self> {
+        let mut pause = Duration::from_millis(1100);
+        for _ in 0..LOGIN_RETRIES {
+            match Self::connect_once(server, user, password).await {
+                Err(Login::Temporary(_)) => {
+                    tokio::time::sleep(pause).await;
+                    pause = pause.mul_f64(1.5);
+                }
+                other => return other.map_err(|e| e.into()),
+            }
+        }
+        Self::connect_once(server, user, password)
+            .await
+            .map_err(|e| e.into())
+    }
+
+    async fn connect_once(
+        server: SocketAddr,
+        user: &str,
+        password: &str,
+    ) -> std::result::Result<Self, Login> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()?
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Login::Failed(e.into()))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
             .with_no_client_auth();
-        let name = ServerName::try_from("localhost")?;
+        let name = ServerName::try_from("localhost").map_err(|e| Login::Failed(e.into()))?;
         let policy = TlsPolicy::Required(Arc::new(tls), name);
         let timeouts = Timeouts::uniform(Duration::from_secs(60));
         let mut conn = relay::connect(server, "client.localhost", policy, timeouts)
             .await
-            .map_err(|e| anyhow!("cannot connect to {server}: {e}"))?;
-        conn.auth_plain(user, password)
-            .await
-            .map_err(|e| anyhow!("login as {user} refused: {e}"))?;
+            .map_err(|e| Login::Failed(anyhow!("cannot connect to {server}: {e}")))?;
+        match conn.auth_plain(user, password).await {
+            Ok(()) => {}
+            Err(
+                e @ RelayError::Refused {
+                    code: 400..=499, ..
+                },
+            ) => return Err(Login::Temporary(anyhow!("login as {user} refused: {e}"))),
+            Err(e) => return Err(Login::Failed(anyhow!("login as {user} refused: {e}"))),
+        }
         Ok(Session {
             conn,
             user: user.to_string(),
