@@ -1,10 +1,11 @@
 //! The sender side's 12 h / 24 h checks (PEC-SPEC §4.9; the rules are `pec_core::scadenze`).
 //!
 //! Each certified recipient at another provider gets two queue items when its envelope is
-//! accepted ([`controlli`]), due 12 h and 23 h 30 min later. A receipt about that recipient
-//! cancels the checks it answers in the same transaction that files it ([`Scadenze::annulla`]);
-//! a check that comes due was therefore not answered, and [`Scadenze::esegui`] sends its
-//! notice to the sender. After the 24 h one the relay of that envelope stops.
+//! accepted (`pec_core::effetti::controlli`), due 12 h and 23 h 30 min later. A receipt about
+//! that recipient closes the checks it answers in the same transaction that files it
+//! (`pec_core::effetti::ricezione`); a check that comes due was therefore not answered, and
+//! [`Scadenze::esegui`] sends its notice to the sender. After the 24 h one the relay of that
+//! envelope stops.
 //!
 //! The 24 h item is kept whatever its state: it is how the receiving point knows that a
 //! receipt is about an envelope we sent, and whose ([`Scadenze::mittente_di`]).
