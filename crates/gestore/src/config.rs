@@ -230,6 +230,12 @@ pub struct RawListen {
     /// The receiving point: SMTP from other providers and the Internet, STARTTLS offered
     /// (port 25 style). Default `127.0.0.1:10025`.
     pub inbound: String,
+    /// The webmail over HTTPS, with the listeners' TLS certificate. Default: off (the
+    /// example configuration and the demo turn it on).
+    pub web: String,
+    /// The webmail over plain HTTP: loopback addresses only (behind a local TLS proxy, or
+    /// for tests). Default: off.
+    pub web_http: String,
 }
 
 impl Default for RawListen {
@@ -242,6 +248,8 @@ impl Default for RawListen {
             pop3: "127.0.0.1:10110".into(),
             pop3s: "127.0.0.1:10995".into(),
             inbound: "127.0.0.1:10025".into(),
+            web: String::new(),
+            web_http: String::new(),
         }
     }
 }
@@ -356,6 +364,10 @@ pub struct Config {
     pub pop3s: Option<SocketAddr>,
     /// The receiving point's SMTP listener.
     pub inbound: Option<SocketAddr>,
+    /// The webmail over HTTPS.
+    pub web: Option<SocketAddr>,
+    /// The webmail over plain HTTP (loopback only).
+    pub web_http: Option<SocketAddr>,
     /// TLS certificate and key; `None` means the dev certificate in `data_dir/tls`.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Host names for the dev TLS certificate.
@@ -440,6 +452,14 @@ impl Config {
         let pop3 = listen(&raw.listen.pop3, "listen.pop3", &mut errors);
         let pop3s = listen(&raw.listen.pop3s, "listen.pop3s", &mut errors);
         let inbound = listen(&raw.listen.inbound, "listen.inbound", &mut errors);
+        let web = listen(&raw.listen.web, "listen.web", &mut errors);
+        let web_http = listen(&raw.listen.web_http, "listen.web_http", &mut errors);
+        if let Some(a) = web_http.filter(|a| !a.ip().is_loopback()) {
+            errors.push(format!(
+                "listen.web_http: {a} is not a loopback address: passwords and session cookies \
+                 would cross the network in clear (use listen.web, HTTPS)"
+            ));
+        }
         let relay = relay(&raw.relay, base, &mut errors);
         let ordinary_mail = match raw.receiving.ordinary_mail.trim() {
             "anomaly" => OrdinaryMail::Anomaly,
@@ -566,6 +586,8 @@ impl Config {
             data_dir: absolute(base, &raw.data.dir),
             limits: raw.limits,
             inbound,
+            web,
+            web_http,
             index_file: raw
                 .index
                 .file
@@ -652,6 +674,8 @@ imaps       = "127.0.0.1:10993"   # IMAP, implicit TLS (port 993 style)
 pop3        = "127.0.0.1:10110"   # POP3, STLS (port 110 style)
 pop3s       = "127.0.0.1:10995"   # POP3, implicit TLS (port 995 style)
 inbound     = "127.0.0.1:10025"   # receiving point: other providers and Internet mail (port 25 style)
+web         = "127.0.0.1:10443"   # webmail, HTTPS with the [tls] certificate
+# web_http  = "127.0.0.1:10080"   # webmail over plain HTTP: loopback only (a local TLS proxy)
 
 [tls]
 # cert = "/etc/gestore/tls.pem"   # default: self-signed dev certificate in DATA/tls

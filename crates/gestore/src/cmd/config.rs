@@ -39,6 +39,11 @@ pub fn run(cmd: &Command) -> Result<()> {
             println!("imaps:        {} (implicit TLS)", show(c.imaps));
             println!("pop3:         {} (STLS)", show(c.pop3));
             println!("pop3s:        {} (implicit TLS)", show(c.pop3s));
+            println!("web:          {} (HTTPS webmail)", show(c.web));
+            println!(
+                "web_http:     {} (plain HTTP webmail, loopback)",
+                show(c.web_http)
+            );
             let tls = c
                 .tls
                 .as_ref()

@@ -46,6 +46,9 @@ pub struct Args {
     /// Port of the receiving point, where provider B relays (0 picks a free one).
     #[arg(long, default_value_t = 10025, help_heading = HEADING_A)]
     pub inbound_port: u16,
+    /// Port of the webmail, HTTPS (0 picks a free one).
+    #[arg(long, default_value_t = 10443, help_heading = HEADING_A)]
+    pub web_port: u16,
     /// Port of SMTP submission with STARTTLS (0 picks a free one).
     #[arg(long, default_value_t = 11587, help_heading = HEADING_B)]
     pub b_submission_port: u16,
@@ -67,6 +70,9 @@ pub struct Args {
     /// Port of the receiving point, where provider A relays (0 picks a free one).
     #[arg(long, default_value_t = 11025, help_heading = HEADING_B)]
     pub b_inbound_port: u16,
+    /// Port of the webmail, HTTPS (0 picks a free one).
+    #[arg(long, default_value_t = 11443, help_heading = HEADING_B)]
+    pub b_web_port: u16,
     /// Stop once both messages' receipts have arrived (an error after 60 s) instead of
     /// serving until Ctrl-C.
     #[arg(long)]
@@ -123,6 +129,7 @@ struct Ports {
     pop3: u16,
     pop3s: u16,
     inbound: u16,
+    web: u16,
 }
 
 impl Args {
@@ -136,6 +143,7 @@ impl Args {
                 pop3: self.pop3_port,
                 pop3s: self.pop3s_port,
                 inbound: self.inbound_port,
+                web: self.web_port,
             },
             Ports {
                 submission: self.b_submission_port,
@@ -145,6 +153,7 @@ impl Args {
                 pop3: self.b_pop3_port,
                 pop3s: self.b_pop3s_port,
                 inbound: self.b_inbound_port,
+                web: self.b_web_port,
             },
         ]
     }
@@ -166,6 +175,7 @@ imaps = "127.0.0.1:{}"
 pop3 = "127.0.0.1:{}"
 pop3s = "127.0.0.1:{}"
 inbound = "127.0.0.1:{}"
+web = "127.0.0.1:{}"
 [data]
 dir = {:?}
 {extra}"#,
@@ -179,6 +189,7 @@ dir = {:?}
         ports.pop3,
         ports.pop3s,
         ports.inbound,
+        ports.web,
         data.to_string_lossy()
     );
     Config::parse(&text, data).map_err(Into::into)
@@ -340,6 +351,7 @@ fn describe(p: &Demo, running: &Running, boxes: &[(Address, String)]) -> Result<
             running.inbound,
             "STARTTLS, from the other provider",
         ),
+        ("web", running.web, "HTTPS webmail"),
     ];
     for (name, a, tls) in listeners {
         if let Some(a) = a {
@@ -363,7 +375,8 @@ fn describe(p: &Demo, running: &Running, boxes: &[(Address, String)]) -> Result<
          \x20   sending (SMTP submission): port {} (STARTTLS) or {} (TLS)\n\
          \x20   reading (IMAP):            port {} (STARTTLS) or {} (TLS)\n\
          \x20   reading (POP3):            port {} (STLS) or {} (TLS)\n\
-         \x20 e.g. curl --insecure imaps://127.0.0.1:{}/INBOX -u {}:{}\n",
+         \x20 e.g. curl --insecure imaps://127.0.0.1:{}/INBOX -u {}:{}\n\
+         \x20 webmail: {} (the same dev certificate: accept it in the browser)\n",
         smtp.port(),
         port(running.submissions),
         port(running.imap),
@@ -373,6 +386,10 @@ fn describe(p: &Demo, running: &Running, boxes: &[(Address, String)]) -> Result<
         port(running.imaps),
         boxes[0].0,
         boxes[0].1,
+        running
+            .web
+            .map(|a| format!("https://{a}/"))
+            .unwrap_or_else(|| "off".into()),
     );
     Ok(())
 }

@@ -40,6 +40,8 @@ pub fn announce(running: &server::Running) {
         ("pop3", running.pop3, "STLS"),
         ("pop3s", running.pop3s, "implicit TLS"),
         ("inbound", running.inbound, "STARTTLS offered"),
+        ("web", running.web, "HTTPS webmail"),
+        ("web_http", running.web_http, "plain HTTP webmail, loopback"),
     ] {
         if let Some(a) = a {
             println!("listening {name} {a} ({tls})");

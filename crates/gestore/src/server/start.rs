@@ -38,6 +38,10 @@ pub struct Running {
     pub pop3s: Option<SocketAddr>,
     /// The receiving point's SMTP listener, when enabled.
     pub inbound: Option<SocketAddr>,
+    /// The webmail over HTTPS, when enabled.
+    pub web: Option<SocketAddr>,
+    /// The webmail over plain HTTP (loopback), when enabled.
+    pub web_http: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -356,6 +360,28 @@ pub async fn start(config: Config) -> Result<Running> {
             }
         });
     }
+    // The webmail (issue 14): the same points and store, in-process.
+    let mut web = [None, None];
+    if config.web.is_some() || config.web_http.is_some() {
+        let upload = usize::try_from(config.limits.max_message_size).unwrap_or(usize::MAX);
+        let app = pec_web::Web::new(gestore.clone(), &config.provider_name, upload).router();
+        for (i, (addr, tls)) in [(config.web, Some(tls.clone())), (config.web_http, None)]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(addr) = addr else { continue };
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            web[i] = Some(listener.local_addr()?);
+            let (app, stop) = (app.clone(), stop.clone());
+            tasks.spawn(async move {
+                if let Err(e) = pec_web::servizio::serve(listener, tls, app, stop).await {
+                    tracing::error!("listener {addr}: {e}");
+                }
+            });
+        }
+    }
     let (store, admin_config, admin_stop) = (gestore.store().clone(), config.clone(), stop.clone());
     let (clock, work) = (gestore.clock(), gestore.lavoro());
     tasks.spawn(async move {
@@ -390,6 +416,8 @@ pub async fn start(config: Config) -> Result<Running> {
         pop3: access[2],
         pop3s: access[3],
         inbound,
+        web: web[0],
+        web_http: web[1],
         shutdown,
         tasks,
     })

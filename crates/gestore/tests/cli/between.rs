@@ -33,16 +33,27 @@ pub struct Pair {
 impl Pair {
     /// Static routes both ways.
     pub fn new(a_boxes: &[&str], b_boxes: &[&str], extra: &str) -> Self {
-        Self::build(a_boxes, b_boxes, extra, Routing::Static)
+        Self::build(a_boxes, b_boxes, extra, Routing::Static, false)
+    }
+
+    /// Static routes both ways, and each provider's webmail on.
+    pub fn with_webmail(a_boxes: &[&str], b_boxes: &[&str]) -> Self {
+        Self::build(a_boxes, b_boxes, "", Routing::Static, true)
     }
 
     /// A finds B by DNS MX, asking only the name server `dns` (`ip:port`), on B's inbound
     /// port; B's certificate names `localhost` and [`B_MX`]. B reaches A by a static route.
     pub fn by_mx(a_boxes: &[&str], b_boxes: &[&str], dns: &str) -> Self {
-        Self::build(a_boxes, b_boxes, "", Routing::Mx(dns))
+        Self::build(a_boxes, b_boxes, "", Routing::Mx(dns), false)
     }
 
-    fn build(a_boxes: &[&str], b_boxes: &[&str], extra: &str, routing: Routing) -> Self {
+    fn build(
+        a_boxes: &[&str],
+        b_boxes: &[&str],
+        extra: &str,
+        routing: Routing,
+        webmail: bool,
+    ) -> Self {
         let index = tempfile::tempdir().unwrap();
         // B's dev certificate is made on its first start, with the names it has then.
         let b_tls = match routing {
@@ -51,6 +62,10 @@ impl Pair {
         };
         let mut a = Provider::on(A, "Gestore A S.p.A.", "", a_boxes);
         let mut b = Provider::on(B, "Gestore B S.p.A.", &b_tls, b_boxes);
+        a.webmail = webmail;
+        b.webmail = webmail;
+        a.write_config();
+        b.write_config();
         a.start();
         b.start();
         a.stop();

@@ -15,3 +15,4 @@ mod serve;
 mod support;
 mod verify;
 mod virus;
+mod web;

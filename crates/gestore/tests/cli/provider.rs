@@ -29,6 +29,10 @@ pub struct Provider {
     pub imaps: u16,
     pub pop3: u16,
     pub pop3s: u16,
+    /// The webmail's listeners (HTTPS, plain HTTP on loopback), when `webmail` is on.
+    pub web: u16,
+    pub web_http: u16,
+    pub webmail: bool,
     /// What `serve` wrote on standard error (also passed on to the test's own).
     errors: Arc<Mutex<Vec<String>>>,
     /// The events `serve` printed on standard output (`event {JSON}`), the operator's trail.
@@ -67,6 +71,9 @@ impl Provider {
             imaps: 0,
             pop3: 0,
             pop3s: 0,
+            web: 0,
+            web_http: 0,
+            webmail: false,
             errors: Default::default(),
             trail: Default::default(),
             prelude: None,
@@ -92,7 +99,7 @@ impl Provider {
     }
 
     pub fn write_config(&self) {
-        let listen = [
+        let mut listen = vec![
             ("inbound", self.inbound),
             ("submission", self.submission),
             ("submissions", self.submissions),
@@ -100,10 +107,14 @@ impl Provider {
             ("imaps", self.imaps),
             ("pop3", self.pop3),
             ("pop3s", self.pop3s),
-        ]
-        .iter()
-        .map(|(name, port)| format!("{name} = \"127.0.0.1:{port}\"\n"))
-        .collect::<String>();
+        ];
+        if self.webmail {
+            listen.extend([("web", self.web), ("web_http", self.web_http)]);
+        }
+        let listen = listen
+            .iter()
+            .map(|(name, port)| format!("{name} = \"127.0.0.1:{port}\"\n"))
+            .collect::<String>();
         let (domain, name, extra) = (&self.domain, &self.name, &self.extra);
         std::fs::write(
             &self.config,
@@ -186,6 +197,8 @@ impl Provider {
                 "pop3" => self.pop3 = port,
                 "pop3s" => self.pop3s = port,
                 "inbound" => self.inbound = port,
+                "web" => self.web = port,
+                "web_http" => self.web_http = port,
                 _ => {}
             }
         }

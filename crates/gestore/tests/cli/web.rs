@@ -1,0 +1,149 @@
+//! The webmail (issue 14) with a real HTTP client (Python's standard library as a browser:
+//! cookies, forms, redirects), against real `gestore serve` processes: login, compose with an
+//! attachment, delivery across two providers, reading the original inside the envelope,
+//! downloads that still verify, and what strangers and careless forms get.
+
+use crate::between::{Pair, A, B};
+use crate::provider::{verified_json, Provider};
+use crate::support::*;
+use serde_json::Value;
+
+/// Runs a scenario of fixtures/webmail.py against `base`; its JSON report.
+fn browser(base: &str, scenario: &str, args: &[&str]) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/fixtures/webmail.py");
+    let mut all = vec![script, base, scenario];
+    all.extend_from_slice(args);
+    let out = run("python3", &all);
+    assert!(
+        out.status.success(),
+        "webmail.py {scenario}: {}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("webmail.py {scenario}: {e}: {}", text(&out.stdout)))
+}
+
+#[test]
+fn mario_writes_to_anna_and_giulia_and_anna_reads_the_original_with_its_attachment() {
+    let pair = Pair::with_webmail(&["mario", "giulia"], &["anna"]);
+    let (a, b) = (&pair.a, &pair.b);
+    // Mario over HTTPS (the provider's own dev certificate), Anna over plain loopback HTTP.
+    let a_url = format!("https://localhost:{}", a.web);
+    let b_url = format!("http://127.0.0.1:{}", b.web_http);
+    let subject = "Richiesta di accesso agli atti";
+    let sent = browser(
+        &a_url,
+        "send",
+        &[
+            &format!("mario@{A}"),
+            "pw-mario",
+            &format!("anna@{B}"),
+            &format!("giulia@{A}"),
+            subject,
+            "%PDF-1.4 domanda firmata",
+        ],
+    );
+    assert_eq!(sent["login"], 200, "{sent}");
+    assert_eq!(sent["inbox_after_login"], true, "{sent}");
+    assert_eq!(sent["send"], 200, "{sent}");
+    assert_eq!(sent["accepted"], true, "{sent}");
+    assert_eq!(sent["acceptance"], 1, "{sent}");
+    // One delivery receipt from B (Anna) and one from A (Giulia).
+    assert_eq!(sent["deliveries"], 2, "{sent}");
+    let id = sent["identificativo"].as_str().expect("msgid shown");
+    // The same access point as SMTP: its events are in the legal log.
+    assert!(
+        a.events("busta-emessa").iter().any(|e| e.contains(id)),
+        "no busta-emessa for {id}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let read = browser(
+        &b_url,
+        "read",
+        &[&format!("anna@{B}"), "pw-anna", subject, &path(dir.path())],
+    );
+    assert_eq!(read["listed"], true, "{read}");
+    assert_eq!(read["message"], 200, "{read}");
+    assert_eq!(read["certification_panel"], true, "{read}");
+    assert_eq!(read["original_text"], true, "{read}");
+    assert_eq!(read["attachments"], 1, "{read}");
+    assert_eq!(read["attachment"], "%PDF-1.4 domanda firmata", "{read}");
+    assert!(read["attachment_disposition"]
+        .as_str()
+        .unwrap()
+        .starts_with("attachment"));
+    assert!(read["csp"].as_str().unwrap().contains("default-src 'none'"));
+    // The .eml is the stored envelope: A's signature still verifies (openssl and gestore).
+    let eml = std::fs::read(read["eml"].as_str().unwrap()).unwrap();
+    let v = verified_json(b, a, &eml);
+    assert_eq!(v["kind"], "busta", "{v}");
+    assert_eq!(v["verdict"], "intact", "{v}");
+}
+
+#[test]
+fn strangers_forms_without_tokens_and_script_in_mail_get_nothing() {
+    let mut p = Provider::new(&["mario"]);
+    p.webmail = true;
+    p.write_config();
+    p.start();
+    let url = format!("http://127.0.0.1:{}", p.web_http);
+    let user = format!("mario@{}", p.domain);
+    let r = browser(&url, "probe", &[&user, "pw-mario"]);
+    assert_eq!(r["anonymous"], 303, "{r}");
+    assert_eq!(r["anonymous_location"], "/accesso", "{r}");
+    assert_eq!(r["login_without_token"], 403, "{r}");
+    assert_eq!(r["wrong_password"], 401, "{r}");
+    assert_eq!(r["login"], 200, "{r}");
+    assert_eq!(r["session_cookie"], true, "{r}");
+    assert_eq!(r["httponly"], true, "{r}");
+    assert_eq!(r["samesite"], "Strict", "{r}");
+    // Plain HTTP (loopback): no Secure flag, or the browser would never send it back.
+    assert_eq!(r["secure"], false, "{r}");
+    assert_eq!(r["send_without_csrf"], 403, "{r}");
+    assert_eq!(r["logout_without_csrf"], 403, "{r}");
+    assert_eq!(r["unknown_uid"], 404, "{r}");
+    assert_eq!(r["unknown_folder"], 404, "{r}");
+    assert_eq!(r["bad_uid"], 400, "{r}");
+    assert_eq!(r["evil_send"], 200, "{r}");
+    assert_eq!(r["list_escaped"], true, "{r}");
+    assert_eq!(r["list_raw_script"], false, "{r}");
+    assert_eq!(r["page_raw_script"], false, "{r}");
+    assert_eq!(r["page_raw_img"], false, "{r}");
+    assert_eq!(r["evil_attachment_type"], "application/octet-stream", "{r}");
+    assert!(r["evil_attachment_disposition"]
+        .as_str()
+        .unwrap()
+        .starts_with("attachment; filename=\""));
+    assert!(!r["evil_attachment_disposition"]
+        .as_str()
+        .unwrap()
+        .contains('<'));
+    assert!(
+        r["csp"].as_str().unwrap().contains("default-src 'none'"),
+        "{r}"
+    );
+    assert_eq!(r["nosniff"], "nosniff", "{r}");
+    assert_eq!(r["logout"], 303, "{r}");
+    assert_eq!(r["after_logout"], 303, "{r}");
+    // The failed login is the same line fail2ban reads for SMTP and IMAP.
+    assert!(
+        !p.errors("auth failed service=web ip=127.0.0.1").is_empty(),
+        "no auth failed line for the web"
+    );
+}
+
+#[test]
+fn plain_http_off_loopback_is_refused_at_start() {
+    let p = Provider::new(&[]);
+    let config = std::fs::read_to_string(&p.config).unwrap();
+    let config = config.replace("[listen]\n", "[listen]\nweb_http = \"0.0.0.0:0\"\n");
+    std::fs::write(&p.config, config).unwrap();
+    let out = gestore(&["config", "check", &path(&p.config)], None);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("listen.web_http") && text(&out.stderr).contains("loopback"),
+        "{}",
+        text(&out.stderr)
+    );
+}

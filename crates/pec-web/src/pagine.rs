@@ -1,0 +1,742 @@
+//! The webmail's pages: login and logout, folders, a message, its downloads, compose.
+//!
+//! Every form carries the session's CSRF token (the login form a token of its own, matched
+//! against its cookie); a POST without it gets 403. A message is addressed by folder and UID
+//! within the logged-in box only, so another box's message cannot be named: it is a 404.
+
+use crate::componi::{self, Bozza, FileAllegato};
+use crate::servizio::Connessione;
+use crate::sessione::{self, casuale, cookie, leggi_cookie, uguali, Sessione};
+use crate::vista::{self, Riga, Vista};
+use crate::Web;
+use askama::Template;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use pec_provider::accesso::{Esito, Invio};
+use pec_provider::caselle::Accesso;
+use pec_store::{Address, Batch, FlagOp, Operation, Store};
+use serde::Deserialize;
+use std::time::Instant;
+
+/// Messages per page of a folder.
+const PER_PAGINA: usize = 50;
+
+pub(crate) fn router(web: Web) -> Router {
+    let limite = web.0.limite + 1024 * 1024; // the form's other fields
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/cartelle/INBOX") }))
+        .route("/accesso", get(accesso_pagina).post(accesso))
+        .route("/esci", post(esci))
+        .route("/cartelle/{cartella}", get(cartella))
+        .route("/cartelle/{cartella}/{uid}", get(messaggio))
+        .route("/cartelle/{cartella}/{uid}/eml", get(eml))
+        .route("/cartelle/{cartella}/{uid}/allegati/{n}", get(allegato))
+        .route("/scrivi", get(scrivi_pagina).post(scrivi))
+        .route("/static/gestore.css", get(css))
+        .layer(DefaultBodyLimit::max(limite))
+        .layer(axum::middleware::map_response(sicurezza))
+        .with_state(web)
+}
+
+/// Headers every response carries: no script at all, nothing from elsewhere, no framing, no
+/// sniffing, no referrer, no caching of mail.
+async fn sicurezza(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    let fisso = |v: &'static str| HeaderValue::from_static(v);
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        fisso(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, fisso("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, fisso("DENY"));
+    h.insert(header::REFERRER_POLICY, fisso("no-referrer"));
+    h.entry(header::CACHE_CONTROL).or_insert(fisso("no-store"));
+    r
+}
+
+/// The frame of every page: the provider, the box, its folders.
+pub(crate) struct Cornice {
+    gestore: String,
+    casella: Option<String>,
+    csrf: String,
+    cartelle: Vec<VoceCartella>,
+}
+
+pub(crate) struct VoceCartella {
+    nome: String,
+    etichetta: String,
+    non_letti: u64,
+    attiva: bool,
+}
+
+/// A folder's name in Italian.
+fn etichetta(nome: &str) -> String {
+    match nome {
+        "INBOX" => "Posta in arrivo",
+        "Sent" => "Posta inviata",
+        "Drafts" => "Bozze",
+        "Trash" => "Cestino",
+        altro => altro,
+    }
+    .to_string()
+}
+
+/// The logged-in box of a request (or a redirect to the login page).
+struct Utente {
+    sessione: Sessione,
+    token: String,
+    conn: Connessione,
+}
+
+fn connessione(parts: &Parts) -> Connessione {
+    parts
+        .extensions
+        .get::<Connessione>()
+        .copied()
+        .unwrap_or(Connessione {
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            https: false,
+        })
+}
+
+fn cookie_header(parts: &Parts) -> &str {
+    parts
+        .headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+impl FromRequestParts<Web> for Utente {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, Response> {
+        let conn = connessione(parts);
+        let token = leggi_cookie(cookie_header(parts), sessione::COOKIE).unwrap_or("");
+        match web.0.sessioni.trova(token, Instant::now()) {
+            Some(sessione) => Ok(Utente {
+                sessione,
+                token: token.to_string(),
+                conn,
+            }),
+            None => Err(Redirect::to("/accesso").into_response()),
+        }
+    }
+}
+
+/// Who is at the other end, for pages without a session.
+struct Cliente(Connessione, String);
+
+impl FromRequestParts<Web> for Cliente {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &Web) -> Result<Self, Response> {
+        Ok(Cliente(
+            connessione(parts),
+            cookie_header(parts).to_string(),
+        ))
+    }
+}
+
+impl Web {
+    async fn cornice(&self, u: Option<&Utente>, attiva: &str) -> Cornice {
+        let mut c = Cornice {
+            gestore: self.0.nome.clone(),
+            casella: u.map(|u| u.sessione.casella.clone()),
+            csrf: u.map(|u| u.sessione.csrf.clone()).unwrap_or_default(),
+            cartelle: Vec::new(),
+        };
+        let Some(u) = u else { return c };
+        let Ok(addr) = Address::parse(&u.sessione.casella) else {
+            return c;
+        };
+        if let Ok(cartelle) = self.0.gestore.store().folders(&addr).await {
+            c.cartelle = cartelle
+                .into_iter()
+                .map(|f| VoceCartella {
+                    etichetta: etichetta(&f.name),
+                    attiva: f.name == attiva,
+                    non_letti: f.unseen,
+                    nome: f.name,
+                })
+                .collect();
+        }
+        c
+    }
+
+    /// A page saying what happened, with a status code.
+    async fn esito(
+        &self,
+        u: Option<&Utente>,
+        stato: StatusCode,
+        titolo: &str,
+        testo: &str,
+    ) -> Response {
+        let p = EsitoPagina {
+            c: self.cornice(u, "").await,
+            titolo: titolo.to_string(),
+            testo: testo.to_string(),
+            errore: !stato.is_success(),
+            identificativo: None,
+        };
+        (stato, pagina(&p)).into_response()
+    }
+}
+
+fn pagina(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!("web: template: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "errore interno").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "esito.html")]
+struct EsitoPagina {
+    c: Cornice,
+    titolo: String,
+    testo: String,
+    errore: bool,
+    identificativo: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "accesso.html")]
+struct AccessoPagina {
+    c: Cornice,
+    token: String,
+    indirizzo: String,
+    errore: Option<String>,
+}
+
+/// The login page, with the token its form must send back (double submit).
+async fn accesso_pagina(State(web): State<Web>, Cliente(conn, cookies): Cliente) -> Response {
+    let token = leggi_cookie(&cookies, sessione::COOKIE_ACCESSO)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
+        .unwrap_or_else(casuale);
+    modulo_accesso(&web, conn, token, String::new(), None, StatusCode::OK).await
+}
+
+async fn modulo_accesso(
+    web: &Web,
+    conn: Connessione,
+    token: String,
+    indirizzo: String,
+    errore: Option<String>,
+    stato: StatusCode,
+) -> Response {
+    let set = cookie(sessione::COOKIE_ACCESSO, &token, conn.https, None);
+    let p = AccessoPagina {
+        c: web.cornice(None, "").await,
+        token,
+        indirizzo,
+        errore,
+    };
+    let mut r = (stato, pagina(&p)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&set) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Deserialize)]
+struct CampiAccesso {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    indirizzo: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn accesso(
+    State(web): State<Web>,
+    Cliente(conn, cookies): Cliente,
+    Form(f): Form<CampiAccesso>,
+) -> Response {
+    let atteso = leggi_cookie(&cookies, sessione::COOKIE_ACCESSO).unwrap_or("");
+    if atteso.is_empty() || !uguali(atteso, &f.csrf) {
+        return web
+            .esito(
+                None,
+                StatusCode::FORBIDDEN,
+                "Richiesta rifiutata",
+                "Modulo scaduto o non valido: ricarica la pagina di accesso.",
+            )
+            .await;
+    }
+    let indirizzo: String = f.indirizzo.trim().chars().take(320).collect();
+    let esito = web
+        .0
+        .gestore
+        .caselle()
+        .accedi("web", &indirizzo, &f.password, conn.peer.ip())
+        .await;
+    let token = atteso.to_string();
+    match esito {
+        Accesso::Consentito(casella) => {
+            let (token, _) = web.0.sessioni.apri(&casella, Instant::now());
+            let mut r = Redirect::to("/cartelle/INBOX").into_response();
+            let h = r.headers_mut();
+            for c in [
+                cookie(sessione::COOKIE, &token, conn.https, None),
+                cookie(sessione::COOKIE_ACCESSO, "", conn.https, Some(0)),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    h.append(header::SET_COOKIE, v);
+                }
+            }
+            *r.status_mut() = StatusCode::SEE_OTHER;
+            r
+        }
+        Accesso::Rifiutato => {
+            let e = "Indirizzo o password non corretti.".to_string();
+            modulo_accesso(
+                &web,
+                conn,
+                token,
+                indirizzo,
+                Some(e),
+                StatusCode::UNAUTHORIZED,
+            )
+            .await
+        }
+        Accesso::Bloccato(attesa) => {
+            let minuti = attesa.as_secs().div_ceil(60).max(1);
+            let e = format!("Troppi tentativi non riusciti: riprova tra {minuti} minuti.");
+            let mut r = modulo_accesso(
+                &web,
+                conn,
+                token,
+                indirizzo,
+                Some(e),
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await;
+            if let Ok(v) = HeaderValue::from_str(&attesa.as_secs().max(1).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        Accesso::Indisponibile(why) => {
+            tracing::warn!("web: login: {why}");
+            let e = "Servizio momentaneamente non disponibile: riprova tra poco.".to_string();
+            modulo_accesso(
+                &web,
+                conn,
+                token,
+                indirizzo,
+                Some(e),
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SoloCsrf {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn esci(State(web): State<Web>, u: Utente, Form(f): Form<SoloCsrf>) -> Response {
+    if !uguali(&u.sessione.csrf, &f.csrf) {
+        return vietato(&web, &u).await;
+    }
+    web.0.sessioni.chiudi(&u.token);
+    let mut r = Redirect::to("/accesso").into_response();
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(v) = HeaderValue::from_str(&cookie(sessione::COOKIE, "", u.conn.https, Some(0))) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn vietato(web: &Web, u: &Utente) -> Response {
+    web.esito(
+        Some(u),
+        StatusCode::FORBIDDEN,
+        "Richiesta rifiutata",
+        "Il modulo non porta il codice di sicurezza di questa sessione: ricarica la pagina e riprova.",
+    )
+    .await
+}
+
+async fn non_trovato(web: &Web, u: &Utente) -> Response {
+    web.esito(
+        Some(u),
+        StatusCode::NOT_FOUND,
+        "Non trovato",
+        "Questo messaggio o questa cartella non esiste nella tua casella.",
+    )
+    .await
+}
+
+async fn guasto(web: &Web, u: &Utente, e: impl std::fmt::Display) -> Response {
+    tracing::warn!("web: {e}");
+    web.esito(
+        Some(u),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Servizio non disponibile",
+        "Non è stato possibile completare la richiesta: riprova tra poco.",
+    )
+    .await
+}
+
+fn casella(u: &Utente) -> Option<Address> {
+    Address::parse(&u.sessione.casella).ok()
+}
+
+#[derive(Template)]
+#[template(path = "cartella.html")]
+struct CartellaPagina {
+    c: Cornice,
+    cartella: String,
+    etichetta: String,
+    righe: Vec<Riga>,
+    totale: usize,
+    pagina: usize,
+    pagine: usize,
+}
+
+#[derive(Deserialize)]
+struct Paginazione {
+    pagina: Option<usize>,
+}
+
+async fn cartella(
+    State(web): State<Web>,
+    u: Utente,
+    Path(nome): Path<String>,
+    Query(q): Query<Paginazione>,
+) -> Response {
+    let Some(addr) = casella(&u) else {
+        return non_trovato(&web, &u).await;
+    };
+    let store = web.0.gestore.store();
+    let snap = match store.snapshot(&addr, &nome).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return non_trovato(&web, &u).await,
+        Err(e) => return guasto(&web, &u, e).await,
+    };
+    let totale = snap.messages.len();
+    let pagine = totale.div_ceil(PER_PAGINA).max(1);
+    let pagina = q.pagina.unwrap_or(1).clamp(1, pagine);
+    let mut righe = Vec::new();
+    // Newest first.
+    for m in snap
+        .messages
+        .iter()
+        .rev()
+        .skip((pagina - 1) * PER_PAGINA)
+        .take(PER_PAGINA)
+    {
+        match store.fetch_message(&addr, &nome, m.uid).await {
+            Ok(Some(f)) => righe.push(vista::riga(m.uid, m.internal_date, &m.flags, &f.bytes)),
+            Ok(None) => {} // expunged meanwhile
+            Err(e) => return guasto(&web, &u, e).await,
+        }
+    }
+    let p = CartellaPagina {
+        c: web.cornice(Some(&u), &nome).await,
+        etichetta: etichetta(&nome),
+        cartella: nome,
+        righe,
+        totale,
+        pagina,
+        pagine,
+    };
+    pagina_html(&p)
+}
+
+fn pagina_html(t: &impl Template) -> Response {
+    pagina(t)
+}
+
+#[derive(Template)]
+#[template(path = "messaggio.html")]
+struct MessaggioPagina {
+    c: Cornice,
+    cartella: String,
+    uid: u32,
+    v: Vista,
+}
+
+/// The stored bytes of one message of the logged-in box, or the response to give instead.
+async fn leggi(web: &Web, u: &Utente, cartella: &str, uid: u32) -> Result<Vec<u8>, Response> {
+    let Some(addr) = casella(u) else {
+        return Err(non_trovato(web, u).await);
+    };
+    match web
+        .0
+        .gestore
+        .store()
+        .fetch_message(&addr, cartella, uid)
+        .await
+    {
+        Ok(Some(f)) => Ok(f.bytes),
+        Ok(None) => Err(non_trovato(web, u).await),
+        // An unknown folder is not found either.
+        Err(pec_store::StoreError::UnknownFolder { .. }) => Err(non_trovato(web, u).await),
+        Err(e) => Err(guasto(web, u, e).await),
+    }
+}
+
+async fn messaggio(
+    State(web): State<Web>,
+    u: Utente,
+    Path((cartella, uid)): Path<(String, u32)>,
+) -> Response {
+    let bytes = match leggi(&web, &u, &cartella, uid).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if let Some(addr) = casella(&u) {
+        let seen = Operation::SetFlags {
+            address: addr,
+            folder: cartella.clone(),
+            uids: vec![uid],
+            op: FlagOp::Add,
+            flags: vec!["\\Seen".into()],
+        };
+        if let Err(e) = web.0.gestore.store().commit(Batch::new().with(seen)).await {
+            tracing::debug!("web: \\Seen: {e}");
+        }
+    }
+    let v = tokio::task::spawn_blocking(move || vista::vista(&bytes)).await;
+    let Ok(v) = v else {
+        return guasto(&web, &u, "message view task").await;
+    };
+    let p = MessaggioPagina {
+        c: web.cornice(Some(&u), &cartella).await,
+        cartella,
+        uid,
+        v,
+    };
+    pagina(&p)
+}
+
+/// A download: never shown inline, so nothing in it runs on our origin.
+fn scaricamento(nome: &str, tipo: &'static str, dati: Vec<u8>) -> Response {
+    let nome: String = nome
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut r = dati.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(tipo));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{nome}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+async fn eml(
+    State(web): State<Web>,
+    u: Utente,
+    Path((cartella, uid)): Path<(String, u32)>,
+) -> Response {
+    match leggi(&web, &u, &cartella, uid).await {
+        // The stored bytes as they are, so the signature still verifies.
+        Ok(bytes) => scaricamento(&format!("messaggio-{uid}.eml"), "message/rfc822", bytes),
+        Err(r) => r,
+    }
+}
+
+async fn allegato(
+    State(web): State<Web>,
+    u: Utente,
+    Path((cartella, uid, n)): Path<(String, u32, usize)>,
+) -> Response {
+    let bytes = match leggi(&web, &u, &cartella, uid).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match vista::allegato(&bytes, n) {
+        Some((nome, _tipo, dati)) => scaricamento(&nome, "application/octet-stream", dati),
+        None => non_trovato(&web, &u).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "scrivi.html")]
+struct ScriviPagina {
+    c: Cornice,
+    b: Bozza,
+    errore: Option<String>,
+    limite_mb: usize,
+}
+
+async fn scrivi_pagina(State(web): State<Web>, u: Utente) -> Response {
+    let p = ScriviPagina {
+        c: web.cornice(Some(&u), "").await,
+        b: Bozza::default(),
+        errore: None,
+        limite_mb: web.0.limite / (1024 * 1024),
+    };
+    pagina(&p)
+}
+
+async fn scrivi(State(web): State<Web>, u: Utente, mut form: Multipart) -> Response {
+    let mut csrf = String::new();
+    let mut b = Bozza::default();
+    loop {
+        let campo = match form.next_field().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                let stato = e.status();
+                let testo = match stato {
+                    StatusCode::PAYLOAD_TOO_LARGE => format!(
+                        "Gli allegati superano il limite di {} MB: il messaggio non è stato inviato.",
+                        web.0.limite / (1024 * 1024)
+                    ),
+                    _ => "Il modulo inviato non è leggibile: il messaggio non è stato inviato.".into(),
+                };
+                return web
+                    .esito(Some(&u), stato, "Messaggio non inviato", &testo)
+                    .await;
+            }
+        };
+        let nome = campo.name().unwrap_or("").to_string();
+        if nome == "allegati" {
+            let file = campo.file_name().unwrap_or("").to_string();
+            let tipo = campo
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let dati = match campo.bytes().await {
+                Ok(d) => d,
+                Err(e) => {
+                    let stato = e.status();
+                    let testo = format!(
+                        "Gli allegati superano il limite di {} MB o il caricamento si è interrotto: il messaggio non è stato inviato.",
+                        web.0.limite / (1024 * 1024)
+                    );
+                    return web
+                        .esito(Some(&u), stato, "Messaggio non inviato", &testo)
+                        .await;
+                }
+            };
+            if !file.is_empty() || !dati.is_empty() {
+                b.allegati.push(FileAllegato {
+                    nome: file,
+                    tipo,
+                    dati: dati.to_vec(),
+                });
+            }
+            continue;
+        }
+        let valore = campo.text().await.unwrap_or_default();
+        match nome.as_str() {
+            "csrf" => csrf = valore,
+            "a" => b.a = valore,
+            "cc" => b.cc = valore,
+            "oggetto" => b.oggetto = valore,
+            "testo" => b.testo = valore,
+            "ricevuta" => b.ricevuta = valore,
+            _ => {}
+        }
+    }
+    if !uguali(&u.sessione.csrf, &csrf) {
+        return vietato(&web, &u).await;
+    }
+    let casella = u.sessione.casella.clone();
+    let dominio = casella
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("localhost");
+    let message_id = format!("web.{}@{dominio}", &casuale()[..24]);
+    let ora = web.0.gestore.clock().now();
+    let (data, rcpt) = match componi::componi(&casella, &b, &message_id, ora) {
+        Ok(x) => x,
+        Err(e) => {
+            let p = ScriviPagina {
+                c: web.cornice(Some(&u), "").await,
+                errore: Some(e.to_string()),
+                b: Bozza {
+                    allegati: Vec::new(),
+                    ..b
+                },
+                limite_mb: web.0.limite / (1024 * 1024),
+            };
+            return (StatusCode::UNPROCESSABLE_ENTITY, pagina(&p)).into_response();
+        }
+    };
+    let invio = Invio {
+        casella: casella.clone(),
+        mail_from: casella,
+        rcpt_to: rcpt,
+        data,
+    };
+    match web.0.gestore.accesso().invia(invio).await {
+        Ok(Esito::Accettato { identificativo }) => {
+            let p = EsitoPagina {
+                c: web.cornice(Some(&u), "").await,
+                titolo: "Messaggio accettato".into(),
+                testo: "Il gestore ha accettato il messaggio: la ricevuta di accettazione è nella posta in arrivo, le ricevute di consegna arriveranno lì.".into(),
+                errore: false,
+                identificativo: Some(identificativo),
+            };
+            pagina(&p)
+        }
+        Ok(Esito::NonAccettato {
+            identificativo,
+            motivo,
+        }) => {
+            let p = EsitoPagina {
+                c: web.cornice(Some(&u), "").await,
+                titolo: "Messaggio non accettato".into(),
+                testo: format!(
+                    "Il gestore non ha accettato il messaggio: {}. L'avviso di non accettazione è nella posta in arrivo.",
+                    motivo.descrizione()
+                ),
+                errore: true,
+                identificativo: Some(identificativo),
+            };
+            (StatusCode::UNPROCESSABLE_ENTITY, pagina(&p)).into_response()
+        }
+        Err(e) if e.scanner_giu() => {
+            web.esito(
+                Some(&u),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Messaggio non inviato",
+                "Il controllo antivirus non è disponibile in questo momento: riprova tra poco.",
+            )
+            .await
+        }
+        Err(e) => guasto(&web, &u, e).await,
+    }
+}
+
+async fn css() -> Response {
+    let mut r = include_str!("../static/gestore.css").into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=3600"),
+    );
+    r
+}
