@@ -36,6 +36,8 @@ pub mod ricezione;
 // The 12 h / 24 h rules as data, so the sender side's timers are tested on a virtual clock
 // (PEC-SPEC §4.9).
 pub mod scadenze;
+// "Stato dell'invio": a sent message's status per recipient, from the log.
+pub mod stato;
 pub mod tempo;
 // The antivirus verdict at each point, and the sender side's answer to a rilevazione virus
 // (PEC-SPEC §4.5, §4.10, §4.11).

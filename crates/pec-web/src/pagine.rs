@@ -63,6 +63,8 @@ async fn sicurezza(mut r: Response) -> Response {
 
 /// The frame of every page: the provider, the box, its folders.
 pub(crate) struct Cornice {
+    /// While something is pending, the page reloads itself (no script needed).
+    aggiorna: bool,
     gestore: String,
     casella: Option<String>,
     csrf: String,
@@ -148,6 +150,7 @@ impl FromRequestParts<Web> for Cliente {
 impl Web {
     async fn cornice(&self, u: Option<&Utente>, attiva: &str) -> Cornice {
         let mut c = Cornice {
+            aggiorna: false,
             gestore: self.0.nome.clone(),
             casella: u.map(|u| u.sessione.casella.clone()),
             csrf: u.map(|u| u.sessione.csrf.clone()).unwrap_or_default(),
@@ -405,10 +408,38 @@ struct CartellaPagina {
     c: Cornice,
     cartella: String,
     etichetta: String,
-    righe: Vec<Riga>,
+    righe: Vec<RigaPagina>,
+    /// The Sent folder: a status per recipient on each row.
+    inviata: bool,
     totale: usize,
     pagina: usize,
     pagine: usize,
+}
+
+/// A row and, for a message we sent, its recipients' status.
+struct RigaPagina {
+    r: Riga,
+    stati: Vec<vista::StatoDestinatario>,
+}
+
+impl Web {
+    /// "Stato dell'invio" of our envelope `identificativo`: each recipient's status and
+    /// steps, and whether any is still pending. Empty when the log has nothing of it.
+    async fn stato(&self, identificativo: &str) -> (Vec<vista::StatoDestinatario>, bool) {
+        let q = pec_store::LogQuery {
+            msgid: Some(identificativo.to_string()),
+            ..pec_store::LogQuery::default()
+        };
+        let Ok(righe) = self.0.gestore.store().log_search(&q).await else {
+            return (Vec::new(), false);
+        };
+        let eventi: Vec<_> = righe
+            .iter()
+            .filter_map(|r| pec_core::registro::Evento::da_riga(&r.line).ok())
+            .filter(|e| e.identificativo == identificativo)
+            .collect();
+        vista::stato_invio(&eventi)
+    }
 }
 
 #[derive(Deserialize)]
@@ -444,13 +475,30 @@ async fn cartella(
         .take(PER_PAGINA)
     {
         match store.fetch_message(&addr, &nome, m.uid).await {
-            Ok(Some(f)) => righe.push(vista::riga(m.uid, m.internal_date, &m.flags, &f.bytes)),
+            Ok(Some(f)) => righe.push(RigaPagina {
+                r: vista::riga(m.uid, m.internal_date, &m.flags, &f.bytes),
+                stati: Vec::new(),
+            }),
             Ok(None) => {} // expunged meanwhile
             Err(e) => return guasto(&web, &u, e).await,
         }
     }
+    let inviata = nome == "Sent";
+    let mut aggiorna = false;
+    if inviata {
+        for riga in &mut righe {
+            if let Some(id) = riga.r.identificativo.clone() {
+                let (stati, in_corso) = web.stato(&id).await;
+                aggiorna |= in_corso;
+                riga.stati = stati;
+            }
+        }
+    }
+    let mut c = web.cornice(Some(&u), &nome).await;
+    c.aggiorna = aggiorna;
     let p = CartellaPagina {
-        c: web.cornice(Some(&u), &nome).await,
+        c,
+        inviata,
         etichetta: etichetta(&nome),
         cartella: nome,
         righe,
@@ -472,6 +520,8 @@ struct MessaggioPagina {
     cartella: String,
     uid: u32,
     v: Vista,
+    /// For an envelope this box sent: each recipient's status and steps.
+    stato: Vec<vista::StatoDestinatario>,
 }
 
 /// The stored bytes of one message of the logged-in box, or the response to give instead.
@@ -519,11 +569,22 @@ async fn messaggio(
     let Ok(v) = v else {
         return guasto(&web, &u, "message view task").await;
     };
+    // Our own envelope (its sender is this box): how it went at each recipient.
+    let mut c = web.cornice(Some(&u), &cartella).await;
+    let mut stato = Vec::new();
+    if let (Some(cert), true) = (&v.certificazione, v.originale.is_some()) {
+        if cert.mittente.eq_ignore_ascii_case(&u.sessione.casella) && cert.tipo == "posta-certificata" {
+            let (s, in_corso) = web.stato(&cert.identificativo).await;
+            stato = s;
+            c.aggiorna = in_corso;
+        }
+    }
     let p = MessaggioPagina {
-        c: web.cornice(Some(&u), &cartella).await,
+        c,
         cartella,
         uid,
         v,
+        stato,
     };
     pagina(&p)
 }

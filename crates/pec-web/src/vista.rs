@@ -30,6 +30,8 @@ pub struct Riga {
     pub nuovo: bool,
     /// A busta di trasporto or a receipt (anything signed by a provider for PEC).
     pub certificato: bool,
+    /// For a busta di trasporto: its PEC msgid (the envelope's Message-ID), to track it.
+    pub identificativo: Option<String>,
 }
 
 /// Date and time in Italy, as Italians write them.
@@ -87,7 +89,57 @@ pub fn riga(uid: u32, ricevuto: DateTime<Utc>, flags: &[String], bytes: &[u8]) -
         tipo: maiuscola(kind.descrizione()),
         nuovo: !flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")),
         certificato: !matches!(kind, MessageKind::Ordinaria | MessageKind::BustaAnomalia),
+        identificativo: match kind {
+            MessageKind::BustaTrasporto => parsed
+                .as_ref()
+                .and_then(|m| m.message_id())
+                .map(str::to_string),
+            _ => None,
+        },
     }
+}
+
+/// A recipient's status as the pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatoDestinatario {
+    /// The address.
+    pub indirizzo: String,
+    /// Its status, in words.
+    pub stato: &'static str,
+    /// A CSS class for it (`ok`, `ko`, `attesa`, `avviso`).
+    pub classe: &'static str,
+    /// Every step: (Europe/Rome time, words).
+    pub passi: Vec<(String, String)>,
+}
+
+/// "Stato dell'invio" of a sent message, from its log events.
+pub fn stato_invio(eventi: &[pec_core::registro::Evento]) -> (Vec<StatoDestinatario>, bool) {
+    use pec_core::stato::Stato;
+    let s = pec_core::stato::stato_invio(eventi);
+    let mut in_corso = false;
+    let righe = s
+        .destinatari
+        .into_iter()
+        .map(|d| {
+            in_corso |= !d.stato.finale();
+            StatoDestinatario {
+                classe: match d.stato {
+                    Stato::Consegnato => "ok",
+                    Stato::NonConsegnato | Stato::Virus | Stato::Avviso24h => "ko",
+                    Stato::Avviso12h => "avviso",
+                    Stato::InAttesa | Stato::PresoInCarico => "attesa",
+                },
+                stato: d.stato.etichetta(),
+                passi: d
+                    .passi
+                    .into_iter()
+                    .map(|p| (ora_italiana(p.data.utc()), p.descrizione))
+                    .collect(),
+                indirizzo: testo_sicuro(&d.indirizzo),
+            }
+        })
+        .collect();
+    (righe, in_corso)
 }
 
 /// An attachment of the original.

@@ -50,6 +50,14 @@ fn mario_writes_to_anna_and_giulia_and_anna_reads_the_original_with_its_attachme
     assert_eq!(sent["acceptance"], 1, "{sent}");
     // One delivery receipt from B (Anna) and one from A (Giulia).
     assert_eq!(sent["deliveries"], 2, "{sent}");
+    // Stato dell'invio: both delivered in the Sent list and on the message's page, with a
+    // step per event (Anna: relayed, taken in charge, delivered; Giulia: delivered), and no
+    // self-reload once nothing is pending.
+    assert_eq!(sent["sent_delivered"], 2, "{sent}");
+    assert_eq!(sent["sent_refresh"], false, "{sent}");
+    assert_eq!(sent["tracking"], true, "{sent}");
+    assert_eq!(sent["tracking_delivered"], 2, "{sent}");
+    assert!(sent["tracking_steps"].as_u64().unwrap() >= 4, "{sent}");
     let id = sent["identificativo"].as_str().expect("msgid shown");
     // The same access point as SMTP: its events are in the legal log.
     assert!(
