@@ -161,8 +161,14 @@ pub fn stato_invio(eventi: &[Evento]) -> Invio {
                 destinatario,
             } => {
                 let (stato, testo) = match scadenza {
-                    Scadenza::Ore12 => (Stato::Avviso12h, "nessuna ricevuta di consegna entro 12 ore"),
-                    Scadenza::Ore24 => (Stato::Avviso24h, "nessuna ricevuta di consegna entro 24 ore"),
+                    Scadenza::Ore12 => (
+                        Stato::Avviso12h,
+                        "nessuna ricevuta di consegna entro 12 ore",
+                    ),
+                    Scadenza::Ore24 => (
+                        Stato::Avviso24h,
+                        "nessuna ricevuta di consegna entro 24 ore",
+                    ),
                 };
                 per(std::slice::from_ref(destinatario), stato, testo.into())
             }
@@ -170,16 +176,21 @@ pub fn stato_invio(eventi: &[Evento]) -> Invio {
                 ricevuta, riguarda, ..
             } => {
                 let (stato, testo) = match ricevuta.as_str() {
-                    "presa-in-carico" => (Stato::PresoInCarico, "preso in carico dal gestore del destinatario"),
-                    "consegna-completa" | "consegna-breve" | "consegna-sintetica" => {
-                        (Stato::Consegnato, "consegnato: ricevuta di avvenuta consegna")
-                    }
+                    "presa-in-carico" => (
+                        Stato::PresoInCarico,
+                        "preso in carico dal gestore del destinatario",
+                    ),
+                    "consegna-completa" | "consegna-breve" | "consegna-sintetica" => (
+                        Stato::Consegnato,
+                        "consegnato: ricevuta di avvenuta consegna",
+                    ),
                     "rilevazione-virus" | "mancata-consegna-virus" => {
                         (Stato::Virus, "virus rilevato dal gestore del destinatario")
                     }
-                    k if k.starts_with("mancata-consegna") => {
-                        (Stato::NonConsegnato, "non consegnato: avviso di mancata consegna")
-                    }
+                    k if k.starts_with("mancata-consegna") => (
+                        Stato::NonConsegnato,
+                        "non consegnato: avviso di mancata consegna",
+                    ),
                     _ => continue,
                 };
                 per(riguarda, stato, testo.into())
@@ -187,7 +198,11 @@ pub fn stato_invio(eventi: &[Evento]) -> Invio {
             _ => Vec::new(),
         };
         for (indirizzo, stato, descrizione) in passi {
-            let Some(d) = out.destinatari.iter_mut().find(|d| d.indirizzo == indirizzo) else {
+            let Some(d) = out
+                .destinatari
+                .iter_mut()
+                .find(|d| d.indirizzo == indirizzo)
+            else {
                 continue;
             };
             d.passi.push(Passo {
@@ -273,7 +288,11 @@ mod tests {
         ];
         let s = stato_invio(&eventi);
         assert!(s.accettato.is_some() && s.non_accettato.is_none());
-        let stati: Vec<_> = s.destinatari.iter().map(|d| (d.indirizzo.as_str(), d.stato)).collect();
+        let stati: Vec<_> = s
+            .destinatari
+            .iter()
+            .map(|d| (d.indirizzo.as_str(), d.stato))
+            .collect();
         assert_eq!(
             stati,
             vec![
@@ -306,16 +325,28 @@ mod tests {
         assert_eq!(con(vec![]), Stato::InAttesa);
         assert_eq!(con(vec![scad(Scadenza::Ore12, 720)]), Stato::Avviso12h);
         assert_eq!(
-            con(vec![scad(Scadenza::Ore12, 720), scad(Scadenza::Ore24, 1410)]),
+            con(vec![
+                scad(Scadenza::Ore12, 720),
+                scad(Scadenza::Ore24, 1410)
+            ]),
             Stato::Avviso24h
         );
         assert_eq!(
-            con(vec![scad(Scadenza::Ore12, 720), ricevuta("consegna-breve", anna, 800)]),
+            con(vec![
+                scad(Scadenza::Ore12, 720),
+                ricevuta("consegna-breve", anna, 800)
+            ]),
             Stato::Consegnato
         );
-        assert_eq!(con(vec![ricevuta("rilevazione-virus", anna, 5)]), Stato::Virus);
         assert_eq!(
-            con(vec![ricevuta("mancata-consegna", anna, 5), ricevuta("presa-in-carico", anna, 6)]),
+            con(vec![ricevuta("rilevazione-virus", anna, 5)]),
+            Stato::Virus
+        );
+        assert_eq!(
+            con(vec![
+                ricevuta("mancata-consegna", anna, 5),
+                ricevuta("presa-in-carico", anna, 6)
+            ]),
             Stato::NonConsegnato
         );
     }

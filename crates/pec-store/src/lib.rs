@@ -164,6 +164,16 @@ pub trait Store: Send + Sync {
         folder: &'a str,
     ) -> BoxFuture<'a, Result<Vec<MessageMeta>>>;
 
+    /// The messages of `address`, in any folder, whose idempotency key starts with `prefix`:
+    /// every message about one PEC msgid in a box is keyed `box:<address>:<msgid>:…` (the
+    /// sender's copy, the acceptance, each receipt), so this finds a sent message's proofs.
+    /// By folder and UID.
+    fn messages_by_key<'a>(
+        &'a self,
+        address: &'a Address,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<MessageMeta>>>;
+
     /// One message with its bytes (checked against their hash).
     fn fetch_message<'a>(
         &'a self,

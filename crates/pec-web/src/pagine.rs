@@ -34,6 +34,7 @@ pub(crate) fn router(web: Web) -> Router {
         .route("/cartelle/{cartella}", get(cartella))
         .route("/cartelle/{cartella}/{uid}", get(messaggio))
         .route("/cartelle/{cartella}/{uid}/eml", get(eml))
+        .route("/cartelle/{cartella}/{uid}/prove.zip", get(prove))
         .route("/cartelle/{cartella}/{uid}/allegati/{n}", get(allegato))
         .route("/scrivi", get(scrivi_pagina).post(scrivi))
         .route("/static/gestore.css", get(css))
@@ -573,7 +574,9 @@ async fn messaggio(
     let mut c = web.cornice(Some(&u), &cartella).await;
     let mut stato = Vec::new();
     if let (Some(cert), true) = (&v.certificazione, v.originale.is_some()) {
-        if cert.mittente.eq_ignore_ascii_case(&u.sessione.casella) && cert.tipo == "posta-certificata" {
+        if cert.mittente.eq_ignore_ascii_case(&u.sessione.casella)
+            && cert.tipo == "posta-certificata"
+        {
             let (s, in_corso) = web.stato(&cert.identificativo).await;
             stato = s;
             c.aggiorna = in_corso;
@@ -619,6 +622,47 @@ async fn eml(
         // The stored bytes as they are, so the signature still verifies.
         Ok(bytes) => scaricamento(&format!("messaggio-{uid}.eml"), "message/rfc822", bytes),
         Err(r) => r,
+    }
+}
+
+/// For an envelope this box sent: a ZIP with the envelope and every receipt and notice about
+/// it, as stored (signatures intact), and the status of each recipient in words.
+async fn prove(
+    State(web): State<Web>,
+    u: Utente,
+    Path((cartella, uid)): Path<(String, u32)>,
+) -> Response {
+    let bytes = match leggi(&web, &u, &cartella, uid).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let v = vista::vista(&bytes);
+    let Some(cert) = v.certificazione.filter(|c| {
+        c.tipo == "posta-certificata" && c.mittente.eq_ignore_ascii_case(&u.sessione.casella)
+    }) else {
+        return non_trovato(&web, &u).await;
+    };
+    let Some(addr) = casella(&u) else {
+        return non_trovato(&web, &u).await;
+    };
+    let prefix = format!("box:{}:{}:", addr.as_str(), cert.identificativo);
+    let store = web.0.gestore.store();
+    let trovati = match store.messages_by_key(&addr, &prefix).await {
+        Ok(m) => m,
+        Err(e) => return guasto(&web, &u, e).await,
+    };
+    let mut parti = Vec::new();
+    for m in trovati {
+        match store.fetch_message(&addr, &m.folder, m.uid).await {
+            Ok(Some(f)) => parti.push((m.key, f.bytes)),
+            Ok(None) => {}
+            Err(e) => return guasto(&web, &u, e).await,
+        }
+    }
+    let (stati, _) = web.stato(&cert.identificativo).await;
+    match vista::archivio(&cert.identificativo, &parti, &stati) {
+        Ok(zip) => scaricamento("prove-pec.zip", "application/zip", zip),
+        Err(e) => guasto(&web, &u, e).await,
     }
 }
 

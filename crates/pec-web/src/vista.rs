@@ -366,6 +366,52 @@ fn certificazione(d: &Daticert) -> Certificazione {
     }
 }
 
+/// The proofs of a sent message as a ZIP: each stored message (`(key, bytes)`: the envelope,
+/// the acceptance, every receipt and notice) as an `.eml` named by what it is, and
+/// `stato-dell-invio.txt` with each recipient's status and steps.
+pub fn archivio(
+    identificativo: &str,
+    parti: &[(String, Vec<u8>)],
+    stati: &[StatoDestinatario],
+) -> zip::result::ZipResult<Vec<u8>> {
+    use std::io::Write as _;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opzioni =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (i, (chiave, bytes)) in parti.iter().enumerate() {
+        // What it is, from the key's last part (`sent`, `accettazione`, `consegna:<who>`…).
+        let cosa = chiave
+            .split_once(&format!(":{identificativo}:"))
+            .map(|(_, c)| c)
+            .unwrap_or("messaggio");
+        let cosa = match cosa {
+            "sent" => "busta-di-trasporto".to_string(),
+            c => c
+                .chars()
+                .map(|ch| {
+                    if ch.is_ascii_alphanumeric() || ch == '-' || ch == '.' {
+                        ch
+                    } else {
+                        '_'
+                    }
+                })
+                .collect(),
+        };
+        z.start_file(format!("{:02}-{cosa}.eml", i + 1), opzioni)?;
+        z.write_all(bytes)?;
+    }
+    let mut testo = format!("Stato dell'invio del messaggio {identificativo}\r\n");
+    for d in stati {
+        testo.push_str(&format!("\r\n{}: {}\r\n", d.indirizzo, d.stato));
+        for (quando, cosa) in &d.passi {
+            testo.push_str(&format!("  {quando}  {cosa}\r\n"));
+        }
+    }
+    z.start_file("stato-dell-invio.txt", opzioni)?;
+    z.write_all(testo.as_bytes())?;
+    Ok(z.finish()?.into_inner())
+}
+
 /// `s` with its first letter in capitals, as a label starts.
 fn maiuscola(s: &str) -> String {
     let mut c = s.chars();

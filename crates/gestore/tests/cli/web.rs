@@ -31,6 +31,7 @@ fn mario_writes_to_anna_and_giulia_and_anna_reads_the_original_with_its_attachme
     let a_url = format!("https://localhost:{}", a.web);
     let b_url = format!("http://127.0.0.1:{}", b.web_http);
     let subject = "Richiesta di accesso agli atti";
+    let proofs = tempfile::tempdir().unwrap();
     let sent = browser(
         &a_url,
         "send",
@@ -41,6 +42,7 @@ fn mario_writes_to_anna_and_giulia_and_anna_reads_the_original_with_its_attachme
             &format!("giulia@{A}"),
             subject,
             "%PDF-1.4 domanda firmata",
+            &path(proofs.path()),
         ],
     );
     assert_eq!(sent["login"], 200, "{sent}");
@@ -58,6 +60,45 @@ fn mario_writes_to_anna_and_giulia_and_anna_reads_the_original_with_its_attachme
     assert_eq!(sent["tracking"], true, "{sent}");
     assert_eq!(sent["tracking_delivered"], 2, "{sent}");
     assert!(sent["tracking_steps"].as_u64().unwrap() >= 4, "{sent}");
+    // The proofs in Mario's box: the envelope, the acceptance, Anna's delivery receipt
+    // (signed by B, completa: she is in To) and Giulia's (signed by A, sintetica: she is in
+    // Cc), each verifying as stored. The presa in carico went to A's service box.
+    assert_eq!(sent["zip_status"], 200, "{sent}");
+    assert_eq!(sent["zip_type"], "application/zip", "{sent}");
+    let names: Vec<&str> = sent["zip"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"stato-dell-invio.txt"), "{names:?}");
+    let mut kinds = Vec::new();
+    for name in names.iter().filter(|n| n.ends_with(".eml")) {
+        let raw = std::fs::read(proofs.path().join(name)).unwrap();
+        // Who signed it, by the issuer the signature names; then checked against that CA.
+        let out = gestore(&["verify", "--json", "-"], Some(&raw));
+        let first: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let issuer = first[0]["signature"]["signer"]["issuer"]
+            .as_str()
+            .unwrap_or("");
+        let signer = if issuer.contains("Gestore B") { b } else { a };
+        let v = verified_json(a, signer, &raw);
+        assert_eq!(v["verdict"], "intact", "{name}: {v}");
+        kinds.push(v["kind"].as_str().unwrap().to_string());
+    }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "accettazione",
+            "busta",
+            "consegna-completa",
+            "consegna-sintetica"
+        ],
+        "{names:?}"
+    );
+    let stato = std::fs::read_to_string(proofs.path().join("stato-dell-invio.txt")).unwrap();
+    assert!(stato.contains(&format!("anna@{B}: consegnato")), "{stato}");
     let id = sent["identificativo"].as_str().expect("msgid shown");
     // The same access point as SMTP: its events are in the legal log.
     assert!(

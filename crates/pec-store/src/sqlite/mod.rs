@@ -554,6 +554,34 @@ impl Store for SqliteStore {
         Box::pin(self.read_messages(address, folder, None))
     }
 
+    fn messages_by_key<'a>(
+        &'a self,
+        address: &'a Address,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<MessageMeta>>> {
+        Box::pin(async move {
+            // A range on the unique key index: text compares byte by byte, and no UTF-8
+            // sequence sorts above U+10FFFF's.
+            let upper = format!("{prefix}\u{10FFFF}");
+            sqlx::query(
+                "SELECT f.name AS folder, m.uid, m.key, m.blob, m.size, m.internal_date, m.flags
+                 FROM messages m
+                 JOIN folders f ON f.id = m.folder_id
+                 JOIN mailboxes b ON b.id = f.mailbox_id
+                 WHERE b.address = ? AND m.key >= ? AND m.key < ?
+                 ORDER BY f.name, m.uid",
+            )
+            .bind(address.as_str())
+            .bind(prefix)
+            .bind(upper)
+            .fetch_all(&self.inner.readers)
+            .await?
+            .iter()
+            .map(rows::message)
+            .collect()
+        })
+    }
+
     fn fetch_message<'a>(
         &'a self,
         address: &'a Address,

@@ -199,3 +199,61 @@ async fn one_shared_body_is_stored_into_several_boxes_of_one_batch() {
         assert_eq!(s.bytes(&b, "INBOX", uid).await, body.to_vec());
     }
 }
+
+#[tokio::test]
+async fn messages_are_found_by_key_prefix_in_every_folder_of_one_box_only() {
+    let s = open().await;
+    let a = s.mailbox("a@pec.example", 0).await;
+    let b = s.mailbox("b@pec.example", 0).await;
+    let key = |addr: &str, id: &str, what: &str| format!("box:{addr}:{id}:{what}");
+    s.store
+        .commit(
+            Batch::new()
+                .with(put(&key("a@pec.example", "id1", "sent"), &a, "Sent", b"1"))
+                .with(put(
+                    &key("a@pec.example", "id1", "accettazione"),
+                    &a,
+                    "INBOX",
+                    b"2",
+                ))
+                .with(put(
+                    &key("a@pec.example", "id1", "consegna:x"),
+                    &a,
+                    "INBOX",
+                    b"3",
+                ))
+                // Another msgid that starts the same, another box with the same msgid.
+                .with(put(&key("a@pec.example", "id10", "sent"), &a, "Sent", b"4"))
+                .with(put(
+                    &key("b@pec.example", "id1", "busta"),
+                    &b,
+                    "INBOX",
+                    b"5",
+                )),
+        )
+        .await
+        .unwrap();
+    let found = s
+        .store
+        .messages_by_key(&a, "box:a@pec.example:id1:")
+        .await
+        .unwrap();
+    let keys: Vec<_> = found
+        .iter()
+        .map(|m| (m.folder.as_str(), m.key.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("INBOX", "box:a@pec.example:id1:accettazione"),
+            ("INBOX", "box:a@pec.example:id1:consegna:x"),
+            ("Sent", "box:a@pec.example:id1:sent"),
+        ]
+    );
+    assert!(s
+        .store
+        .messages_by_key(&b, "box:a@pec.example:id1:")
+        .await
+        .unwrap()
+        .is_empty());
+}
