@@ -13,11 +13,13 @@
 //! file name is inert even if escaping ever failed.
 //!
 //! Modules: `sessione` (cookies, CSRF, expiry), `vista` (what a stored message shows),
+//! `firma` (what its signature is worth),
 //! `componi` (a draft as RFC 5322), `pagine` (the handlers), `servizio` (HTTP and HTTPS
 //! on a listener).
 #![deny(missing_docs)]
 
 pub mod componi;
+pub mod firma;
 mod pagine;
 pub mod servizio;
 pub mod sessione;

@@ -37,6 +37,7 @@ pub(crate) fn router(web: Web) -> Router {
         .route("/cartelle/{cartella}/{uid}/prove.zip", get(prove))
         .route("/cartelle/{cartella}/{uid}/allegati/{n}", get(allegato))
         .route("/scrivi", get(scrivi_pagina).post(scrivi))
+        .route("/verifica", get(verifica_pagina).post(verifica))
         .route("/static/gestore.css", get(css))
         .layer(DefaultBodyLimit::max(limite))
         .layer(axum::middleware::map_response(sicurezza))
@@ -521,6 +522,8 @@ struct MessaggioPagina {
     cartella: String,
     uid: u32,
     v: Vista,
+    /// What its signature is worth (certified messages only).
+    firma: Option<crate::firma::Firma>,
     /// For an envelope this box sent: each recipient's status and steps.
     stato: Vec<vista::StatoDestinatario>,
 }
@@ -566,8 +569,18 @@ async fn messaggio(
             tracing::debug!("web: \\Seen: {e}");
         }
     }
-    let v = tokio::task::spawn_blocking(move || vista::vista(&bytes)).await;
-    let Ok(v) = v else {
+    let (verifier, ora) = (
+        web.0.gestore.indice().verifier(),
+        web.0.gestore.clock().now(),
+    );
+    let letto = tokio::task::spawn_blocking(move || {
+        let v = vista::vista(&bytes);
+        let firma = (v.tipo != "Posta ordinaria")
+            .then(|| crate::firma::firma(&verifier.verify(&bytes, ora)));
+        (v, firma)
+    })
+    .await;
+    let Ok((v, firma)) = letto else {
         return guasto(&web, &u, "message view task").await;
     };
     // Our own envelope (its sender is this box): how it went at each recipient.
@@ -587,6 +600,7 @@ async fn messaggio(
         cartella,
         uid,
         v,
+        firma,
         stato,
     };
     pagina(&p)
@@ -830,6 +844,73 @@ async fn scrivi(State(web): State<Web>, u: Utente, mut form: Multipart) -> Respo
         }
         Err(e) => guasto(&web, &u, e).await,
     }
+}
+
+#[derive(Template)]
+#[template(path = "verifica.html")]
+struct VerificaPagina {
+    c: Cornice,
+    esito: Option<(crate::firma::Firma, Vista)>,
+    errore: Option<String>,
+}
+
+/// "Verifica una PEC": anyone may check a message they hold (no login, nothing stored).
+async fn verifica_pagina(State(web): State<Web>) -> Response {
+    let p = VerificaPagina {
+        c: web.cornice(None, "").await,
+        esito: None,
+        errore: None,
+    };
+    pagina(&p)
+}
+
+async fn verifica(State(web): State<Web>, mut form: Multipart) -> Response {
+    let mut bytes = None;
+    loop {
+        match form.next_field().await {
+            Ok(Some(campo)) if campo.name() == Some("messaggio") => match campo.bytes().await {
+                Ok(b) => bytes = Some(b.to_vec()),
+                Err(e) => return verifica_errore(&web, e.status()).await,
+            },
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => return verifica_errore(&web, e.status()).await,
+        }
+    }
+    let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
+        return verifica_errore(&web, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let (verifier, ora) = (
+        web.0.gestore.indice().verifier(),
+        web.0.gestore.clock().now(),
+    );
+    let letto = tokio::task::spawn_blocking(move || {
+        let v = vista::vista(&bytes);
+        (crate::firma::firma(&verifier.verify(&bytes, ora)), v)
+    })
+    .await;
+    let p = VerificaPagina {
+        c: web.cornice(None, "").await,
+        esito: letto.ok(),
+        errore: None,
+    };
+    pagina(&p)
+}
+
+async fn verifica_errore(web: &Web, stato: StatusCode) -> Response {
+    let testo = match stato {
+        StatusCode::PAYLOAD_TOO_LARGE => format!(
+            "Il file supera il limite di {} MB.",
+            web.0.limite / (1024 * 1024)
+        ),
+        _ => "Scegli un file .eml da verificare.".into(),
+    };
+    let p = VerificaPagina {
+        c: web.cornice(None, "").await,
+        esito: None,
+        errore: Some(testo),
+    };
+    (stato, pagina(&p)).into_response()
 }
 
 async fn css() -> Response {

@@ -115,6 +115,8 @@ fn mario_writes_to_anna_and_giulia_and_anna_reads_the_original_with_its_attachme
     assert_eq!(read["listed"], true, "{read}");
     assert_eq!(read["message"], 200, "{read}");
     assert_eq!(read["certification_panel"], true, "{read}");
+    // A's signature, checked by B against the providers' index.
+    assert_eq!(read["signature_ok"], true, "{read}");
     assert_eq!(read["original_text"], true, "{read}");
     assert_eq!(read["attachments"], 1, "{read}");
     assert_eq!(read["attachment"], "%PDF-1.4 domanda firmata", "{read}");
@@ -128,6 +130,42 @@ fn mario_writes_to_anna_and_giulia_and_anna_reads_the_original_with_its_attachme
     let v = verified_json(b, a, &eml);
     assert_eq!(v["kind"], "busta", "{v}");
     assert_eq!(v["verdict"], "intact", "{v}");
+
+    // "Verifica una PEC", without logging in: the envelope as stored, the same altered, and
+    // a message nobody signed.
+    let genuine = dir.path().join("genuina.eml");
+    let altered = dir.path().join("alterata.eml");
+    let plain = dir.path().join("ordinaria.eml");
+    std::fs::write(&genuine, &eml).unwrap();
+    std::fs::write(&altered, tamper(&eml)).unwrap();
+    std::fs::write(
+        &plain,
+        b"From: x@example.com\r\nSubject: ciao\r\n\r\nciao\r\n",
+    )
+    .unwrap();
+    let ver = browser(
+        &b_url,
+        "verify",
+        &[&path(&genuine), &path(&altered), &path(&plain)],
+    );
+    assert_eq!(ver["page"], 200, "{ver}");
+    assert_eq!(ver["genuina.eml"][1], "ok", "{ver}");
+    assert_eq!(ver["alterata.eml"][1], "ko", "{ver}");
+    assert!(
+        ver["alterata.eml"][2]
+            .as_str()
+            .unwrap()
+            .contains("alterato"),
+        "{ver}"
+    );
+    assert_eq!(ver["ordinaria.eml"][1], "ko", "{ver}");
+    assert!(
+        ver["ordinaria.eml"][2]
+            .as_str()
+            .unwrap()
+            .contains("Non firmato"),
+        "{ver}"
+    );
 }
 
 #[test]
