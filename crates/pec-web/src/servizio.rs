@@ -28,6 +28,13 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    // The connection's span names the listener and the client, as every listener's does:
+    // the login throttle's lines (`gestore::auth`) are then the ones fail2ban reads for SMTP,
+    // IMAP and POP3.
+    let nome = match acceptor {
+        Some(_) => format!("web {}", listener.local_addr()?),
+        None => format!("web_http {}", listener.local_addr()?),
+    };
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -47,7 +54,8 @@ pub async fn serve(
         let svc = app.clone().layer(axum::Extension(conn));
         let svc = hyper_util::service::TowerToHyperService::new(svc);
         let acceptor = acceptor.clone();
-        tokio::spawn(async move {
+        let span = tracing::info_span!("session", listener = %nome, peer = %peer);
+        let connessione = async move {
             let builder =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             let served = match acceptor {
@@ -72,6 +80,7 @@ pub async fn serve(
             if let Err(e) = served {
                 tracing::debug!("web {peer}: {e}");
             }
-        });
+        };
+        tokio::spawn(tracing::Instrument::instrument(connessione, span));
     }
 }

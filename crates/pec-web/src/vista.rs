@@ -86,7 +86,22 @@ pub fn riga(uid: u32, ricevuto: DateTime<Utc>, flags: &[String], bytes: &[u8]) -
         } else {
             testo_sicuro(&oggetto)
         },
-        tipo: maiuscola(kind.descrizione()),
+        tipo: match kind {
+            // Which delivery receipt it is, is in the daticert, which the list does not read:
+            // the header says it when present.
+            MessageKind::ConsegnaCompleta
+            | MessageKind::ConsegnaBreve
+            | MessageKind::ConsegnaSintetica => match header("X-TipoRicevuta")
+                .map(|t| t.to_ascii_lowercase())
+                .as_deref()
+            {
+                Some(t @ ("completa" | "breve" | "sintetica")) => {
+                    format!("Ricevuta di avvenuta consegna {t}")
+                }
+                _ => "Ricevuta di avvenuta consegna".into(),
+            },
+            _ => maiuscola(kind.descrizione()),
+        },
         nuovo: !flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")),
         certificato: !matches!(kind, MessageKind::Ordinaria | MessageKind::BustaAnomalia),
         identificativo: match kind {
@@ -299,7 +314,12 @@ fn posta(bytes: &[u8]) -> Posta {
         a: indirizzi(m.to()),
         cc: indirizzi(m.cc()),
         oggetto: testo_sicuro(m.subject().unwrap_or("")),
-        data: m.date().map(|d| d.to_rfc822()).unwrap_or_default(),
+        // In Italian time, whatever zone the sender's client wrote.
+        data: m
+            .date()
+            .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0))
+            .map(ora_italiana)
+            .unwrap_or_default(),
         testo: testo_sicuro(&m.body_text(0).unwrap_or_default()),
         allegati,
     }
