@@ -231,6 +231,7 @@ fn run_demo() -> String {
             "pop3",
             "pop3s",
             "inbound",
+            "web",
         ] {
             args.extend([format!("--{provider}{listener}-port"), "0".into()]);
         }
@@ -360,6 +361,9 @@ fn the_demo_prints_the_ports_each_provider_listens_on() {
             assert!(words.contains(&listening(tls).as_str()), "{line}");
         }
         inbound.push(listening("inbound"));
+        // The webmail's URL is the bound web listener's.
+        let web = format!("webmail: https://127.0.0.1:{}/", listening("web"));
+        assert!(section.contains(&web), "no {web:?} in\n{section}");
     }
     // Each relays to the other's receiving point.
     let routes = &stdout[relay..];
