@@ -115,5 +115,79 @@ impl Caselle {
     }
 }
 
+impl Caselle {
+    /// Whether `casella` has the webmail's second factor on.
+    pub async fn totp_attivo(&self, casella: &str) -> Result<bool> {
+        Ok(self.store.totp(&indirizzo(casella)?).await?.is_some())
+    }
+
+    /// Checks the code typed after the password at the webmail (`crate::totp`), at time
+    /// `ora`: throttled and counted like a password (a wrong code is a failed login), each
+    /// code good once.
+    pub async fn verifica_codice(
+        &self,
+        casella: &str,
+        codice: &str,
+        peer: IpAddr,
+        ora: chrono::DateTime<chrono::Utc>,
+    ) -> Accesso {
+        let tentativo = match self
+            .accessi
+            .begin("web-totp", casella, peer, Instant::now())
+        {
+            Ok(t) => t,
+            Err(wait) => {
+                tokio::time::sleep(RIFIUTO).await;
+                return Accesso::Bloccato(wait);
+            }
+        };
+        let esito = async {
+            let addr = indirizzo(casella)?;
+            let Some(t) = self.store.totp(&addr).await? else {
+                return Ok(false);
+            };
+            let ora = u64::try_from(ora.timestamp()).unwrap_or_default();
+            let Some(passo) = crate::totp::verifica(&t.secret, codice, ora, t.last_step) else {
+                return Ok(false);
+            };
+            let r = self
+                .store
+                .commit(
+                    pec_store::Batch::new().with(pec_store::Operation::UseTotpStep {
+                        address: addr,
+                        step: passo,
+                    }),
+                )
+                .await?;
+            Ok::<_, Errore>(
+                r.outcomes.first() == Some(&pec_store::Outcome::TotpStep { accepted: true }),
+            )
+        }
+        .await;
+        match esito {
+            Ok(true) => {
+                tentativo.succeeded(Instant::now());
+                Accesso::Consentito(casella.to_ascii_lowercase())
+            }
+            Ok(false) => {
+                tentativo.failed(Instant::now());
+                Accesso::Rifiutato
+            }
+            Err(e) => Accesso::Indisponibile(e.to_string()),
+        }
+    }
+
+    /// Turns the second factor of `casella` on with `segreto` (base32; the caller has had
+    /// the user prove their app holds it) or off with `None`.
+    pub async fn imposta_totp(&self, casella: &str, segreto: Option<String>) -> Result<()> {
+        let op = pec_store::Operation::SetTotp {
+            address: indirizzo(casella)?,
+            secret: segreto,
+        };
+        self.store.commit(pec_store::Batch::new().with(op)).await?;
+        Ok(())
+    }
+}
+
 /// How long a blocked attempt waits before it is answered.
 const RIFIUTO: Duration = Duration::from_secs(1);

@@ -54,6 +54,7 @@ pub mod quarantena;
 pub mod ricezione;
 pub mod scadenze;
 pub mod sigillo;
+pub mod totp;
 pub mod virus;
 
 pub use errore::{Errore, Risultato};

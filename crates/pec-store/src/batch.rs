@@ -102,6 +102,23 @@ pub enum Operation {
         /// Quota in bytes; 0 means no limit.
         quota_bytes: u64,
     },
+    /// Turns the webmail's second factor on with this TOTP secret (base32), or off with
+    /// `None`; the record of used steps starts again.
+    SetTotp {
+        /// The mailbox.
+        address: Address,
+        /// The secret, base32; `None` turns it off.
+        secret: Option<String>,
+    },
+    /// Records that the TOTP step `step` was used to log in, unless that step or a later one
+    /// already was: the outcome says which (a code is good once, even across two logins at
+    /// the same time).
+    UseTotpStep {
+        /// The mailbox.
+        address: Address,
+        /// The step (Unix time / 30).
+        step: u64,
+    },
     /// Enables or disables a mailbox.
     SetEnabled {
         /// The mailbox.
@@ -372,6 +389,11 @@ pub enum Outcome {
     Enqueued {
         /// True if a new item was created.
         created: bool,
+    },
+    /// [`Operation::UseTotpStep`]: `accepted` false when that step or a later one was used.
+    TotpStep {
+        /// True if the step was recorded now.
+        accepted: bool,
     },
     /// A queue transition was applied (`changed`) or the item was no longer scheduled.
     QueueUpdated {

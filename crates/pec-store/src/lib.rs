@@ -91,7 +91,7 @@ pub use error::{ChainBreak, ChainBreakReason, Fault, StoreError};
 pub use folder_perms::prepare_data_dir;
 pub use model::{
     Address, BlobRef, FetchedMessage, FolderInfo, FolderSnapshot, LogEntry, LogHead, LogQuery,
-    MailboxInfo, MailboxState, MessageMeta, MessageSummary, QueueItem, QueueStatus,
+    MailboxInfo, MailboxState, MessageMeta, MessageSummary, QueueItem, QueueStatus, Totp,
 };
 pub use password::PasswordHash;
 pub use queue::backoff;
@@ -163,6 +163,10 @@ pub trait Store: Send + Sync {
         address: &'a Address,
         folder: &'a str,
     ) -> BoxFuture<'a, Result<Vec<MessageMeta>>>;
+
+    /// The webmail's second factor of `address`: its TOTP secret (base32) and the last step
+    /// accepted; `None` when it is off or the box unknown.
+    fn totp<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<Option<Totp>>>;
 
     /// The messages of `address`, in any folder, whose idempotency key starts with `prefix`:
     /// every message about one PEC msgid in a box is keyed `box:<address>:<msgid>:…` (the

@@ -184,6 +184,15 @@ pub struct FetchedMessage {
     pub bytes: Vec<u8>,
 }
 
+/// A box's second factor for the webmail (TOTP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totp {
+    /// The secret, base32.
+    pub secret: String,
+    /// The last step a code was accepted for.
+    pub last_step: Option<u64>,
+}
+
 /// Lifecycle of a queue item (STYLE §3: progress is explicit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueStatus {

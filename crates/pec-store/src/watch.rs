@@ -84,6 +84,8 @@ fn mailbox_of(op: &Operation) -> Option<&Address> {
         | Operation::SetPassword { .. }
         | Operation::SetQuota { .. }
         | Operation::SetEnabled { .. }
+        | Operation::SetTotp { .. }
+        | Operation::UseTotpStep { .. }
         | Operation::Enqueue(_)
         | Operation::CompleteQueueItem { .. }
         | Operation::RetryQueueItem { .. }

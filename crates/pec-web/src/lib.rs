@@ -39,7 +39,14 @@ struct Interno {
     nome: String,
     /// The largest upload, in bytes.
     limite: usize,
+    /// Each box's last completed logins (when, from where, how), newest first; in memory.
+    accessi: std::sync::Mutex<std::collections::HashMap<String, UltimiAccessi>>,
 }
+
+/// A box's last completed logins: when, from where, how (password, or password and code),
+/// newest first.
+type UltimiAccessi =
+    std::collections::VecDeque<(chrono::DateTime<chrono::Utc>, std::net::IpAddr, String)>;
 
 impl Web {
     /// The webmail of `gestore`, titled `nome`, taking uploads up to `limite` bytes.
@@ -49,6 +56,7 @@ impl Web {
             sessioni: sessione::Sessioni::default(),
             nome: nome.to_string(),
             limite,
+            accessi: Default::default(),
         }))
     }
 

@@ -31,6 +31,11 @@ pub(crate) fn router(web: Web) -> Router {
         .route("/", get(|| async { Redirect::to("/cartelle/INBOX") }))
         .route("/accesso", get(accesso_pagina).post(accesso))
         .route("/esci", post(esci))
+        .route("/accesso/codice", get(codice_pagina).post(codice))
+        .route("/sicurezza", get(sicurezza_pagina))
+        .route("/sicurezza/totp/nuovo", post(totp_nuovo))
+        .route("/sicurezza/totp/conferma", post(totp_conferma))
+        .route("/sicurezza/totp/disattiva", post(totp_disattiva))
         .route("/cartelle/{cartella}", get(cartella))
         .route("/cartelle/{cartella}/{uid}", get(messaggio))
         .route("/cartelle/{cartella}/{uid}/eml", get(eml))
@@ -125,11 +130,33 @@ impl FromRequestParts<Web> for Utente {
         let conn = connessione(parts);
         let token = leggi_cookie(cookie_header(parts), sessione::COOKIE).unwrap_or("");
         match web.0.sessioni.trova(token, Instant::now()) {
-            Some(sessione) => Ok(Utente {
+            Some(sessione) if sessione.verificata => Ok(Utente {
                 sessione,
                 token: token.to_string(),
                 conn,
             }),
+            Some(_) => Err(Redirect::to("/accesso/codice").into_response()),
+            None => Err(Redirect::to("/accesso").into_response()),
+        }
+    }
+}
+
+/// A session past the password, waiting for the second factor's code.
+struct InAttesa(Utente);
+
+impl FromRequestParts<Web> for InAttesa {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, Response> {
+        let conn = connessione(parts);
+        let token = leggi_cookie(cookie_header(parts), sessione::COOKIE).unwrap_or("");
+        match web.0.sessioni.trova(token, Instant::now()) {
+            Some(sessione) if !sessione.verificata => Ok(InAttesa(Utente {
+                sessione,
+                token: token.to_string(),
+                conn,
+            })),
+            Some(_) => Err(Redirect::to("/cartelle/INBOX").into_response()),
             None => Err(Redirect::to("/accesso").into_response()),
         }
     }
@@ -291,8 +318,32 @@ async fn accesso(
     let token = atteso.to_string();
     match esito {
         Accesso::Consentito(casella) => {
-            let (token, _) = web.0.sessioni.apri(&casella, Instant::now());
-            let mut r = Redirect::to("/cartelle/INBOX").into_response();
+            let secondo = match web.0.gestore.caselle().totp_attivo(&casella).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("web: login: {e}");
+                    let e = "Servizio momentaneamente non disponibile: riprova tra poco.".into();
+                    return modulo_accesso(
+                        &web,
+                        conn,
+                        token,
+                        indirizzo,
+                        Some(e),
+                        StatusCode::SERVICE_UNAVAILABLE,
+                    )
+                    .await;
+                }
+            };
+            if !secondo {
+                web.annota_accesso(&casella, conn.peer.ip(), "password");
+            }
+            let (token, _) = web.0.sessioni.apri(&casella, !secondo, Instant::now());
+            let dove = if secondo {
+                "/accesso/codice"
+            } else {
+                "/cartelle/INBOX"
+            };
+            let mut r = Redirect::to(dove).into_response();
             let h = r.headers_mut();
             for c in [
                 cookie(sessione::COOKIE, &token, conn.https, None),
@@ -911,6 +962,222 @@ async fn verifica_errore(web: &Web, stato: StatusCode) -> Response {
         errore: Some(testo),
     };
     (stato, pagina(&p)).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "codice.html")]
+struct CodicePagina {
+    c: Cornice,
+    errore: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CampiCodice {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    codice: String,
+}
+
+async fn codice_pagina(State(web): State<Web>, InAttesa(u): InAttesa) -> Response {
+    let mut c = web.cornice(None, "").await;
+    c.csrf = u.sessione.csrf.clone();
+    pagina(&CodicePagina { c, errore: None })
+}
+
+/// The second factor's code: right, and the session is complete under a new token (the
+/// half-logged-in one is dropped); wrong, counted like a wrong password.
+async fn codice(
+    State(web): State<Web>,
+    InAttesa(u): InAttesa,
+    Form(f): Form<CampiCodice>,
+) -> Response {
+    if !uguali(&u.sessione.csrf, &f.csrf) {
+        return vietato(&web, &u).await;
+    }
+    let caselle = web.0.gestore.caselle();
+    let ora = web.0.gestore.clock().now();
+    let (stato, errore) = match caselle
+        .verifica_codice(&u.sessione.casella, &f.codice, u.conn.peer.ip(), ora)
+        .await
+    {
+        Accesso::Consentito(casella) => {
+            web.0.sessioni.chiudi(&u.token);
+            web.annota_accesso(&casella, u.conn.peer.ip(), "password e codice");
+            let (token, _) = web.0.sessioni.apri(&casella, true, Instant::now());
+            let mut r = Redirect::to("/cartelle/INBOX").into_response();
+            *r.status_mut() = StatusCode::SEE_OTHER;
+            if let Ok(v) =
+                HeaderValue::from_str(&cookie(sessione::COOKIE, &token, u.conn.https, None))
+            {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            return r;
+        }
+        Accesso::Rifiutato => (StatusCode::UNAUTHORIZED, "Codice non valido o già usato."),
+        Accesso::Bloccato(_) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Troppi tentativi non riusciti: riprova più tardi.",
+        ),
+        Accesso::Indisponibile(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Servizio momentaneamente non disponibile: riprova tra poco.",
+        ),
+    };
+    let mut c = web.cornice(None, "").await;
+    c.csrf = u.sessione.csrf.clone();
+    let p = CodicePagina {
+        c,
+        errore: Some(errore.into()),
+    };
+    (stato, pagina(&p)).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "sicurezza.html")]
+struct SicurezzaPagina {
+    c: Cornice,
+    attivo: bool,
+    /// Enrolment under way: the otpauth URI, the secret in groups of four, the QR code (SVG).
+    iscrizione: Option<(String, String, String)>,
+    accessi: Vec<(String, String, String)>,
+    messaggio: Option<(bool, String)>,
+}
+
+impl Web {
+    /// Records a completed login of `casella` for its "ultimi accessi" list.
+    fn annota_accesso(&self, casella: &str, ip: std::net::IpAddr, come: &str) {
+        let mut a = self.0.accessi.lock().unwrap_or_else(|e| e.into_inner());
+        let voci = a.entry(casella.to_ascii_lowercase()).or_default();
+        voci.push_front((self.0.gestore.clock().now(), ip, come.to_string()));
+        voci.truncate(ULTIMI_ACCESSI);
+    }
+
+    async fn pagina_sicurezza(&self, u: &Utente, messaggio: Option<(bool, String)>) -> Response {
+        let attivo = match self
+            .0
+            .gestore
+            .caselle()
+            .totp_attivo(&u.sessione.casella)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return guasto(self, u, e).await,
+        };
+        let sessione = self.0.sessioni.trova(&u.token, Instant::now());
+        let iscrizione = sessione.and_then(|s| s.nuovo_totp).map(|segreto| {
+            let uri = pec_provider::totp::uri(&self.0.nome, &u.sessione.casella, &segreto);
+            let gruppi = segreto
+                .as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let qr = qrcode::QrCode::new(uri.as_bytes())
+                .map(|q| {
+                    q.render::<qrcode::render::svg::Color<'_>>()
+                        .min_dimensions(200, 200)
+                        .build()
+                })
+                .unwrap_or_default();
+            (uri, gruppi, qr)
+        });
+        let accessi = self
+            .0
+            .accessi
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&u.sessione.casella)
+            .map(|v| {
+                v.iter()
+                    .map(|(t, ip, come)| (vista::ora_italiana(*t), ip.to_string(), come.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let p = SicurezzaPagina {
+            c: self.cornice(Some(u), "").await,
+            attivo,
+            iscrizione,
+            accessi,
+            messaggio,
+        };
+        pagina(&p)
+    }
+}
+
+/// How many logins the "ultimi accessi" list keeps per box.
+const ULTIMI_ACCESSI: usize = 10;
+
+async fn sicurezza_pagina(State(web): State<Web>, u: Utente) -> Response {
+    web.pagina_sicurezza(&u, None).await
+}
+
+async fn totp_nuovo(State(web): State<Web>, u: Utente, Form(f): Form<SoloCsrf>) -> Response {
+    if !uguali(&u.sessione.csrf, &f.csrf) {
+        return vietato(&web, &u).await;
+    }
+    match pec_provider::totp::nuovo_segreto() {
+        Ok(s) => web.0.sessioni.nuovo_totp(&u.token, Some(s)),
+        Err(e) => return guasto(&web, &u, e).await,
+    }
+    web.pagina_sicurezza(&u, None).await
+}
+
+/// Enrolment ends when the user types a code from the app: the secret is then stored.
+async fn totp_conferma(State(web): State<Web>, u: Utente, Form(f): Form<CampiCodice>) -> Response {
+    if !uguali(&u.sessione.csrf, &f.csrf) {
+        return vietato(&web, &u).await;
+    }
+    let Some(segreto) = u.sessione.nuovo_totp.clone() else {
+        return web
+            .pagina_sicurezza(&u, Some((false, "Nessuna attivazione in corso.".into())))
+            .await;
+    };
+    let ora = u64::try_from(web.0.gestore.clock().now().timestamp()).unwrap_or_default();
+    if pec_provider::totp::verifica(&segreto, &f.codice, ora, None).is_none() {
+        let m = "Il codice non corrisponde: controlla l'ora del telefono e riprova.";
+        return web.pagina_sicurezza(&u, Some((false, m.into()))).await;
+    }
+    if let Err(e) = web
+        .0
+        .gestore
+        .caselle()
+        .imposta_totp(&u.sessione.casella, Some(segreto))
+        .await
+    {
+        return guasto(&web, &u, e).await;
+    }
+    web.0.sessioni.nuovo_totp(&u.token, None);
+    let m = "Verifica in due passaggi attiva: dal prossimo accesso la webmail chiederà il codice.";
+    web.pagina_sicurezza(&u, Some((true, m.into()))).await
+}
+
+/// Turning it off takes a current code (a stolen session alone cannot).
+async fn totp_disattiva(State(web): State<Web>, u: Utente, Form(f): Form<CampiCodice>) -> Response {
+    if !uguali(&u.sessione.csrf, &f.csrf) {
+        return vietato(&web, &u).await;
+    }
+    let caselle = web.0.gestore.caselle();
+    let ora = web.0.gestore.clock().now();
+    match caselle
+        .verifica_codice(&u.sessione.casella, &f.codice, u.conn.peer.ip(), ora)
+        .await
+    {
+        Accesso::Consentito(_) => {
+            if let Err(e) = caselle.imposta_totp(&u.sessione.casella, None).await {
+                return guasto(&web, &u, e).await;
+            }
+            web.pagina_sicurezza(
+                &u,
+                Some((true, "Verifica in due passaggi disattivata.".into())),
+            )
+            .await
+        }
+        _ => {
+            let m = "Codice non valido: la verifica in due passaggi resta attiva.";
+            web.pagina_sicurezza(&u, Some((false, m.into()))).await
+        }
+    }
 }
 
 async fn css() -> Response {

@@ -26,6 +26,11 @@ pub struct Sessione {
     pub casella: String,
     /// The token every form of this session carries.
     pub csrf: String,
+    /// The login is complete: the password, and the code when the box has a second factor.
+    /// Until then the session reaches only the code page.
+    pub verificata: bool,
+    /// A TOTP secret being enrolled, until the user proves their app holds it.
+    pub nuovo_totp: Option<String>,
 }
 
 struct Voce {
@@ -40,12 +45,15 @@ pub struct Sessioni {
 }
 
 impl Sessioni {
-    /// A new session for `casella`: its cookie token and the session.
-    pub fn apri(&self, casella: &str, ora: Instant) -> (String, Sessione) {
+    /// A new session for `casella` (`verificata`: the login is complete): its cookie token
+    /// and the session.
+    pub fn apri(&self, casella: &str, verificata: bool, ora: Instant) -> (String, Sessione) {
         let token = casuale();
         let sessione = Sessione {
             casella: casella.to_ascii_lowercase(),
             csrf: casuale(),
+            verificata,
+            nuovo_totp: None,
         };
         let mut voci = self.voci.lock().unwrap_or_else(|e| e.into_inner());
         voci.retain(|_, v| ora.saturating_duration_since(v.ultimo) < INATTIVITA);
@@ -69,6 +77,14 @@ impl Sessioni {
         }
         voce.ultimo = ora;
         Some(voce.sessione.clone())
+    }
+
+    /// Sets or clears the TOTP secret being enrolled in the session of `token`.
+    pub fn nuovo_totp(&self, token: &str, segreto: Option<String>) {
+        let mut voci = self.voci.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = voci.get_mut(token) {
+            v.sessione.nuovo_totp = segreto;
+        }
     }
 
     /// Ends the session of `token`.
@@ -121,7 +137,7 @@ mod tests {
     fn a_session_lives_while_used_and_dies_after_the_idle_time() {
         let s = Sessioni::default();
         let t0 = Instant::now();
-        let (token, sessione) = s.apri("Mario@PEC.example", t0);
+        let (token, sessione) = s.apri("Mario@PEC.example", true, t0);
         assert_eq!(sessione.casella, "mario@pec.example");
         assert_eq!(token.len(), 64);
         assert_ne!(token, sessione.csrf);
@@ -139,7 +155,13 @@ mod tests {
     fn logout_ends_it_and_unknown_tokens_find_nothing() {
         let s = Sessioni::default();
         let t0 = Instant::now();
-        let (token, _) = s.apri("a@x", t0);
+        let (token, _) = s.apri("a@x", false, t0);
+        assert!(!s.trova(&token, t0).unwrap().verificata);
+        s.nuovo_totp(&token, Some("SEGRETO".into()));
+        assert_eq!(
+            s.trova(&token, t0).unwrap().nuovo_totp.as_deref(),
+            Some("SEGRETO")
+        );
         assert!(s.trova("forged", t0).is_none());
         s.chiudi(&token);
         assert!(s.trova(&token, t0).is_none());

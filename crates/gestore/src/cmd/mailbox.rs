@@ -64,6 +64,24 @@ pub enum Command {
         /// The box.
         address: String,
     },
+    /// The webmail's second factor (TOTP): `enable` prints the otpauth URI to enrol in an
+    /// authenticator app (a new secret each time), `disable` turns it off.
+    #[command(name = "2fa")]
+    Totp {
+        /// `enable` or `disable`.
+        action: TotpAction,
+        /// The box.
+        address: String,
+    },
+}
+
+/// What `gestore mailbox 2fa` does.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum TotpAction {
+    /// A new secret: prints the otpauth URI.
+    Enable,
+    /// Off.
+    Disable,
 }
 
 /// Runs the command, through the running server's admin socket when there is one.
@@ -108,6 +126,10 @@ pub fn run(args: &Args) -> Result<()> {
         Command::Remove { address } => Request::Remove {
             address: address.clone(),
         },
+        Command::Totp { action, address } => Request::Totp {
+            address: address.clone(),
+            enable: matches!(action, TotpAction::Enable),
+        },
     };
     let reply = super::ask(&config, request)?;
     match reply {
@@ -118,6 +140,16 @@ pub fn run(args: &Args) -> Result<()> {
             if let Some(p) = generated {
                 println!("password: {p}");
             }
+        }
+        Reply::Totp { secret } => {
+            let address = match &args.command {
+                Command::Totp { address, .. } => address.to_ascii_lowercase(),
+                _ => String::new(),
+            };
+            println!(
+                "{}",
+                pec_provider::totp::uri(&config.provider_name, &address, &secret)
+            );
         }
         Reply::Caselle { caselle } => {
             for m in caselle {

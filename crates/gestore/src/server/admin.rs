@@ -61,6 +61,13 @@ pub enum Request {
         /// Address.
         address: String,
     },
+    /// The webmail's second factor on (a new secret) or off.
+    Totp {
+        /// Address.
+        address: String,
+        /// On or off.
+        enable: bool,
+    },
     /// Log events.
     LogSearch {
         /// A message identifier.
@@ -102,6 +109,11 @@ pub struct Casella {
 pub enum Reply {
     /// Done.
     Ok,
+    /// The new TOTP secret (base32), to enrol in an authenticator app.
+    Totp {
+        /// The secret.
+        secret: String,
+    },
     /// Boxes.
     Caselle {
         /// The boxes.
@@ -233,6 +245,25 @@ async fn run(
         Request::Quota { address, bytes } => {
             store.set_quota(&addr(&address)?, bytes).await?;
             Reply::Ok
+        }
+        Request::Totp { address, enable } => {
+            let address = addr(&address)?;
+            if store.mailbox(&address).await?.is_none() {
+                anyhow::bail!("no box {address}");
+            }
+            let secret = match enable {
+                true => Some(pec_provider::totp::nuovo_segreto().context("random secret")?),
+                false => None,
+            };
+            let op = pec_store::Operation::SetTotp {
+                address,
+                secret: secret.clone(),
+            };
+            store.commit(pec_store::Batch::new().with(op)).await?;
+            match secret {
+                Some(secret) => Reply::Totp { secret },
+                None => Reply::Ok,
+            }
         }
         Request::Enabled { address, enabled } => {
             store.set_enabled(&addr(&address)?, enabled).await?;

@@ -224,6 +224,76 @@ fn strangers_forms_without_tokens_and_script_in_mail_get_nothing() {
 }
 
 #[test]
+fn the_second_factor_is_asked_after_the_password_and_each_code_is_good_once() {
+    let mut p = Provider::new(&["mario", "giulia"]);
+    p.webmail = true;
+    p.write_config();
+    p.start();
+    let url = format!("http://127.0.0.1:{}", p.web_http);
+    // The operator turns it on for Giulia (while the server runs: through the admin socket).
+    let giulia = format!("giulia@{}", p.domain);
+    let out = gestore(
+        &[
+            "mailbox",
+            "--config",
+            &path(&p.config),
+            "2fa",
+            "enable",
+            &giulia,
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let uri = text(&out.stdout).trim().to_string();
+    assert!(
+        uri.starts_with(&format!(
+            "otpauth://totp/Gestore%20di%20Prova%20S.p.A.:{giulia}?secret="
+        )),
+        "{uri}"
+    );
+    let secret = uri
+        .split("secret=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .unwrap()
+        .to_string();
+    let r = browser(&url, "totp", &[&giulia, "pw-giulia", &secret]);
+    assert_eq!(r["asks_code"], true, "{r}");
+    assert_eq!(r["inbox_before_code"][0], 303, "{r}");
+    assert_eq!(r["inbox_before_code"][1], "/accesso/codice", "{r}");
+    assert_eq!(r["wrong_code"], 401, "{r}");
+    assert_eq!(r["right_code"], 200, "{r}");
+    assert_eq!(r["inbox"], true, "{r}");
+    assert_eq!(r["replayed_code"], 401, "{r}");
+    // Mario turns it on himself in the webmail, then logs in with it.
+    let mario = format!("mario@{}", p.domain);
+    let r = browser(&url, "enrol", &[&mario, "pw-mario"]);
+    assert_eq!(r["enrol_page"], 200, "{r}");
+    assert_eq!(r["qr"], true, "{r}");
+    assert_eq!(r["secret_shown"], 32, "{r}");
+    assert_eq!(r["wrong_confirm_active"], false, "{r}");
+    assert_eq!(r["confirmed"], true, "{r}");
+    assert_eq!(r["asks_code"], true, "{r}");
+    assert_eq!(r["login_with_code"], 200, "{r}");
+    assert_eq!(r["last_accesses"], 1, "{r}");
+    // Off again from the CLI: the password alone is enough.
+    let out = gestore(
+        &[
+            "mailbox",
+            "--config",
+            &path(&p.config),
+            "2fa",
+            "disable",
+            &giulia,
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let r = browser(&url, "probe", &[&giulia, "pw-giulia"]);
+    assert_eq!(r["login"], 200, "{r}");
+}
+
+#[test]
 fn plain_http_off_loopback_is_refused_at_start() {
     let p = Provider::new(&[]);
     let config = std::fs::read_to_string(&p.config).unwrap();

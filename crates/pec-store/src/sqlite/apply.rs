@@ -106,6 +106,24 @@ fn operation(
             "UPDATE mailboxes SET quota_bytes = ? WHERE address = ?",
             to_i64(*quota_bytes).into(),
         ),
+        Operation::SetTotp { address, secret } => update_mailbox(
+            db,
+            address,
+            "UPDATE mailboxes SET totp_secret = ?, totp_step = NULL WHERE address = ?",
+            secret.as_deref().into(),
+        ),
+        Operation::UseTotpStep { address, step } => {
+            mailbox(db, address)?.ok_or_else(|| StoreError::UnknownMailbox(address.to_string()))?;
+            let step = to_i64(*step);
+            let changed = db.execute(
+                "UPDATE mailboxes SET totp_step = ?
+                 WHERE address = ? AND (totp_step IS NULL OR totp_step < ?)",
+                &[step.into(), address.as_str().into(), step.into()],
+            )?;
+            Ok(Outcome::TotpStep {
+                accepted: changed == 1,
+            })
+        }
         Operation::SetEnabled { address, enabled } => update_mailbox(
             db,
             address,

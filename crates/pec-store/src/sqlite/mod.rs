@@ -554,6 +554,23 @@ impl Store for SqliteStore {
         Box::pin(self.read_messages(address, folder, None))
     }
 
+    fn totp<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<Option<crate::Totp>>> {
+        Box::pin(async move {
+            let row: Option<(Option<String>, Option<i64>)> =
+                sqlx::query_as("SELECT totp_secret, totp_step FROM mailboxes WHERE address = ?")
+                    .bind(address.as_str())
+                    .fetch_optional(&self.inner.readers)
+                    .await?;
+            Ok(match row {
+                Some((Some(secret), step)) => Some(crate::Totp {
+                    secret,
+                    last_step: step.and_then(|s| u64::try_from(s).ok()),
+                }),
+                _ => None,
+            })
+        })
+    }
+
     fn messages_by_key<'a>(
         &'a self,
         address: &'a Address,

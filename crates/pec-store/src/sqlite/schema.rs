@@ -6,7 +6,7 @@ use sqlx::SqliteConnection;
 use crate::error::StoreError;
 
 /// Migration `i` brings the schema to version `i + 1`. Append only: never edit a shipped one.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 const V1: &str = r#"
 -- Counters that must never go backwards (last UIDVALIDITY handed out).
@@ -129,6 +129,13 @@ const V4: &str = "UPDATE meta SET value = value WHERE 0";
 const V5: &str = r#"
 ALTER TABLE queue ADD COLUMN body TEXT;          -- hex SHA-256, as messages.blob
 ALTER TABLE queue ADD COLUMN body_size INTEGER;
+"#;
+
+/// The webmail's second factor (issue 14): a box's TOTP secret (base32; NULL: off) and the
+/// last step a code was accepted for (a code is good once).
+const V6: &str = r#"
+ALTER TABLE mailboxes ADD COLUMN totp_secret TEXT;
+ALTER TABLE mailboxes ADD COLUMN totp_step INTEGER;
 "#;
 
 /// The first version that keeps `log.head`.

@@ -203,6 +203,7 @@ async fn a_folder_without_the_bodies_table_is_migrated_and_keeps_its_blobs() {
         "DROP INDEX messages_unseen; ALTER TABLE messages DROP COLUMN seen;
          ALTER TABLE folders DROP COLUMN subscribed;
          ALTER TABLE queue DROP COLUMN body; ALTER TABLE queue DROP COLUMN body_size;
+         ALTER TABLE mailboxes DROP COLUMN totp_secret; ALTER TABLE mailboxes DROP COLUMN totp_step;
          DROP TABLE bodies; DELETE FROM schema_version WHERE version >= 2;",
     )
     .execute(&mut s.raw().await)
@@ -213,7 +214,7 @@ async fn a_folder_without_the_bodies_table_is_migrated_and_keeps_its_blobs() {
         .fetch_one(&mut s.raw().await)
         .await
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     assert_eq!(fetch(&s, &a, "INBOX", 1).await, b"stored by version 1");
     s.store
         .commit(Batch::new().with(put("new", &a, "INBOX", b"stored inline")))

@@ -196,3 +196,52 @@ async fn disabled_mailbox_refuses_enforced_deliveries() {
         .unwrap_err();
     assert!(matches!(err, StoreError::MailboxDisabled(_)), "{err}");
 }
+
+#[tokio::test]
+async fn a_totp_secret_is_kept_and_each_step_is_accepted_once() {
+    use pec_store::{Batch, Operation, Outcome};
+    let s = open().await;
+    let a = s.mailbox("a@pec.example", 0).await;
+    assert_eq!(s.store.totp(&a).await.unwrap(), None);
+    let set = |secret: Option<&str>| Operation::SetTotp {
+        address: a.clone(),
+        secret: secret.map(str::to_string),
+    };
+    s.store
+        .commit(Batch::new().with(set(Some("JBSWY3DPEHPK3PXP"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store.totp(&a).await.unwrap(),
+        Some(pec_store::Totp {
+            secret: "JBSWY3DPEHPK3PXP".to_string(),
+            last_step: None
+        })
+    );
+    let mut accepted = Vec::new();
+    for step in [10, 10, 9, 11] {
+        let r = s
+            .store
+            .commit(Batch::new().with(Operation::UseTotpStep {
+                address: a.clone(),
+                step,
+            }))
+            .await
+            .unwrap();
+        accepted.push(r.outcomes[0] == Outcome::TotpStep { accepted: true });
+    }
+    assert_eq!(accepted, [true, false, false, true]);
+    assert_eq!(s.store.totp(&a).await.unwrap().unwrap().last_step, Some(11));
+    s.store.commit(Batch::new().with(set(None))).await.unwrap();
+    assert_eq!(s.store.totp(&a).await.unwrap(), None);
+    let stranger = pec_store::Address::parse("nobody@pec.example").unwrap();
+    let e = s
+        .store
+        .commit(Batch::new().with(Operation::UseTotpStep {
+            address: stranger,
+            step: 1,
+        }))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, pec_store::StoreError::UnknownMailbox(_)), "{e}");
+}
