@@ -132,6 +132,55 @@ pub fn componi(
     Ok((bytes, rcpt))
 }
 
+/// How a draft starts from a message the user has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modo {
+    /// To its sender, quoting it.
+    Rispondi,
+    /// To whoever the user chooses, with its text and attachments.
+    Inoltra,
+}
+
+/// The draft that answers or forwards `v` (for an envelope, the original inside it: the
+/// sender is the certified one, from the daticert).
+pub fn da_messaggio(v: &crate::vista::Vista, modo: Modo) -> Bozza {
+    let o = v.originale.as_ref().unwrap_or(&v.esterno);
+    let mittente = v
+        .certificazione
+        .as_ref()
+        .map(|c| c.mittente.clone())
+        .unwrap_or_else(|| o.da.clone());
+    let con_prefisso = |p: &str| {
+        let ogg = o.oggetto.trim();
+        match ogg.get(..p.len()) {
+            Some(inizio) if inizio.eq_ignore_ascii_case(p) => ogg.to_string(),
+            _ => format!("{p} {ogg}"),
+        }
+    };
+    match modo {
+        Modo::Rispondi => {
+            let citato: String = o.testo.lines().map(|l| format!("> {l}\n")).collect();
+            Bozza {
+                a: mittente.clone(),
+                oggetto: con_prefisso("Re:"),
+                testo: format!("\n\nIl {}, {mittente} ha scritto:\n{citato}", o.data),
+                ..Bozza::default()
+            }
+        }
+        Modo::Inoltra => Bozza {
+            oggetto: con_prefisso("I:"),
+            testo: format!(
+                "\n\n---- Messaggio inoltrato ----\nDa: {mittente}\nData: {}\nOggetto: {}\nA: {}\n\n{}",
+                o.data,
+                o.oggetto,
+                o.a.join(", "),
+                o.testo
+            ),
+            ..Bozza::default()
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +249,30 @@ mod tests {
             componi("m@x.it", &b, "i@x", t),
             Err(BozzaNonValida::Ricevuta(_))
         ));
+    }
+
+    #[test]
+    fn a_reply_goes_to_the_certified_sender_and_quotes_the_original() {
+        let busta = crate::vista::vista(b"");
+        let mut v = busta;
+        v.originale = Some(crate::vista::Posta {
+            da: "Mario <mario@pec.a.it>".into(),
+            a: vec!["anna@pec.b.it".into()],
+            oggetto: "Richiesta".into(),
+            data: "03/12/2026 10:00".into(),
+            testo: "riga uno\nriga due".into(),
+            ..crate::vista::Posta::default()
+        });
+        let r = da_messaggio(&v, Modo::Rispondi);
+        assert_eq!(r.a, "Mario <mario@pec.a.it>");
+        assert_eq!(r.oggetto, "Re: Richiesta");
+        assert!(r.testo.contains("> riga uno\n> riga due"), "{}", r.testo);
+        let i = da_messaggio(&v, Modo::Inoltra);
+        assert!(i.a.is_empty());
+        assert_eq!(i.oggetto, "I: Richiesta");
+        assert!(i.testo.contains("A: anna@pec.b.it") && i.testo.contains("riga due"));
+        // Answering an answer does not pile prefixes up.
+        v.originale.as_mut().unwrap().oggetto = "RE: Richiesta".into();
+        assert_eq!(da_messaggio(&v, Modo::Rispondi).oggetto, "RE: Richiesta");
     }
 }

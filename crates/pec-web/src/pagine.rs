@@ -753,14 +753,44 @@ struct ScriviPagina {
     b: Bozza,
     errore: Option<String>,
     limite_mb: usize,
+    /// Forwarding: the message whose attachments go with the draft, and their names.
+    origine: Option<(String, u32, Vec<String>)>,
 }
 
-async fn scrivi_pagina(State(web): State<Web>, u: Utente) -> Response {
+/// A draft that starts from a message of the box: `?cartella=…&uid=…&modo=rispondi|inoltra`.
+#[derive(Deserialize)]
+struct Origine {
+    cartella: Option<String>,
+    uid: Option<u32>,
+    modo: Option<String>,
+}
+
+async fn scrivi_pagina(State(web): State<Web>, u: Utente, Query(q): Query<Origine>) -> Response {
+    let mut b = Bozza::default();
+    let mut origine = None;
+    if let (Some(cartella), Some(uid)) = (q.cartella, q.uid) {
+        let bytes = match leggi(&web, &u, &cartella, uid).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let v = vista::vista(&bytes);
+        let modo = match q.modo.as_deref() {
+            Some("inoltra") => componi::Modo::Inoltra,
+            _ => componi::Modo::Rispondi,
+        };
+        b = componi::da_messaggio(&v, modo);
+        if modo == componi::Modo::Inoltra {
+            let o = v.originale.as_ref().unwrap_or(&v.esterno);
+            let nomi: Vec<String> = o.allegati.iter().map(|a| a.nome.clone()).collect();
+            origine = Some((cartella, uid, nomi));
+        }
+    }
     let p = ScriviPagina {
         c: web.cornice(Some(&u), "").await,
-        b: Bozza::default(),
+        b,
         errore: None,
         limite_mb: web.0.limite / (1024 * 1024),
+        origine,
     };
     pagina(&p)
 }
@@ -768,6 +798,7 @@ async fn scrivi_pagina(State(web): State<Web>, u: Utente) -> Response {
 async fn scrivi(State(web): State<Web>, u: Utente, mut form: Multipart) -> Response {
     let mut csrf = String::new();
     let mut b = Bozza::default();
+    let (mut da_cartella, mut da_uid) = (None, None);
     loop {
         let campo = match form.next_field().await {
             Ok(Some(c)) => c,
@@ -823,11 +854,26 @@ async fn scrivi(State(web): State<Web>, u: Utente, mut form: Multipart) -> Respo
             "oggetto" => b.oggetto = valore,
             "testo" => b.testo = valore,
             "ricevuta" => b.ricevuta = valore,
+            "origine_cartella" => da_cartella = Some(valore),
+            "origine_uid" => da_uid = valore.parse::<u32>().ok(),
             _ => {}
         }
     }
     if !uguali(&u.sessione.csrf, &csrf) {
         return vietato(&web, &u).await;
+    }
+    // Forwarding: the original's attachments go with it, read from the box (never from the
+    // form: a forwarded message can only carry what the user has).
+    if let (Some(cartella), Some(uid)) = (da_cartella, da_uid) {
+        let bytes = match leggi(&web, &u, &cartella, uid).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let mut n = 0;
+        while let Some((nome, tipo, dati)) = vista::allegato(&bytes, n) {
+            b.allegati.push(FileAllegato { nome, tipo, dati });
+            n += 1;
+        }
     }
     let casella = u.sessione.casella.clone();
     let dominio = casella
@@ -847,6 +893,7 @@ async fn scrivi(State(web): State<Web>, u: Utente, mut form: Multipart) -> Respo
                     ..b
                 },
                 limite_mb: web.0.limite / (1024 * 1024),
+                origine: None,
             };
             return (StatusCode::UNPROCESSABLE_ENTITY, pagina(&p)).into_response();
         }

@@ -110,8 +110,34 @@ fn mario_writes_to_anna_and_giulia_and_anna_reads_the_original_with_its_attachme
     let read = browser(
         &b_url,
         "read",
-        &[&format!("anna@{B}"), "pw-anna", subject, &path(dir.path())],
+        &[
+            &format!("anna@{B}"),
+            "pw-anna",
+            subject,
+            &path(dir.path()),
+            &format!("mario@{A}"),
+        ],
     );
+    assert_eq!(read["reply_to"], format!("mario@{A}"), "{read}");
+    assert_eq!(read["reply_subject"], format!("Re: {subject}"), "{read}");
+    assert_eq!(read["reply_quotes"], true, "{read}");
+    assert_eq!(read["forward_lists_attachment"], true, "{read}");
+    assert_eq!(read["forwarded"], true, "{read}");
+    // The forward reaches Mario at A with the original's attachment.
+    let fwd_dir = tempfile::tempdir().unwrap();
+    let fwd = browser(
+        &a_url,
+        "read",
+        &[
+            &format!("mario@{A}"),
+            "pw-mario",
+            &format!("I: {subject}"),
+            &path(fwd_dir.path()),
+        ],
+    );
+    assert_eq!(fwd["listed"], true, "{fwd}");
+    assert_eq!(fwd["attachments"], 1, "{fwd}");
+    assert_eq!(fwd["attachment"], "%PDF-1.4 domanda firmata", "{fwd}");
     assert_eq!(read["listed"], true, "{read}");
     assert_eq!(read["message"], 200, "{read}");
     assert_eq!(read["certification_panel"], true, "{read}");
