@@ -464,6 +464,11 @@ struct CartellaPagina {
     righe: Vec<RigaPagina>,
     /// The Sent folder: a status per recipient on each row.
     inviata: bool,
+    /// These are search results (the search form keeps what was asked).
+    cerca: bool,
+    q: String,
+    dal: String,
+    al: String,
     totale: usize,
     pagina: usize,
     pagine: usize,
@@ -498,6 +503,26 @@ impl Web {
 #[derive(Deserialize)]
 struct Paginazione {
     pagina: Option<usize>,
+    /// Words to look for (all of them): subject, sender, recipients, text.
+    q: Option<String>,
+    /// From this day (YYYY-MM-DD, Europe/Rome).
+    dal: Option<String>,
+    /// To this day, included.
+    al: Option<String>,
+}
+
+/// Most results a search lists.
+const RISULTATI_MAX: usize = 200;
+
+/// The start of day `giorno` (YYYY-MM-DD) in Italy, in UTC; `None` when empty or malformed.
+fn giorno(giorno: Option<&str>, dopo: bool) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone as _;
+    let d = chrono::NaiveDate::parse_from_str(giorno?.trim(), "%Y-%m-%d").ok()?;
+    let d = if dopo { d.succ_opt()? } else { d };
+    chrono_tz::Europe::Rome
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 async fn cartella(
@@ -515,25 +540,64 @@ async fn cartella(
         Ok(None) => return non_trovato(&web, &u).await,
         Err(e) => return guasto(&web, &u, e).await,
     };
-    let totale = snap.messages.len();
-    let pagine = totale.div_ceil(PER_PAGINA).max(1);
-    let pagina = q.pagina.unwrap_or(1).clamp(1, pagine);
+    let parole: Vec<String> =
+        q.q.as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .take(10)
+            .map(str::to_lowercase)
+            .collect();
+    let (dal, al) = (
+        giorno(q.dal.as_deref(), false),
+        giorno(q.al.as_deref(), true),
+    );
+    let cerca = !parole.is_empty() || dal.is_some() || al.is_some();
     let mut righe = Vec::new();
-    // Newest first.
-    for m in snap
-        .messages
-        .iter()
-        .rev()
-        .skip((pagina - 1) * PER_PAGINA)
-        .take(PER_PAGINA)
-    {
-        match store.fetch_message(&addr, &nome, m.uid).await {
-            Ok(Some(f)) => righe.push(RigaPagina {
+    let (totale, pagina, pagine);
+    if cerca {
+        // A search reads the folder newest first and lists up to RISULTATI_MAX matches.
+        for m in snap.messages.iter().rev() {
+            if dal.is_some_and(|d| m.internal_date < d) || al.is_some_and(|a| m.internal_date >= a)
+            {
+                continue;
+            }
+            let f = match store.fetch_message(&addr, &nome, m.uid).await {
+                Ok(Some(f)) => f,
+                Ok(None) => continue,
+                Err(e) => return guasto(&web, &u, e).await,
+            };
+            if !vista::corrisponde(&f.bytes, &parole) {
+                continue;
+            }
+            righe.push(RigaPagina {
                 r: vista::riga(m.uid, m.internal_date, &m.flags, &f.bytes),
                 stati: Vec::new(),
-            }),
-            Ok(None) => {} // expunged meanwhile
-            Err(e) => return guasto(&web, &u, e).await,
+            });
+            if righe.len() == RISULTATI_MAX {
+                break;
+            }
+        }
+        (totale, pagina, pagine) = (righe.len(), 1, 1);
+    } else {
+        totale = snap.messages.len();
+        pagine = totale.div_ceil(PER_PAGINA).max(1);
+        pagina = q.pagina.unwrap_or(1).clamp(1, pagine);
+        // Newest first.
+        for m in snap
+            .messages
+            .iter()
+            .rev()
+            .skip((pagina - 1) * PER_PAGINA)
+            .take(PER_PAGINA)
+        {
+            match store.fetch_message(&addr, &nome, m.uid).await {
+                Ok(Some(f)) => righe.push(RigaPagina {
+                    r: vista::riga(m.uid, m.internal_date, &m.flags, &f.bytes),
+                    stati: Vec::new(),
+                }),
+                Ok(None) => {} // expunged meanwhile
+                Err(e) => return guasto(&web, &u, e).await,
+            }
         }
     }
     let inviata = nome == "Sent";
@@ -552,6 +616,10 @@ async fn cartella(
     let p = CartellaPagina {
         c,
         inviata,
+        cerca,
+        q: q.q.clone().unwrap_or_default(),
+        dal: q.dal.clone().unwrap_or_default(),
+        al: q.al.clone().unwrap_or_default(),
         etichetta: etichetta(&nome),
         cartella: nome,
         righe,

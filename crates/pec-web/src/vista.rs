@@ -157,6 +157,32 @@ pub fn stato_invio(eventi: &[pec_core::registro::Evento]) -> (Vec<StatoDestinata
     (righe, in_corso)
 }
 
+/// Whether every word of `parole` (lower case) is in the message: subject, sender,
+/// recipients and text, of the original for an envelope (what the user reads).
+pub fn corrisponde(bytes: &[u8], parole: &[String]) -> bool {
+    if parole.is_empty() {
+        return true;
+    }
+    let v = vista(bytes);
+    let o = v.originale.as_ref().unwrap_or(&v.esterno);
+    let mut testo = format!(
+        "{}\n{}\n{}\n{}\n{}",
+        o.oggetto,
+        o.da,
+        o.a.join(" "),
+        o.cc.join(" "),
+        o.testo
+    );
+    if let Some(c) = &v.certificazione {
+        testo.push('\n');
+        testo.push_str(&c.mittente);
+        testo.push('\n');
+        testo.push_str(&c.destinatari.join(" "));
+    }
+    let testo = testo.to_lowercase();
+    parole.iter().all(|p| testo.contains(p.as_str()))
+}
+
 /// An attachment of the original.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allegato {
@@ -511,5 +537,20 @@ Content-Disposition: attachment; filename=\"../../etc/pa\\\"ss\"\r\n\r\nPDF\r\n-
         );
         assert_eq!(bytes, b"PDF");
         assert!(allegato(m, 1).is_none());
+    }
+
+    #[test]
+    fn search_looks_at_subject_people_and_text_of_the_original() {
+        let m = b"From: Anna <anna@x.it>\r\nTo: ufficio@comune.it\r\nSubject: Istanza\r\n\r\nRichiedo il certificato\r\n";
+        let w = |s: &str| {
+            s.split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        };
+        assert!(corrisponde(m, &w("istanza")));
+        assert!(corrisponde(m, &w("ANNA certificato")));
+        assert!(corrisponde(m, &w("comune.it")));
+        assert!(!corrisponde(m, &w("istanza rifiuto")));
+        assert!(corrisponde(m, &[]));
     }
 }

@@ -52,6 +52,12 @@ fn mario_writes_to_anna_and_giulia_and_anna_reads_the_original_with_its_attachme
     assert_eq!(sent["acceptance"], 1, "{sent}");
     // One delivery receipt from B (Anna) and one from A (Giulia).
     assert_eq!(sent["deliveries"], 2, "{sent}");
+    // Search in Mario's inbox: the acceptance and both receipts name the subject and Anna.
+    assert_eq!(sent["search_subject"], 3, "{sent}");
+    assert_eq!(sent["search_two_words"], 3, "{sent}");
+    assert_eq!(sent["search_nothing"], 0, "{sent}");
+    assert_eq!(sent["search_before"], 0, "{sent}");
+    assert_eq!(sent["search_today"], 3, "{sent}");
     // Stato dell'invio: both delivered in the Sent list and on the message's page, with a
     // step per event (Anna: relayed, taken in charge, delivered; Giulia: delivered), and no
     // self-reload once nothing is pending.
