@@ -37,6 +37,10 @@ pub struct Args {
     /// delivery receipt stored at the sender's provider.
     #[arg(long)]
     pub peer: bool,
+    /// Instead: the webmail's pages (folder, message, search) over one box of this many
+    /// messages.
+    #[arg(long)]
+    pub webmail: Option<usize>,
 }
 
 /// Signatures per certified message to one local recipient.
@@ -67,7 +71,17 @@ fn config_text(
 pub fn run(args: &Args) -> Result<()> {
     let clients = args.clients.max(1);
     let data = std::env::temp_dir().join(format!("gestore-bench-{}", std::process::id()));
-    let result = if args.peer {
+    let result = if let Some(n) = args.webmail {
+        let text = config_text(
+            "Gestore Bench S.p.A.",
+            DOMAIN,
+            &data,
+            args.size,
+            "inbound = \"\"",
+        );
+        let config = Config::parse(&text, &data)?;
+        super::bench_web::run(config, n)
+    } else if args.peer {
         peer::run(args, clients, &data)
     } else {
         let text = config_text(

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_web;
 pub mod clock;
 pub mod config;
 pub mod demo;
