@@ -667,15 +667,45 @@ async fn leggi(web: &Web, u: &Utente, cartella: &str, uid: u32) -> Result<Vec<u8
     }
 }
 
-async fn messaggio(
-    State(web): State<Web>,
+/// The message a path `/cartelle/{cartella}/{uid}…` names in the logged-in box, read (or
+/// the login page, 400 for a malformed UID, 404 for one the box does not have).
+struct Letto {
     u: Utente,
-    Path((cartella, uid)): Path<(String, u32)>,
-) -> Response {
-    let bytes = match leggi(&web, &u, &cartella, uid).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    cartella: String,
+    uid: u32,
+    bytes: Vec<u8>,
+}
+
+impl FromRequestParts<Web> for Letto {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, Response> {
+        let u = Utente::from_request_parts(parts, web).await?;
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, web)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let cartella = param("cartella").unwrap_or_default();
+        let Some(uid) = param("uid").and_then(|v| v.parse::<u32>().ok()) else {
+            return Err((StatusCode::BAD_REQUEST, "UID non valido").into_response());
+        };
+        let bytes = leggi(web, &u, &cartella, uid).await?;
+        Ok(Letto {
+            u,
+            cartella,
+            uid,
+            bytes,
+        })
+    }
+}
+
+async fn messaggio(State(web): State<Web>, m: Letto) -> Response {
+    let Letto {
+        u,
+        cartella,
+        uid,
+        bytes,
+    } = m;
     if let Some(addr) = casella(&u) {
         let seen = Operation::SetFlags {
             address: addr,
@@ -746,29 +776,19 @@ fn scaricamento(nome: &str, tipo: &'static str, dati: Vec<u8>) -> Response {
     r
 }
 
-async fn eml(
-    State(web): State<Web>,
-    u: Utente,
-    Path((cartella, uid)): Path<(String, u32)>,
-) -> Response {
-    match leggi(&web, &u, &cartella, uid).await {
-        // The stored bytes as they are, so the signature still verifies.
-        Ok(bytes) => scaricamento(&format!("messaggio-{uid}.eml"), "message/rfc822", bytes),
-        Err(r) => r,
-    }
+async fn eml(m: Letto) -> Response {
+    // The stored bytes as they are, so the signature still verifies.
+    scaricamento(
+        &format!("messaggio-{}.eml", m.uid),
+        "message/rfc822",
+        m.bytes,
+    )
 }
 
 /// For an envelope this box sent: a ZIP with the envelope and every receipt and notice about
 /// it, as stored (signatures intact), and the status of each recipient in words.
-async fn prove(
-    State(web): State<Web>,
-    u: Utente,
-    Path((cartella, uid)): Path<(String, u32)>,
-) -> Response {
-    let bytes = match leggi(&web, &u, &cartella, uid).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+async fn prove(State(web): State<Web>, m: Letto) -> Response {
+    let Letto { u, bytes, .. } = m;
     let v = vista::vista(&bytes);
     let Some(cert) = v.certificazione.filter(|c| {
         c.tipo == "posta-certificata" && c.mittente.eq_ignore_ascii_case(&u.sessione.casella)
@@ -801,16 +821,12 @@ async fn prove(
 
 async fn allegato(
     State(web): State<Web>,
-    u: Utente,
-    Path((cartella, uid, n)): Path<(String, u32, usize)>,
+    m: Letto,
+    Path((_, _, n)): Path<(String, String, usize)>,
 ) -> Response {
-    let bytes = match leggi(&web, &u, &cartella, uid).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    match vista::allegato(&bytes, n) {
+    match vista::allegato(&m.bytes, n) {
         Some((nome, _tipo, dati)) => scaricamento(&nome, "application/octet-stream", dati),
-        None => non_trovato(&web, &u).await,
+        None => non_trovato(&web, &m.u).await,
     }
 }
 
