@@ -123,20 +123,28 @@ fn cookie_header(parts: &Parts) -> &str {
         .unwrap_or("")
 }
 
+/// The session of a request, whatever its state.
+fn sessione_di(parts: &Parts, web: &Web) -> Option<Utente> {
+    let conn = connessione(parts);
+    let token = leggi_cookie(cookie_header(parts), sessione::COOKIE).unwrap_or("");
+    web.0
+        .sessioni
+        .trova(token, Instant::now())
+        .map(|sessione| Utente {
+            sessione,
+            token: token.to_string(),
+            conn,
+        })
+}
+
 impl FromRequestParts<Web> for Utente {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, Response> {
-        let conn = connessione(parts);
-        let token = leggi_cookie(cookie_header(parts), sessione::COOKIE).unwrap_or("");
-        match web.0.sessioni.trova(token, Instant::now()) {
-            Some(sessione) if sessione.verificata => Ok(Utente {
-                sessione,
-                token: token.to_string(),
-                conn,
-            }),
-            Some(_) => Err(Redirect::to("/accesso/codice").into_response()),
-            None => Err(Redirect::to("/accesso").into_response()),
+        let u = sessione_di(parts, web).ok_or_else(|| Redirect::to("/accesso").into_response())?;
+        match u.sessione.verificata {
+            true => Ok(u),
+            false => Err(Redirect::to("/accesso/codice").into_response()),
         }
     }
 }
@@ -148,16 +156,10 @@ impl FromRequestParts<Web> for InAttesa {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, Response> {
-        let conn = connessione(parts);
-        let token = leggi_cookie(cookie_header(parts), sessione::COOKIE).unwrap_or("");
-        match web.0.sessioni.trova(token, Instant::now()) {
-            Some(sessione) if !sessione.verificata => Ok(InAttesa(Utente {
-                sessione,
-                token: token.to_string(),
-                conn,
-            })),
-            Some(_) => Err(Redirect::to("/cartelle/INBOX").into_response()),
-            None => Err(Redirect::to("/accesso").into_response()),
+        let u = sessione_di(parts, web).ok_or_else(|| Redirect::to("/accesso").into_response())?;
+        match u.sessione.verificata {
+            false => Ok(InAttesa(u)),
+            true => Err(Redirect::to("/cartelle/INBOX").into_response()),
         }
     }
 }
@@ -627,11 +629,8 @@ async fn cartella(
         pagina,
         pagine,
     };
-    pagina_html(&p)
-}
-
-fn pagina_html(t: &impl Template) -> Response {
-    pagina(t)
+    // `pagina` is the page number here.
+    self::pagina(&p)
 }
 
 #[derive(Template)]

@@ -71,7 +71,8 @@ fn config_text(
 pub fn run(args: &Args) -> Result<()> {
     let clients = args.clients.max(1);
     let data = std::env::temp_dir().join(format!("gestore-bench-{}", std::process::id()));
-    let result = if let Some(n) = args.webmail {
+    // One provider, no receiving point: the single-provider bench and the webmail's.
+    let alone = || {
         let text = config_text(
             "Gestore Bench S.p.A.",
             DOMAIN,
@@ -79,20 +80,18 @@ pub fn run(args: &Args) -> Result<()> {
             args.size,
             "inbound = \"\"",
         );
-        let config = Config::parse(&text, &data)?;
-        super::bench_web::run(config, n)
+        Config::parse(&text, &data)
+    };
+    let result = if let Some(n) = args.webmail {
+        alone()
+            .map_err(Into::into)
+            .and_then(|c| super::bench_web::run(c, n))
     } else if args.peer {
         peer::run(args, clients, &data)
     } else {
-        let text = config_text(
-            "Gestore Bench S.p.A.",
-            DOMAIN,
-            &data,
-            args.size,
-            "inbound = \"\"",
-        );
-        let config = Config::parse(&text, &data)?;
-        super::serve::runtime()?.block_on(bench(config, args, clients, None))
+        alone()
+            .map_err(Into::into)
+            .and_then(|c| super::serve::runtime()?.block_on(bench(c, args, clients, None)))
     };
     let _ = std::fs::remove_dir_all(&data);
     result

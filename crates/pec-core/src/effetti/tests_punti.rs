@@ -63,6 +63,22 @@ fn contatore() -> impl FnMut() -> String {
     }
 }
 
+/// The effects of the access point's acceptance of a message to `rcpt`.
+fn accettata_a(rcpt: &[&str]) -> Decisione {
+    let Esito::Accettato(a) = accesso(rcpt, None) else {
+        panic!("not accepted")
+    };
+    let p = provider();
+    let mut nuovo_id = contatore();
+    let a = Accettata {
+        accettazione: a,
+        identificativo: ID,
+        nuovo_id: &mut nuovo_id,
+        provider: &p,
+    };
+    accettata(a, &instradamento()).unwrap()
+}
+
 fn ammissioni(p: &Piano) -> Vec<(String, Ammissione)> {
     p.effetti
         .iter()
@@ -83,18 +99,7 @@ fn box_key(casella: &str, cosa: &str) -> String {
 
 #[test]
 fn an_accepted_message_delivers_our_boxes_in_its_transaction_and_queues_the_rest() {
-    let Esito::Accettato(a) = accesso(&[LOCALE, REMOTO, ESTERNO], None) else {
-        panic!("not accepted")
-    };
-    let p = provider();
-    let mut nuovo_id = contatore();
-    let a = Accettata {
-        accettazione: a,
-        identificativo: ID,
-        nuovo_id: &mut nuovo_id,
-        provider: &p,
-    };
-    let d = accettata(a, &instradamento()).unwrap();
+    let d = accettata_a(&[LOCALE, REMOTO, ESTERNO]);
     // The receipt, the envelope, the local recipient's delivery receipt.
     assert_eq!(d.da_firmare.len(), 3);
     assert_eq!(
@@ -166,18 +171,7 @@ fn an_accepted_message_delivers_our_boxes_in_its_transaction_and_queues_the_rest
 
 #[test]
 fn without_local_recipients_there_is_no_alternative() {
-    let Esito::Accettato(a) = accesso(&[ESTERNO], None) else {
-        panic!("not accepted")
-    };
-    let p = provider();
-    let mut nuovo_id = contatore();
-    let a = Accettata {
-        accettazione: a,
-        identificativo: ID,
-        nuovo_id: &mut nuovo_id,
-        provider: &p,
-    };
-    let d = accettata(a, &instradamento()).unwrap();
+    let d = accettata_a(&[ESTERNO]);
     assert_eq!(d.da_firmare.len(), 2);
     assert!(d.altrimenti.is_none());
     assert_eq!(accodati(&d.piano), vec![format!("relay:{ID}:{ESTERNO}")]);
